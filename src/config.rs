@@ -1,0 +1,377 @@
+//! The site's configuration: `sitegen.toml`, falling back to Zola's `zola.toml` and `config.toml`.
+//!
+//! Two steps, as in ripgrep: the raw file (plus `--set` overrides) is parsed into an immutable
+//! [`Config`], which every later stage reads. Unknown keys are errors naming the key and line;
+//! Zola keys that sitegen accepts but does not act on are warnings, so a Zola site builds as is.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostics::{Diagnostic, Error, Result};
+
+/// File names tried, in order, in the site's root.
+pub const FILE_NAMES: [&str; 3] = ["sitegen.toml", "zola.toml", "config.toml"];
+
+/// The resolved configuration of one build. Serialized as `config` in every template.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The site's public URL, without a trailing slash (`https://example.org`).
+    pub base_url: String,
+    /// The site's title.
+    pub title: Option<String>,
+    /// The site's description.
+    pub description: Option<String>,
+    /// The language of the content (`lang` of the HTML).
+    pub default_language: String,
+    /// A theme folder under `themes/`; `default` is built in.
+    pub theme: Option<String>,
+    /// The taxonomies pages can be classified by.
+    pub taxonomies: Vec<TaxonomyConfig>,
+    /// Whether to write feeds (`feed_filenames`) of all dated pages.
+    #[serde(alias = "generate_feed")]
+    pub generate_feeds: bool,
+    /// Feed files to write: `atom.xml` (Atom) and/or `rss.xml` (RSS 2.0).
+    pub feed_filenames: Vec<String>,
+    /// How many pages a feed holds, newest first; all when unset.
+    pub feed_limit: Option<usize>,
+    /// Whether to write `sitemap.xml`.
+    pub generate_sitemap: bool,
+    /// Whether to write `robots.txt`.
+    pub generate_robots_txt: bool,
+    /// Whether to minify HTML output (with inline CSS and JS).
+    #[serde(alias = "minify_html")]
+    pub minify: bool,
+    /// The output folder, relative to the root, when `--output` is not given.
+    pub output_dir: PathBuf,
+    /// Markdown rendering options.
+    pub markdown: MarkdownConfig,
+    /// The site's author, for feeds.
+    pub author: Option<String>,
+    /// Free-form values for templates (`config.extra`).
+    #[serde(deserialize_with = "crate::value::table")]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+    // Zola keys that sitegen accepts and ignores, with a warning when they ask for something
+    // (not flattened into a struct of their own: serde's flatten disables deny_unknown_fields).
+    #[serde(skip_serializing)]
+    compile_sass: bool,
+    #[serde(skip_serializing)]
+    build_search_index: bool,
+    #[serde(skip_serializing)]
+    hard_link_static: bool,
+    #[serde(skip_serializing)]
+    preserve_dotfiles_in_output: bool,
+    #[serde(skip_serializing)]
+    ignored_content: Vec<String>,
+    #[serde(skip_serializing)]
+    ignored_static: Vec<String>,
+    #[serde(skip_serializing)]
+    languages: Option<toml::Table>,
+    #[serde(skip_serializing)]
+    translations: Option<toml::Table>,
+    #[serde(skip_serializing)]
+    slugify: Option<toml::Table>,
+    #[serde(skip_serializing)]
+    search: Option<toml::Table>,
+    #[serde(skip_serializing)]
+    link_checker: Option<toml::Table>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            base_url: "/".to_owned(),
+            title: None,
+            description: None,
+            default_language: "en".to_owned(),
+            theme: None,
+            taxonomies: Vec::new(),
+            generate_feeds: false,
+            feed_filenames: vec!["atom.xml".to_owned()],
+            feed_limit: None,
+            generate_sitemap: true,
+            generate_robots_txt: true,
+            minify: false,
+            output_dir: PathBuf::from("public"),
+            markdown: MarkdownConfig::default(),
+            author: None,
+            extra: serde_json::Map::new(),
+            compile_sass: false,
+            build_search_index: false,
+            hard_link_static: false,
+            preserve_dotfiles_in_output: false,
+            ignored_content: Vec::new(),
+            ignored_static: Vec::new(),
+            languages: None,
+            translations: None,
+            slugify: None,
+            search: None,
+            link_checker: None,
+        }
+    }
+}
+
+/// One taxonomy (`taxonomies = [{ name = "tags" }]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxonomyConfig {
+    /// The name used in front matter and URLs.
+    pub name: String,
+    /// Terms per page of a term listing; unpaginated when unset.
+    pub paginate_by: Option<usize>,
+    /// The path segment of the pages of a paginated term.
+    #[serde(default = "default_paginate_path")]
+    pub paginate_path: String,
+    /// Whether each term gets a feed.
+    #[serde(default)]
+    pub feed: bool,
+    /// Whether the taxonomy's pages are written.
+    #[serde(default = "yes")]
+    pub render: bool,
+}
+
+/// `[markdown]`: how content is rendered.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarkdownConfig {
+    /// Typographic quotes and dashes.
+    pub smart_punctuation: bool,
+    /// Where heading anchor links go, unless a section says otherwise.
+    pub insert_anchor_links: AnchorLinks,
+    /// `target="_blank"` on external links.
+    pub external_links_target_blank: bool,
+    /// `rel="nofollow"` on external links.
+    pub external_links_no_follow: bool,
+    /// `rel="noreferrer"` on external links.
+    pub external_links_no_referrer: bool,
+    /// Zola's syntax highlighting: accepted, not implemented (warning when on).
+    #[serde(skip_serializing)]
+    highlight_code: bool,
+    #[serde(skip_serializing)]
+    highlight_theme: Option<String>,
+    #[serde(skip_serializing)]
+    highlighting: Option<toml::Table>,
+    #[serde(skip_serializing)]
+    render_emoji: bool,
+    #[serde(skip_serializing)]
+    bottom_footnotes: bool,
+}
+
+/// Where a heading's anchor link is placed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnchorLinks {
+    /// No anchor link (the heading still gets an id).
+    #[default]
+    None,
+    /// Before the heading's text.
+    Left,
+    /// After the heading's text.
+    Right,
+    /// The whole heading is the link.
+    Heading,
+}
+
+fn default_paginate_path() -> String {
+    "page".to_owned()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Config {
+    /// The absolute URL of a site path (`/blog/` → `https://example.org/blog/`).
+    pub fn permalink(&self, path: &str) -> String {
+        let base = self.base_url.trim_end_matches('/');
+        format!("{base}/{}", path.trim_start_matches('/'))
+    }
+
+    /// The taxonomy named `name`.
+    pub fn taxonomy(&self, name: &str) -> Option<&TaxonomyConfig> {
+        self.taxonomies.iter().find(|t| t.name == name)
+    }
+
+    fn warnings(&self, file: &Path, text: &str) -> Vec<Diagnostic> {
+        let z = self;
+        let md = &self.markdown;
+        let asked = [
+            ("compile_sass", z.compile_sass),
+            ("build_search_index", z.build_search_index),
+            ("hard_link_static", z.hard_link_static),
+            ("preserve_dotfiles_in_output", z.preserve_dotfiles_in_output),
+            ("ignored_content", !z.ignored_content.is_empty()),
+            ("ignored_static", !z.ignored_static.is_empty()),
+            ("languages", z.languages.as_ref().is_some_and(|t| !t.is_empty())),
+            ("translations", z.translations.is_some()),
+            ("slugify", z.slugify.is_some()),
+            ("search", z.search.is_some()),
+            ("link_checker", z.link_checker.is_some()),
+            ("highlight_code", md.highlight_code),
+            ("highlight_theme", md.highlight_theme.is_some()),
+            ("highlighting", md.highlighting.is_some()),
+            ("render_emoji", md.render_emoji),
+            ("bottom_footnotes", md.bottom_footnotes),
+        ];
+        asked
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(key, _)| {
+                let d = Diagnostic::warning(format!("`{key}` is a Zola option sitegen does not support yet; it is ignored"));
+                match crate::diagnostics::key_line(text, key) {
+                    Some(line) => d.at(file, text, line, None),
+                    None => d.in_file(file),
+                }
+                .with_help("remove it from the config to silence this warning")
+            })
+            .collect()
+    }
+}
+
+/// The loaded config, the file it came from, and warnings about it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The resolved config.
+    pub config: Config,
+    /// The file it was read from, relative to the root.
+    pub file: PathBuf,
+    /// Warnings (ignored Zola options).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads the config of the site at `root`, applying `overrides` (`key.path=value`).
+pub fn load(root: &Path, overrides: &[String]) -> Result<Loaded> {
+    let Some(name) = FILE_NAMES.iter().find(|n| root.join(n).is_file()) else {
+        return Err(Error::Config(Box::new(
+            Diagnostic::error(format!("no config file in {}", root.display())).with_help(format!(
+                "create {} there, or run `sitegen init` to scaffold a site (looked for {})",
+                FILE_NAMES[0],
+                FILE_NAMES.join(", ")
+            )),
+        )));
+    };
+    let file = PathBuf::from(name);
+    let path = root.join(name);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+        Error::Config(Box::new(
+            Diagnostic::error("the config file is not valid UTF-8")
+                .at_offset(&file, &text, offset)
+                .with_help("save the file as UTF-8"),
+        ))
+    })?;
+    let config = parse(&file, &text, overrides)?;
+    let warnings = config.warnings(&file, &text);
+    Ok(Loaded { config, file, warnings })
+}
+
+/// Parses config `text` (from `file`) and applies `overrides`.
+pub fn parse(file: &Path, text: &str, overrides: &[String]) -> Result<Config> {
+    let located = |e: toml::de::Error| {
+        let d = Diagnostic::error(format!("invalid config: {}", e.message().trim()));
+        let d = match e.span() {
+            Some(span) => d.at_offset(file, text, span.start),
+            None => d.in_file(file),
+        };
+        Error::Config(Box::new(d.with_help("see the configuration reference in the README")))
+    };
+    let config: Config = toml::from_str(text).map_err(located)?;
+    if overrides.is_empty() {
+        return Ok(normalize(config));
+    }
+    let mut table: toml::Table = toml::from_str(text).map_err(located)?;
+    for item in overrides {
+        apply_override(&mut table, item)?;
+    }
+    let config = Config::deserialize(toml::Value::Table(table)).map_err(|e| {
+        Error::Config(Box::new(
+            Diagnostic::error(format!("invalid config after --set: {}", e.message().trim()))
+                .in_file(file)
+                .with_help("check the keys and values given with --set"),
+        ))
+    })?;
+    Ok(normalize(config))
+}
+
+fn normalize(mut config: Config) -> Config {
+    if config.base_url.len() > 1 {
+        config.base_url = config.base_url.trim_end_matches('/').to_owned();
+    }
+    config
+}
+
+/// Applies one `--set key.path=value`: the value is TOML, or a bare string when it is not.
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
+    let usage = || Error::Usage(format!("--set expects KEY=VALUE with a dotted key, got `{item}`"));
+    let (key, raw) = item.split_once('=').ok_or_else(usage)?;
+    let keys: Vec<&str> = key.trim().split('.').collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        return Err(usage());
+    }
+    let value = toml::from_str::<BTreeMap<String, toml::Value>>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut m| m.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    let (last, parents) = keys.split_last().ok_or_else(usage)?;
+    let mut current = table;
+    for k in parents {
+        let entry = current
+            .entry((*k).to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| Error::Usage(format!("--set {key}: `{k}` is not a table in the config")))?;
+    }
+    current.insert((*last).to_owned(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{Error, parse};
+
+    #[test]
+    fn defaults_and_trailing_slash() {
+        let c = parse(Path::new("sitegen.toml"), "base_url = \"https://a.org/\"", &[]).unwrap();
+        assert_eq!(c.base_url, "https://a.org");
+        assert_eq!(c.permalink("/blog/"), "https://a.org/blog/");
+        assert!(c.generate_sitemap);
+        assert_eq!(c.feed_filenames, ["atom.xml"]);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let Err(Error::Config(d)) = parse(Path::new("sitegen.toml"), "title = \"x\"\ntitel = 1\n", &[]) else {
+            panic!("expected a config error");
+        };
+        assert!(d.message.contains("titel"), "{}", d.message);
+        assert_eq!(d.location.unwrap().line, Some(2));
+    }
+
+    #[test]
+    fn overrides_take_toml_or_bare_strings() {
+        let sets = [
+            "base_url=https://b.org".to_owned(),
+            "extra.count=3".to_owned(),
+            "minify=true".to_owned(),
+            "title=\"Quoted\"".to_owned(),
+        ];
+        let c = parse(Path::new("sitegen.toml"), "title = \"x\"", &sets).unwrap();
+        assert_eq!(c.base_url, "https://b.org");
+        assert_eq!(c.extra["count"].as_i64(), Some(3));
+        assert!(c.minify);
+        assert_eq!(c.title.as_deref(), Some("Quoted"));
+    }
+
+    #[test]
+    fn override_with_wrong_type_is_an_error() {
+        let sets = ["minify=maybe".to_owned()];
+        assert!(matches!(parse(Path::new("sitegen.toml"), "", &sets), Err(Error::Config(_))));
+    }
+}

@@ -1,0 +1,264 @@
+//! Problems found in a site, and the errors that stop a build.
+//!
+//! A [`Diagnostic`] is one problem in the site's own files (front matter, markdown, templates,
+//! config): a message, where it is (file, line, column, the source line) and what to do. Stages
+//! collect them, the driver stops at the end of a stage that reported any error, and the
+//! reporter prints them all, rustc style. [`Error`] is what ends a build: the site's problems,
+//! or a failure that belongs to no page (I/O, a missing root).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// How bad a problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The build fails.
+    Error,
+    /// The build goes on; the user should look.
+    Warning,
+}
+
+/// Where in a file a problem is. Lines and columns are 1-based.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Location {
+    /// The file, relative to the site root where it is inside it.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column (in characters), when known.
+    pub column: Option<usize>,
+}
+
+/// One problem in the site, with its location and a hint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// What went wrong, in one sentence.
+    pub message: String,
+    /// Where it went wrong.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// The text of the offending line, for the caret display.
+    #[serde(skip)]
+    pub source_line: Option<String>,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error with no location yet.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Error,
+            message: message.into(),
+            location: None,
+            source_line: None,
+            help: None,
+        }
+    }
+
+    /// A warning with no location yet.
+    pub fn warning(message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(message)
+        }
+    }
+
+    /// Places the problem in a file, without a line.
+    #[must_use]
+    pub fn in_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.location = Some(Location {
+            file: file.into(),
+            line: None,
+            column: None,
+        });
+        self
+    }
+
+    /// Places the problem at a line and column of `text`, the file's content.
+    #[must_use]
+    pub fn at(mut self, file: impl Into<PathBuf>, text: &str, line: usize, column: Option<usize>) -> Self {
+        self.source_line = text.lines().nth(line.saturating_sub(1)).map(str::to_owned);
+        self.location = Some(Location {
+            file: file.into(),
+            line: Some(line),
+            column,
+        });
+        self
+    }
+
+    /// Places the problem at byte `offset` of `text`, the file's content.
+    #[must_use]
+    pub fn at_offset(self, file: impl Into<PathBuf>, text: &str, offset: usize) -> Self {
+        let (line, column) = line_column(text, offset);
+        self.at(file, text, line, Some(column))
+    }
+
+    /// Adds a hint saying what to do.
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Whether this problem fails the build.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// 1-based line of the first line of `text` that defines `key` (`key =` in TOML, `key:` in YAML).
+pub fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines().position(|line| {
+        let line = line.trim_start();
+        line.strip_prefix(key)
+            .is_some_and(|rest| matches!(rest.trim_start().chars().next(), Some('=' | ':')))
+    })
+    .map(|i| i + 1)
+}
+
+impl fmt::Display for Diagnostic {
+    /// rustc style: `error: message`, ` --> file:line:col`, the line with a caret, `= help: …`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{label}: {}", self.message)?;
+        let gutter = self
+            .location
+            .as_ref()
+            .and_then(|l| l.line)
+            .map_or(1, |line| line.to_string().len());
+        let pad = " ".repeat(gutter);
+        if let Some(location) = &self.location {
+            write!(f, "{pad}--> {}", location.file.display())?;
+            if let Some(line) = location.line {
+                write!(f, ":{line}")?;
+                if let Some(column) = location.column {
+                    write!(f, ":{column}")?;
+                }
+            }
+            writeln!(f)?;
+            if let (Some(line), Some(text)) = (location.line, &self.source_line) {
+                writeln!(f, "{pad} |")?;
+                writeln!(f, "{line} | {text}")?;
+                if let Some(column) = location.column {
+                    writeln!(f, "{pad} | {}^", " ".repeat(column.saturating_sub(1)))?;
+                }
+            }
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "{pad} = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What ends a build. Problems in the site's files are [`Error::Site`]; the rest belong to no page.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The site has errors (front matter, templates, links, …); all of them, in file order.
+    #[error("the site has {} error(s)", .0.iter().filter(|d| d.is_error()).count())]
+    Site(Vec<Diagnostic>),
+    /// The config is missing or invalid.
+    #[error("{0}")]
+    Config(Box<Diagnostic>),
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// Anything else that is not the site's fault, such as a bad option.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// The process exit code: 1 when the site has errors, 2 for config, usage and I/O failures.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Site(_) => 1,
+            Self::Config(_) | Self::Io { .. } | Self::Usage(_) => 2,
+        }
+    }
+
+    /// The problems to print, one diagnostic each.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            Self::Site(all) => all.clone(),
+            Self::Config(d) => vec![(**d).clone()],
+            other => vec![Diagnostic::error(other.to_string())],
+        }
+    }
+}
+
+/// Result of a stage.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Sorts problems by file and line so output does not depend on thread timing.
+pub fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| {
+        (a.severity, &a.location, &a.message).cmp(&(b.severity, &b.location, &b.message))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Diagnostic, key_line, line_column};
+
+    #[test]
+    fn line_and_column_count_characters() {
+        assert_eq!(line_column("ab\ncdé f", 0), (1, 1));
+        assert_eq!(line_column("ab\ncdé f", 3), (2, 1));
+        assert_eq!(line_column("ab\ncdé f", 8), (2, 5));
+        assert_eq!(line_column("ab", 99), (1, 3));
+    }
+
+    #[test]
+    fn finds_keys_in_toml_and_yaml() {
+        assert_eq!(key_line("title = 1\ndate = 2", "date"), Some(2));
+        assert_eq!(key_line("title: x\n  date: y", "date"), Some(2));
+        assert_eq!(key_line("dated = 2", "date"), None);
+    }
+
+    #[test]
+    fn displays_like_rustc() {
+        let d = Diagnostic::error("bad date")
+            .at("content/a.md", "title = 1\ndate = \"x\"", 2, Some(8))
+            .with_help("use YYYY-MM-DD");
+        assert_eq!(
+            d.to_string(),
+            "error: bad date\n --> content/a.md:2:8\n  |\n2 | date = \"x\"\n  |        ^\n  = help: use YYYY-MM-DD\n"
+        );
+    }
+}

@@ -1,0 +1,635 @@
+//! content/: finding and parsing pages, sections and their co-located files.
+//!
+//! Files are read and parsed in parallel (rayon); the model is then assembled in one
+//! deterministic pass (paths, listings, siblings), whatever order the file system lists files in.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::diagnostics::{Diagnostic, key_line};
+use crate::load::front_matter::{self, Date, PageFrontMatter, SectionFrontMatter, Split, parse_date};
+use crate::load::site::{Asset, Document, Page, PageId, Section, SectionId};
+use crate::markdown;
+
+/// A content file found by the walk.
+#[derive(Debug)]
+enum Found {
+    Section,
+    Page,
+    Asset,
+}
+
+/// Content files, by kind, with paths relative to content/.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    sections: Vec<String>,
+    pages: Vec<String>,
+    assets: Vec<String>,
+}
+
+/// Walks content/ (skipping hidden files; symlinks must stay inside the site).
+pub fn walk(content: &Path, root: &Path, problems: &mut Vec<Diagnostic>) -> Inventory {
+    let mut inventory = Inventory::default();
+    if !content.is_dir() {
+        return inventory;
+    }
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let walker = walkdir::WalkDir::new(content)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                problems.push(Diagnostic::error(format!("cannot read content: {e}")).in_file(e.path().unwrap_or(content)));
+                continue;
+            }
+        };
+        let path = entry.path();
+        let mut is_file = entry.file_type().is_file();
+        if entry.path_is_symlink() {
+            match path.canonicalize() {
+                Ok(target) if target.starts_with(&canonical_root) => is_file = target.is_file(),
+                _ => {
+                    problems.push(
+                        Diagnostic::error("symbolic link points outside the site")
+                            .in_file(relative_to(path, root))
+                            .with_help("content may only link to files inside the site's folder; copy the file in instead"),
+                    );
+                    continue;
+                }
+            }
+        }
+        if !is_file {
+            continue;
+        }
+        let Ok(relative) = path.strip_prefix(content) else { continue };
+        let Some(relative) = relative.to_str().map(|s| s.replace('\\', "/")) else {
+            problems.push(Diagnostic::error("file name is not valid UTF-8").in_file(relative_to(path, root)));
+            continue;
+        };
+        match classify(path) {
+            Found::Section => inventory.sections.push(relative),
+            Found::Page => inventory.pages.push(relative),
+            Found::Asset => inventory.assets.push(relative),
+        }
+    }
+    inventory
+}
+
+fn classify(path: &Path) -> Found {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name == "_index.md" {
+        Found::Section
+    } else if name.ends_with(".md") {
+        Found::Page
+    } else {
+        Found::Asset
+    }
+}
+
+/// A path shown in messages: relative to the root when inside it.
+pub fn relative_to(path: &Path, root: &Path) -> PathBuf {
+    path.strip_prefix(root).map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
+}
+
+/// A parsed file, before the model is assembled.
+struct Parsed<T> {
+    relative: String,
+    file: PathBuf,
+    meta: T,
+    body_offset: usize,
+    body_len: usize,
+    hash: blake3::Hash,
+    word_count: usize,
+    /// Markdown before `<!-- more -->`, rendered once paths are known.
+    summary_source: Option<String>,
+    /// Content paths this file links to with an anchor (`@/a.md#part`).
+    anchor_targets: Vec<String>,
+    /// Front matter text, for locating keys in later messages.
+    front_matter: String,
+    front_matter_line: usize,
+    text_for_errors: String,
+}
+
+impl<T> Parsed<T> {
+    /// A problem at the line of `key` in the front matter (or the file's first line).
+    fn at_key(&self, display: &Path, key: &str, message: String) -> Diagnostic {
+        let line = key_line(&self.front_matter, key).map_or(1, |l| l + self.front_matter_line - 1);
+        Diagnostic::error(message).at(display, &self.text_for_errors, line, None)
+    }
+}
+
+fn read_and_parse<T: serde::de::DeserializeOwned + Default>(root: &Path, content: &Path, relative: &str) -> Result<Parsed<T>, Diagnostic> {
+    let file = content.join(relative);
+    let display = relative_to(&file, root);
+    let bytes = std::fs::read(&file).map_err(|e| Diagnostic::error(format!("cannot read file: {e}")).in_file(&display))?;
+    let hash = blake3::hash(&bytes);
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            return Err(Diagnostic::error("file is not valid UTF-8")
+                .at_offset(&display, &lossy, offset)
+                .with_help("save the file as UTF-8"));
+        }
+    };
+    let split: Split<'_> = front_matter::split(&text).map_err(|message| {
+        Diagnostic::error(message)
+            .at(&display, &text, 1, Some(1))
+            .with_help("close the front matter with the same fence (`+++` or `---`) on a line of its own")
+    })?;
+    let meta = front_matter::parse::<T>(&split).map_err(|e| {
+        let line = e.line.map_or(split.front_matter_line, |l| l + split.front_matter_line - 1);
+        Diagnostic::error(format!("invalid front matter: {}", e.message))
+            .at(&display, &text, line, e.column)
+            .with_help("front matter is TOML between `+++` lines or YAML between `---` lines; see the content model in the README")
+    })?;
+    Ok(Parsed {
+        relative: relative.to_owned(),
+        file,
+        meta,
+        body_offset: split.body_offset,
+        body_len: split.body.len(),
+        hash,
+        word_count: markdown::word_count(split.body),
+        summary_source: markdown::summary_part(split.body).map(str::to_owned),
+        anchor_targets: anchor_targets(split.body),
+        front_matter: split.front_matter.to_owned(),
+        front_matter_line: split.front_matter_line,
+        text_for_errors: text[..split.body_offset].to_owned(),
+    })
+}
+
+/// Content paths linked with an anchor (`](@/a.md#part)`), found by a quick scan of the body so
+/// that only those pages keep their heading ids for the anchor check.
+fn anchor_targets(body: &str) -> Vec<String> {
+    body.match_indices("(@/")
+        .filter_map(|(i, _)| {
+            let rest = &body[i + 3..];
+            let link = &rest[..rest.find([')', ' ', '\n']).unwrap_or(rest.len())];
+            link.split_once('#').map(|(path, _)| path.to_owned())
+        })
+        .collect()
+}
+
+/// The pages and sections of a site, assembled.
+pub struct Content {
+    /// Content paths that anchor links point to.
+    pub anchor_targets: std::collections::HashSet<String>,
+    /// Pages, by content path.
+    pub pages: Vec<Page>,
+    /// Sections, by content path, the root first.
+    pub sections: Vec<Section>,
+}
+
+/// Parses every file of `inventory` and assembles pages and sections.
+pub fn assemble(root: &Path, content: &Path, config: &Config, inventory: &Inventory, drafts: bool, problems: &mut Vec<Diagnostic>) -> Content {
+    let (section_errors, sections): (Vec<_>, Vec<_>) = inventory
+        .sections
+        .par_iter()
+        .map(|r| read_and_parse::<SectionFrontMatter>(root, content, r))
+        .partition_map(Into::into);
+    let (page_errors, pages): (Vec<_>, Vec<_>) = inventory
+        .pages
+        .par_iter()
+        .map(|r| read_and_parse::<PageFrontMatter>(root, content, r))
+        .partition_map(Into::into);
+    problems.extend(section_errors);
+    problems.extend(page_errors);
+    let anchor_targets = sections
+        .iter()
+        .flat_map(|s| &s.anchor_targets)
+        .chain(pages.iter().flat_map(|p| &p.anchor_targets))
+        .cloned()
+        .collect();
+
+    let mut sections = build_sections(root, config, sections);
+    let section_dirs: HashMap<String, SectionId> = sections
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (dir_of(&s.doc.relative_path).to_owned(), SectionId(i)))
+        .collect();
+    let bundle_dirs: HashMap<String, usize> = pages
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.relative.ends_with("index.md") && file_name(&p.relative) == "index.md")
+        .map(|(i, p)| (dir_of(&p.relative).to_owned(), i))
+        .filter(|(dir, _)| !section_dirs.contains_key(dir))
+        .collect();
+
+    let mut built: Vec<Page> = Vec::with_capacity(pages.len());
+    let mut kept_index: HashMap<usize, usize> = HashMap::new();
+    for (i, parsed) in pages.into_iter().enumerate() {
+        if parsed.meta.draft && !drafts {
+            continue;
+        }
+        match build_page(root, config, parsed, &section_dirs, &sections) {
+            Ok(page) => {
+                kept_index.insert(i, built.len());
+                built.push(page);
+            }
+            Err(d) => problems.push(d),
+        }
+    }
+
+    attach_assets(content, inventory, &section_dirs, &bundle_dirs, &kept_index, &mut built, &mut sections, config);
+    link_sections(&mut sections, &mut built);
+    Content {
+        anchor_targets,
+        pages: built,
+        sections,
+    }
+}
+
+fn file_name(relative: &str) -> &str {
+    relative.rsplit('/').next().unwrap_or(relative)
+}
+
+/// The folder of a content path (`blog/a.md` → `blog`, `a.md` → ``).
+fn dir_of(relative: &str) -> &str {
+    relative.rfind('/').map_or("", |i| &relative[..i])
+}
+
+fn slugified_dir(dir: &str) -> Vec<String> {
+    dir.split('/').filter(|c| !c.is_empty()).map(slug::slugify).collect()
+}
+
+fn site_path_of(components: &[String]) -> String {
+    if components.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/{}/", components.join("/"))
+    }
+}
+
+fn build_sections(root: &Path, config: &Config, parsed: Vec<Parsed<SectionFrontMatter>>) -> Vec<Section> {
+    let mut sections: Vec<Section> = parsed
+        .into_iter()
+        .map(|p| {
+            let components = slugified_dir(dir_of(&p.relative));
+            let path = site_path_of(&components);
+            let is_root = p.relative == "_index.md";
+            let (template, template_line) = match &p.meta.template {
+                Some(t) => (t.clone(), key_line(&p.front_matter, "template").map_or(1, |l| l + p.front_matter_line - 1)),
+                None => ((if is_root { "index.html" } else { "section.html" }).to_owned(), 1),
+            };
+            let markdown = markdown::Options::new(&config.markdown, p.meta.insert_anchor_links);
+            let _ = root;
+            Section {
+                doc: Document {
+                    permalink: config.permalink(&path),
+                    path,
+                    relative_path: p.relative,
+                    file: Some(p.file),
+                    body_offset: p.body_offset,
+                    body_len: p.body_len,
+                    hash: p.hash,
+                    word_count: p.word_count,
+                    summary: p.summary_source,
+                    assets: Vec::new(),
+                    template,
+                    template_line,
+                    markdown,
+                    ancestors: Vec::new(),
+                },
+                meta: p.meta,
+                parent: None,
+                pages: Vec::new(),
+                subsections: Vec::new(),
+            }
+        })
+        .collect();
+    if !sections.iter().any(|s| s.doc.relative_path == "_index.md") {
+        sections.push(Section {
+            doc: Document {
+                relative_path: "_index.md".to_owned(),
+                file: None,
+                path: "/".to_owned(),
+                permalink: config.permalink("/"),
+                body_offset: 0,
+                body_len: 0,
+                hash: blake3::hash(b""),
+                word_count: 0,
+                summary: None,
+                assets: Vec::new(),
+                template: "index.html".to_owned(),
+                template_line: 1,
+                markdown: markdown::Options::new(&config.markdown, None),
+                ancestors: Vec::new(),
+            },
+            meta: SectionFrontMatter::default(),
+            parent: None,
+            pages: Vec::new(),
+            subsections: Vec::new(),
+        });
+    }
+    // The root first, then by content path: deterministic ids.
+    sections.sort_by(|a, b| {
+        (a.doc.relative_path != "_index.md", &a.doc.relative_path).cmp(&(b.doc.relative_path != "_index.md", &b.doc.relative_path))
+    });
+    sections
+}
+
+fn nearest_section(dir: &str, section_dirs: &HashMap<String, SectionId>) -> Option<SectionId> {
+    let mut dir = dir;
+    loop {
+        if let Some(id) = section_dirs.get(dir) {
+            return Some(*id);
+        }
+        if dir.is_empty() {
+            return None;
+        }
+        dir = dir_of(dir);
+    }
+}
+
+fn build_page(
+    root: &Path,
+    config: &Config,
+    p: Parsed<PageFrontMatter>,
+    section_dirs: &HashMap<String, SectionId>,
+    sections: &[Section],
+) -> Result<Page, Diagnostic> {
+    let display = relative_to(&p.file, root);
+    let is_bundle = file_name(&p.relative) == "index.md";
+    // A bundle's folder is the page; its section is the folder above.
+    let page_dir = if is_bundle { dir_of(&p.relative) } else { &p.relative[..p.relative.len() - 3] };
+    let parent_dir = dir_of(page_dir);
+    let stem = file_name(page_dir);
+    let (prefix_date, stem) = match front_matter::date_prefix(stem) {
+        Some((date, rest)) => (Some(date), rest),
+        None => (None, stem),
+    };
+    let date = match (&p.meta.date, prefix_date) {
+        (Some(value), _) => Some(parse_date(value).map_err(|e| {
+            p.at_key(&display, "date", format!("invalid date: {e}"))
+                .with_help("write dates as 2024-05-01 or 2024-05-01T10:00:00Z")
+        })?),
+        (None, Some(text)) => parse_date(&serde_json::Value::String(text.to_owned())).ok(),
+        (None, None) => None,
+    };
+    let updated = p
+        .meta
+        .updated
+        .as_ref()
+        .map(|value| {
+            parse_date(value).map_err(|e| {
+                p.at_key(&display, "updated", format!("invalid date: {e}"))
+                    .with_help("write dates as 2024-05-01 or 2024-05-01T10:00:00Z")
+            })
+        })
+        .transpose()?;
+    let slug = match &p.meta.slug {
+        Some(s) => slug::slugify(s),
+        None => slug::slugify(stem),
+    };
+    if slug.is_empty() {
+        return Err(p
+            .at_key(&display, "slug", "the page's slug is empty".to_owned())
+            .with_help("give the page a `slug` made of letters or digits"));
+    }
+    let path = match &p.meta.path {
+        Some(raw) => sanitize_site_path(raw).map_err(|e| p.at_key(&display, "path", e).with_help("`path` is a URL path inside the site, like `docs/intro`"))?,
+        None => {
+            let mut components = slugified_dir(parent_dir);
+            components.push(slug.clone());
+            site_path_of(&components)
+        }
+    };
+    for alias in &p.meta.aliases {
+        sanitize_site_path(alias).map_err(|e| p.at_key(&display, "aliases", e).with_help("aliases are URL paths inside the site, like `/old/url/`"))?;
+    }
+    if let Some(name) = p.meta.taxonomies.keys().find(|name| config.taxonomy(name).is_none()) {
+        return Err(p
+            .at_key(&display, name, format!("taxonomy `{name}` is not defined in the config"))
+            .with_help(format!("add `taxonomies = [{{ name = \"{name}\" }}]` to the config, or remove it from this page")));
+    }
+    let section = section_dirs.get(parent_dir).copied();
+    let ancestors = section_chain(parent_dir, section_dirs);
+    let page_template = ancestors.iter().rev().find_map(|id| sections[id.0].meta.page_template.clone());
+    let (template, template_line) = match &p.meta.template {
+        Some(t) => (t.clone(), key_line(&p.front_matter, "template").map_or(1, |l| l + p.front_matter_line - 1)),
+        None => (page_template.unwrap_or_else(|| "page.html".to_owned()), 1),
+    };
+    let anchor_links = ancestors.last().and_then(|id| sections[id.0].meta.insert_anchor_links);
+    Ok(Page {
+        doc: Document {
+            permalink: config.permalink(&path),
+            path,
+            relative_path: p.relative,
+            file: Some(p.file),
+            body_offset: p.body_offset,
+            body_len: p.body_len,
+            hash: p.hash,
+            word_count: p.word_count,
+            summary: p.summary_source,
+            assets: Vec::new(),
+            template,
+            template_line,
+            markdown: markdown::Options::new(&config.markdown, anchor_links),
+            ancestors,
+        },
+        meta: p.meta,
+        slug,
+        date,
+        updated,
+        section,
+        higher: None,
+        lower: None,
+    })
+}
+
+/// The sections above a folder, the root first, found by walking up its folders.
+fn section_chain(dir: &str, section_dirs: &HashMap<String, SectionId>) -> Vec<SectionId> {
+    let mut chain = Vec::new();
+    let mut dir = dir;
+    loop {
+        if let Some(id) = section_dirs.get(dir) {
+            chain.push(*id);
+        }
+        if dir.is_empty() {
+            break;
+        }
+        dir = dir_of(dir);
+    }
+    chain.reverse();
+    chain
+}
+
+/// Cleans a URL path from front matter (`path`, `aliases`): no `..`, no backslashes or control
+/// characters, so it can never name a file outside the output folder. Returns `/a/b/`, or
+/// `/a/b.html` when the last segment has an extension.
+pub fn sanitize_site_path(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim();
+    if trimmed.contains('\\') || trimmed.chars().any(char::is_control) || trimmed.contains("://") {
+        return Err(format!("`{raw}` is not a site path"));
+    }
+    let mut parts = Vec::new();
+    for part in trimmed.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err(format!("`{raw}` climbs out of the site with `..`")),
+            part => parts.push(part),
+        }
+    }
+    let Some(last) = parts.last() else {
+        return Ok("/".to_owned());
+    };
+    if last.contains('.') && !trimmed.ends_with('/') {
+        Ok(format!("/{}", parts.join("/")))
+    } else {
+        Ok(format!("/{}/", parts.join("/")))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attach_assets(
+    content: &Path,
+    inventory: &Inventory,
+    section_dirs: &HashMap<String, SectionId>,
+    bundle_dirs: &HashMap<String, usize>,
+    kept_index: &HashMap<usize, usize>,
+    pages: &mut [Page],
+    sections: &mut [Section],
+    _config: &Config,
+) {
+    for relative in &inventory.assets {
+        let source = content.join(relative);
+        // The nearest bundle or section folder above the file owns it.
+        let mut dir = dir_of(relative);
+        loop {
+            if let Some(index) = bundle_dirs.get(dir) {
+                if let Some(page) = kept_index.get(index) {
+                    let name = relative[dir.len() + 1..].to_owned();
+                    pages[*page].doc.assets.push(Asset { source, name });
+                }
+                break;
+            }
+            if let Some(id) = section_dirs.get(dir) {
+                let name = if dir.is_empty() { relative.clone() } else { relative[dir.len() + 1..].to_owned() };
+                sections[id.0].doc.assets.push(Asset { source, name });
+                break;
+            }
+            if dir.is_empty() {
+                break;
+            }
+            dir = dir_of(dir);
+        }
+    }
+}
+
+/// Links parents, subsections, sorted page lists and siblings.
+fn link_sections(sections: &mut [Section], pages: &mut [Page]) {
+    let dirs: HashMap<String, SectionId> = sections
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (dir_of(&s.doc.relative_path).to_owned(), SectionId(i)))
+        .collect();
+    for i in 1..sections.len() {
+        let parent = nearest_section(dir_of(dir_of(&sections[i].doc.relative_path)), &dirs).unwrap_or(SectionId(0));
+        sections[i].parent = Some(parent);
+    }
+    for section in sections.iter_mut() {
+        let dir = dir_of(&section.doc.relative_path);
+        section.doc.ancestors = if dir.is_empty() { Vec::new() } else { section_chain(dir_of(dir), &dirs) };
+    }
+    let mut children: BTreeMap<usize, Vec<SectionId>> = BTreeMap::new();
+    for (i, s) in sections.iter().enumerate() {
+        if let Some(parent) = s.parent {
+            children.entry(parent.0).or_default().push(SectionId(i));
+        }
+    }
+    for (parent, mut subs) in children {
+        subs.sort_by(|a, b| {
+            let (a, b) = (&sections[a.0], &sections[b.0]);
+            (a.meta.weight, &a.doc.relative_path).cmp(&(b.meta.weight, &b.doc.relative_path))
+        });
+        sections[parent].subsections = subs;
+    }
+    // Direct pages, then those bubbling up from transparent subsections (deepest first).
+    let mut direct: Vec<Vec<PageId>> = vec![Vec::new(); sections.len()];
+    for (i, page) in pages.iter().enumerate() {
+        if let Some(section) = page.section {
+            direct[section.0].push(PageId(i));
+        }
+    }
+    let mut order: Vec<usize> = (0..sections.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse(sections[*i].doc.relative_path.matches('/').count()));
+    for i in order {
+        if sections[i].meta.transparent {
+            if let Some(parent) = sections[i].parent {
+                let moved = direct[i].clone();
+                direct[parent.0].extend(moved);
+            }
+        }
+    }
+    for (i, mut list) in direct.into_iter().enumerate() {
+        sort_pages(&mut list, sections[i].meta.sort_by, pages);
+        if sections[i].meta.paginate_reversed {
+            list.reverse();
+        }
+        sections[i].pages = list;
+    }
+    for (i, section) in sections.iter().enumerate() {
+        let own: Vec<PageId> = section.pages.iter().copied().filter(|id| pages[id.0].section == Some(SectionId(i))).collect();
+        for (k, id) in own.iter().enumerate() {
+            pages[id.0].higher = k.checked_sub(1).map(|j| own[j]);
+            pages[id.0].lower = own.get(k + 1).copied();
+        }
+    }
+}
+
+/// Sorts pages by the section's order; ties and missing keys by content path.
+pub fn sort_pages(list: &mut [PageId], sort_by: front_matter::SortBy, pages: &[Page]) {
+    use front_matter::SortBy;
+    let path = |id: &PageId| pages[id.0].doc.relative_path.as_str();
+    match sort_by {
+        SortBy::Date => list.sort_by(|a, b| {
+            let key = |id: &PageId| pages[id.0].date.as_ref().map(|d: &Date| std::cmp::Reverse(d.instant));
+            // Dated pages first, newest first.
+            (key(a).is_none(), key(a), path(a)).cmp(&(key(b).is_none(), key(b), path(b)))
+        }),
+        SortBy::Weight => list.sort_by(|a, b| {
+            let key = |id: &PageId| pages[id.0].meta.weight;
+            (key(a).is_none(), key(a), path(a)).cmp(&(key(b).is_none(), key(b), path(b)))
+        }),
+        SortBy::Title => list.sort_by(|a, b| {
+            let key = |id: &PageId| pages[id.0].meta.title.as_deref().map(str::to_lowercase);
+            (key(a).is_none(), key(a), path(a)).cmp(&(key(b).is_none(), key(b), path(b)))
+        }),
+        SortBy::None => list.sort_by(|a, b| path(a).cmp(path(b))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitize_site_path;
+
+    #[test]
+    fn site_paths_cannot_escape() {
+        assert_eq!(sanitize_site_path("docs/intro").unwrap(), "/docs/intro/");
+        assert_eq!(sanitize_site_path("/a//b/./c/").unwrap(), "/a/b/c/");
+        assert_eq!(sanitize_site_path("/old.html").unwrap(), "/old.html");
+        assert_eq!(sanitize_site_path("").unwrap(), "/");
+        for bad in ["../x", "a/../../b", "a\\b", "a\u{0}b", "https://evil.org/x"] {
+            assert!(sanitize_site_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sanitized_paths_never_climb(raw in "\\PC{0,40}") {
+            if let Ok(path) = sanitize_site_path(&raw) {
+                proptest::prop_assert!(path.starts_with('/'));
+                proptest::prop_assert!(!path.split('/').any(|c| c == ".."));
+            }
+        }
+    }
+}

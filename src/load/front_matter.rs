@@ -1,0 +1,319 @@
+//! Front matter: TOML between `+++` lines or YAML between `---` lines, as in Zola.
+//!
+//! Splitting is pure and never panics; parse errors are placed at their line in the file
+//! (the front matter's own line shifted by where it starts).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::config::AnchorLinks;
+
+/// The syntax of a front matter block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `+++` … `+++`
+    Toml,
+    /// `---` … `---`
+    Yaml,
+}
+
+/// A file cut into front matter and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split<'a> {
+    /// The syntax, or `None` when the file has no front matter.
+    pub format: Option<Format>,
+    /// The front matter text, without its fences.
+    pub front_matter: &'a str,
+    /// 1-based line of the front matter's first line in the file.
+    pub front_matter_line: usize,
+    /// The body (markdown).
+    pub body: &'a str,
+    /// Byte offset of the body in the file.
+    pub body_offset: usize,
+}
+
+/// Cuts `text` into front matter and body. Errors when a fence is opened and never closed.
+pub fn split(text: &str) -> Result<Split<'_>, String> {
+    let start = usize::from(text.starts_with('\u{feff}')) * '\u{feff}'.len_utf8();
+    let rest = &text[start..];
+    let first_line = rest.lines().next().unwrap_or("");
+    let (format, fence) = match first_line.trim_end() {
+        "+++" => (Format::Toml, "+++"),
+        "---" => (Format::Yaml, "---"),
+        _ => {
+            return Ok(Split {
+                format: None,
+                front_matter: "",
+                front_matter_line: 1,
+                body: rest,
+                body_offset: start,
+            });
+        }
+    };
+    let fm_start = start + rest.find('\n').map_or(rest.len(), |i| i + 1);
+    let mut offset = fm_start;
+    for line in text[fm_start..].split_inclusive('\n') {
+        if line.trim_end() == fence {
+            let body_offset = offset + line.len();
+            return Ok(Split {
+                format: Some(format),
+                front_matter: &text[fm_start..offset],
+                front_matter_line: 2,
+                body: &text[body_offset..],
+                body_offset,
+            });
+        }
+        offset += line.len();
+    }
+    Err(format!("the front matter opened by `{fence}` on line 1 is never closed"))
+}
+
+/// A parse error inside the front matter: message, and 1-based line and column within it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// What the parser said.
+    pub message: String,
+    /// Line within the front matter, when known.
+    pub line: Option<usize>,
+    /// Column, when known.
+    pub column: Option<usize>,
+}
+
+/// Parses the front matter of `split` as `T`.
+pub fn parse<T: DeserializeOwned + Default>(split: &Split<'_>) -> Result<T, ParseError> {
+    match split.format {
+        None => Ok(T::default()),
+        Some(Format::Toml) => toml::from_str(split.front_matter).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| crate::diagnostics::line_column(split.front_matter, s.start))
+                .unzip();
+            ParseError {
+                message: e.message().trim().to_owned(),
+                line,
+                column,
+            }
+        }),
+        Some(Format::Yaml) => {
+            if split.front_matter.trim().is_empty() {
+                return Ok(T::default());
+            }
+            serde_norway::from_str(split.front_matter).map_err(|e| {
+                let location = e.location();
+                let message = e.to_string();
+                // serde_norway appends " at line L column C"; the location is shown separately.
+                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                ParseError {
+                    message,
+                    line: location.as_ref().map(serde_norway::Location::line),
+                    column: location.as_ref().map(serde_norway::Location::column),
+                }
+            })
+        }
+    }
+}
+
+/// A page's front matter (Zola's fields).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PageFrontMatter {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    #[serde(deserialize_with = "crate::value::optional")]
+    pub date: Option<Value>,
+    #[serde(deserialize_with = "crate::value::optional")]
+    pub updated: Option<Value>,
+    pub draft: bool,
+    pub slug: Option<String>,
+    pub path: Option<String>,
+    pub aliases: Vec<String>,
+    pub weight: Option<i64>,
+    pub template: Option<String>,
+    pub taxonomies: BTreeMap<String, Vec<String>>,
+    pub authors: Vec<String>,
+    #[serde(deserialize_with = "crate::value::table")]
+    pub extra: Map<String, Value>,
+    /// Zola's search flag, accepted for compatibility.
+    pub in_search_index: Option<bool>,
+    /// Zola's `render`, accepted for compatibility: `false` skips the page's own output.
+    pub render: Option<bool>,
+}
+
+/// A section's front matter (Zola's fields).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SectionFrontMatter {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub sort_by: SortBy,
+    pub weight: i64,
+    pub paginate_by: Option<usize>,
+    pub paginate_path: String,
+    pub paginate_reversed: bool,
+    pub template: Option<String>,
+    pub page_template: Option<String>,
+    pub render: bool,
+    pub redirect_to: Option<String>,
+    pub transparent: bool,
+    pub aliases: Vec<String>,
+    pub insert_anchor_links: Option<AnchorLinks>,
+    pub in_search_index: Option<bool>,
+    pub generate_feeds: bool,
+    pub draft: bool,
+    #[serde(deserialize_with = "crate::value::table")]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for SectionFrontMatter {
+    fn default() -> Self {
+        Self {
+            title: None,
+            description: None,
+            sort_by: SortBy::None,
+            weight: 0,
+            paginate_by: None,
+            paginate_path: "page".to_owned(),
+            paginate_reversed: false,
+            template: None,
+            page_template: None,
+            render: true,
+            redirect_to: None,
+            transparent: false,
+            aliases: Vec::new(),
+            insert_anchor_links: None,
+            in_search_index: None,
+            generate_feeds: false,
+            draft: false,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// How a section orders its pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortBy {
+    /// Newest first.
+    Date,
+    /// Lightest first.
+    Weight,
+    /// Alphabetically.
+    Title,
+    /// By file path.
+    #[default]
+    None,
+}
+
+/// A date from front matter, with the text templates see.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    /// The instant, in UTC (dates without a time are midnight), for sorting.
+    pub instant: NaiveDateTime,
+    /// As written, normalized: `2024-05-01` or RFC 3339.
+    pub text: String,
+}
+
+impl Date {
+    /// RFC 3339 (for feeds and sitemaps), midnight UTC for bare dates.
+    pub fn rfc3339(&self) -> String {
+        if self.text.len() == 10 {
+            format!("{}T00:00:00Z", self.text)
+        } else {
+            self.instant.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        }
+    }
+}
+
+/// Parses a front matter date: a TOML date or datetime, or a string `YYYY-MM-DD`,
+/// `YYYY-MM-DDTHH:MM:SS` (space allowed) with an optional offset.
+pub fn parse_date(value: &Value) -> Result<Date, String> {
+    let Value::String(text) = value else {
+        return Err(format!("expected a date, found `{value}`"));
+    };
+    let text = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+        return Ok(Date {
+            instant: dt.naive_utc(),
+            text: text.to_owned(),
+        });
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(instant) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(Date {
+                instant,
+                text: text.to_owned(),
+            });
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(Date {
+            instant: date.and_hms_opt(0, 0, 0).unwrap_or_default(),
+            text: date.format("%Y-%m-%d").to_string(),
+        });
+    }
+    Err(format!("`{text}` is not a date"))
+}
+
+/// Splits a Zola-style date prefix off a file name: `2024-05-01-hello` → (`2024-05-01`, `hello`).
+pub fn date_prefix(stem: &str) -> Option<(&str, &str)> {
+    let (date, rest) = (stem.get(..10)?, stem.get(10..)?);
+    let rest = rest.strip_prefix('-').or_else(|| rest.strip_prefix('_'))?;
+    (NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok() && !rest.is_empty()).then_some((date, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Format, PageFrontMatter, date_prefix, parse, parse_date, split};
+
+    #[test]
+    fn splits_toml_and_yaml() {
+        let s = split("+++\ntitle = \"a\"\n+++\nbody").unwrap();
+        assert_eq!((s.format, s.front_matter, s.body), (Some(Format::Toml), "title = \"a\"\n", "body"));
+        let s = split("---\r\ntitle: a\r\n---\r\nbody").unwrap();
+        assert_eq!((s.format, s.front_matter, s.body), (Some(Format::Yaml), "title: a\r\n", "body"));
+        let s = split("just text").unwrap();
+        assert_eq!((s.format, s.body), (None, "just text"));
+        assert!(split("+++\ntitle = 1\n").is_err());
+        assert_eq!(split("+++\n+++").unwrap().body, "");
+    }
+
+    #[test]
+    fn parse_errors_carry_lines() {
+        let s = split("+++\ntitle = \"a\"\ndraft = \"yes\"\n+++\n").unwrap();
+        let e = parse::<PageFrontMatter>(&s).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e:?}");
+        let s = split("---\ntitle: a\ndraft: [\n---\n").unwrap();
+        let e = parse::<PageFrontMatter>(&s).unwrap_err();
+        assert!(e.line.is_some(), "{e:?}");
+    }
+
+    #[test]
+    fn dates_parse_in_zola_forms() {
+        assert_eq!(parse_date(&json!("2024-05-01")).unwrap().text, "2024-05-01");
+        assert_eq!(parse_date(&json!("2024-05-01")).unwrap().rfc3339(), "2024-05-01T00:00:00Z");
+        assert!(parse_date(&json!("2024-05-01T10:00:00+02:00")).is_ok());
+        assert!(parse_date(&json!("2024-05-01 10:00:00")).is_ok());
+        assert!(parse_date(&json!("2024-13-01")).is_err());
+        assert!(parse_date(&json!(5)).is_err());
+    }
+
+    #[test]
+    fn date_prefixes() {
+        assert_eq!(date_prefix("2024-05-01-hello"), Some(("2024-05-01", "hello")));
+        assert_eq!(date_prefix("2024-05-01"), None);
+        assert_eq!(date_prefix("hello-world-2024"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn splitting_never_panics(text in "(\\+\\+\\+|---)?\\PC*") {
+            let _ = split(&text);
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Stage 1, load: the site's folder → an immutable [`Site`].
+//!
+//! Reads content/ (pages, sections, bundles, front matter), static/, the templates of the site
+//! and its theme, in parallel where it pays. Every problem is collected with its location; the
+//! stage fails at its end if any is an error. It renders only summaries (the markdown before
+//! `<!-- more -->`), which listings need before any page is rendered.
+
+pub mod content;
+pub mod front_matter;
+pub mod site;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::diagnostics::{Diagnostic, Error, Result};
+use crate::markdown;
+use crate::theme::Theme;
+use site::{ContentRef, PageId, Site, StaticFile, StaticSource, Taxonomy, TemplateSource, Term};
+
+/// Built-in templates, which a theme or the site may override by name.
+const BUILTIN_TEMPLATES: [(&str, &str); 6] = [
+    ("sitemap.xml", include_str!("../builtin/sitemap.xml")),
+    ("atom.xml", include_str!("../builtin/atom.xml")),
+    ("rss.xml", include_str!("../builtin/rss.xml")),
+    ("robots.txt", include_str!("../builtin/robots.txt")),
+    ("alias.html", include_str!("../builtin/alias.html")),
+    ("404.html", include_str!("../builtin/404.html")),
+];
+
+/// Loads the site at `root` with `config` (read from `config_file`). Drafts are kept when `drafts`.
+/// Returns the site and the warnings found.
+pub fn load(root: &Path, config: Config, config_file: &Path, drafts: bool) -> Result<(Site, Vec<Diagnostic>)> {
+    let theme = Theme::resolve(root, config.theme.as_deref(), config_file).map_err(|d| Error::Config(Box::new(d)))?;
+    let mut problems = Vec::new();
+    let content_dir = root.join("content");
+    let inventory = content::walk(&content_dir, root, &mut problems);
+    let content::Content {
+        anchor_targets,
+        mut pages,
+        sections,
+    } = content::assemble(root, &content_dir, &config, &inventory, drafts, &mut problems);
+
+    let mut by_content_path = HashMap::with_capacity(pages.len() + sections.len());
+    for (i, page) in pages.iter().enumerate() {
+        by_content_path.insert(page.doc.relative_path.clone(), ContentRef::Page(PageId(i)));
+    }
+    for (i, section) in sections.iter().enumerate() {
+        by_content_path.insert(section.doc.relative_path.clone(), ContentRef::Section(site::SectionId(i)));
+    }
+    let taxonomies = taxonomies(&config, &pages);
+    let static_files = static_files(root, &theme, &mut problems);
+    let templates = templates(root, &theme, &mut problems);
+
+    let mut site = Site {
+        root: root.to_path_buf(),
+        config,
+        pages: Vec::new(),
+        sections,
+        taxonomies,
+        static_files,
+        templates,
+        by_content_path,
+        anchor_targets,
+    };
+    // Summaries need every page's URL (for `@/` links), so they come last.
+    let summaries: Vec<Option<String>> = pages
+        .par_iter()
+        .map(|page| {
+            page.doc.summary.as_deref().map(|source| {
+                let resolve = |path: &str| permalink_in(&site, &pages, path);
+                markdown::render(source, &page.doc.markdown, &page.doc.permalink, &resolve).html
+            })
+        })
+        .collect();
+    for (page, summary) in pages.iter_mut().zip(summaries) {
+        page.doc.summary = summary;
+    }
+    for section in &mut site.sections {
+        section.doc.summary = None;
+    }
+    site.pages = pages;
+
+    let (errors, warnings): (Vec<_>, Vec<_>) = problems.into_iter().partition(Diagnostic::is_error);
+    if errors.is_empty() {
+        Ok((site, warnings))
+    } else {
+        let mut all = errors;
+        all.extend(warnings);
+        Err(Error::Site(all))
+    }
+}
+
+/// A permalink while `site.pages` is still being filled in.
+fn permalink_in(site: &Site, pages: &[site::Page], path: &str) -> Option<String> {
+    match site.by_content_path.get(path.trim_start_matches('/'))? {
+        ContentRef::Page(id) => Some(pages[id.0].doc.permalink.clone()),
+        ContentRef::Section(id) => Some(site.section(*id).doc.permalink.clone()),
+    }
+}
+
+fn taxonomies(config: &Config, pages: &[site::Page]) -> Vec<Taxonomy> {
+    config
+        .taxonomies
+        .iter()
+        .map(|tc| {
+            let slug = slug::slugify(&tc.name);
+            let path = format!("/{slug}/");
+            let mut terms: BTreeMap<String, Term> = BTreeMap::new();
+            for (i, page) in pages.iter().enumerate() {
+                for name in page.meta.taxonomies.get(&tc.name).into_iter().flatten() {
+                    let term_slug = slug::slugify(name);
+                    let term_path = format!("{path}{term_slug}/");
+                    terms
+                        .entry(term_slug.clone())
+                        .or_insert_with(|| Term {
+                            name: name.clone(),
+                            slug: term_slug,
+                            permalink: config.permalink(&term_path),
+                            path: term_path,
+                            pages: Vec::new(),
+                        })
+                        .pages
+                        .push(PageId(i));
+                }
+            }
+            let mut terms: Vec<Term> = terms.into_values().collect();
+            for term in &mut terms {
+                term.pages.dedup();
+                content::sort_pages(&mut term.pages, front_matter::SortBy::Date, pages);
+            }
+            Taxonomy {
+                config: tc.clone(),
+                permalink: config.permalink(&path),
+                path,
+                terms,
+            }
+        })
+        .collect()
+}
+
+/// Every regular file under `dir`, as (path relative to `dir` with `/`, full path). Hidden files are skipped.
+fn files_under(dir: &Path, root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<(String, std::path::PathBuf)> {
+    if !dir.is_dir() {
+        return Vec::new();
+    }
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let mut files = Vec::new();
+    let walker = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                problems.push(Diagnostic::error(format!("cannot read folder: {e}")).in_file(dir));
+                continue;
+            }
+        };
+        let path = entry.path();
+        if entry.path_is_symlink() && !path.canonicalize().is_ok_and(|t| t.starts_with(&canonical_root)) {
+            problems.push(
+                Diagnostic::error("symbolic link points outside the site")
+                    .in_file(content::relative_to(path, root))
+                    .with_help("copy the file into the site instead of linking to it"),
+            );
+            continue;
+        }
+        if !path.is_file() {
+            continue;
+        }
+        if let Some(name) = path.strip_prefix(dir).ok().and_then(Path::to_str) {
+            files.push((name.replace('\\', "/"), path.to_path_buf()));
+        }
+    }
+    files
+}
+
+fn static_files(root: &Path, theme: &Theme, problems: &mut Vec<Diagnostic>) -> Vec<StaticFile> {
+    let mut by_name: BTreeMap<String, StaticSource> = BTreeMap::new();
+    match theme {
+        Theme::Builtin => {
+            for (name, bytes) in Theme::builtin_files("static/") {
+                by_name.insert(name.to_owned(), StaticSource::Builtin(bytes));
+            }
+        }
+        Theme::Folder(folder) => {
+            for (name, path) in files_under(&folder.join("static"), root, problems) {
+                by_name.insert(name, StaticSource::File(path));
+            }
+        }
+        Theme::None => {}
+    }
+    for (name, path) in files_under(&root.join("static"), root, problems) {
+        by_name.insert(name, StaticSource::File(path));
+    }
+    by_name.into_iter().map(|(name, source)| StaticFile { source, name }).collect()
+}
+
+fn templates(root: &Path, theme: &Theme, problems: &mut Vec<Diagnostic>) -> Vec<TemplateSource> {
+    let mut found: Vec<(String, std::path::PathBuf, std::borrow::Cow<'static, [u8]>)> = BUILTIN_TEMPLATES
+        .iter()
+        .map(|(name, text)| ((*name).to_owned(), format!("(built-in) {name}").into(), text.as_bytes().into()))
+        .collect();
+    let mut disk = Vec::new();
+    match theme {
+        Theme::Builtin => {
+            for (name, bytes) in Theme::builtin_files("templates/") {
+                found.push((name.to_owned(), format!("(built-in theme) templates/{name}").into(), bytes.into()));
+            }
+        }
+        Theme::Folder(folder) => disk.extend(files_under(&folder.join("templates"), root, problems)),
+        Theme::None => {}
+    }
+    disk.extend(files_under(&root.join("templates"), root, problems));
+    for (name, path) in disk {
+        match std::fs::read(&path) {
+            Ok(bytes) => found.push((name, content::relative_to(&path, root), bytes.into())),
+            Err(e) => problems.push(Diagnostic::error(format!("cannot read template: {e}")).in_file(content::relative_to(&path, root))),
+        }
+    }
+    // Later sources win: built-in, then theme, then site.
+    let mut by_name: BTreeMap<String, TemplateSource> = BTreeMap::new();
+    for (name, origin, bytes) in found {
+        match String::from_utf8(bytes.into_owned()) {
+            Ok(text) => {
+                by_name.insert(name.clone(), TemplateSource { name, origin, text });
+            }
+            Err(e) => {
+                let offset = e.utf8_error().valid_up_to();
+                let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                problems.push(
+                    Diagnostic::error("template is not valid UTF-8")
+                        .at_offset(&origin, &lossy, offset)
+                        .with_help("save the file as UTF-8"),
+                );
+            }
+        }
+    }
+    by_name.into_values().collect()
+}

@@ -1,0 +1,389 @@
+//! Markdown to HTML (pulldown-cmark), the way Zola renders it.
+//!
+//! Pure: takes a page's body and a resolver for `@/` links, returns the HTML, the table of
+//! contents, the heading ids and the problems found (with byte offsets into the body, which
+//! the caller turns into file lines). Used by load (summaries) and render (content); it never
+//! touches the file system.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use pulldown_cmark::{CowStr, Event, HeadingLevel, Options as Extensions, Parser, Tag, TagEnd, html};
+use serde::Serialize;
+
+use crate::config::{AnchorLinks, MarkdownConfig};
+
+/// The marker that ends a page's summary.
+pub const MORE: &str = "<!-- more -->";
+
+/// How to render, from the config and the page's section.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Typographic quotes and dashes.
+    pub smart_punctuation: bool,
+    /// Where heading anchor links go.
+    pub anchor_links: AnchorLinks,
+    /// `target="_blank"` on external links.
+    pub external_target_blank: bool,
+    /// `rel="nofollow"` on external links.
+    pub external_no_follow: bool,
+    /// `rel="noreferrer"` on external links.
+    pub external_no_referrer: bool,
+}
+
+impl Options {
+    /// The options of `config`, with the section's anchor link placement when it sets one.
+    pub fn new(config: &MarkdownConfig, anchor_links: Option<AnchorLinks>) -> Self {
+        Self {
+            smart_punctuation: config.smart_punctuation,
+            anchor_links: anchor_links.unwrap_or(config.insert_anchor_links),
+            external_target_blank: config.external_links_target_blank,
+            external_no_follow: config.external_links_no_follow,
+            external_no_referrer: config.external_links_no_referrer,
+        }
+    }
+}
+
+/// One heading of the table of contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Heading {
+    /// 1 to 6.
+    pub level: u32,
+    /// The heading's id (its anchor).
+    pub id: String,
+    /// The heading's text.
+    pub title: String,
+    /// The page's permalink with `#id`.
+    pub permalink: String,
+    /// The headings nested under it.
+    pub children: Vec<Heading>,
+}
+
+/// A link to another content file with an anchor (`@/a.md#part`), checked once every page is rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorLink {
+    /// The target's path relative to content/ (`blog/a.md`).
+    pub target: String,
+    /// The anchor, without `#`.
+    pub anchor: String,
+    /// Byte offset of the link in the body.
+    pub offset: usize,
+}
+
+/// A problem in the markdown: byte offset in the body, message, hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Byte offset in the body.
+    pub offset: usize,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub help: String,
+}
+
+/// The rendered body.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    /// The HTML.
+    pub html: String,
+    /// The table of contents.
+    pub toc: Vec<Heading>,
+    /// The ids of the headings, for anchor checks.
+    pub anchors: Vec<String>,
+    /// Internal links with an anchor, to check against the target's headings.
+    pub anchor_links: Vec<AnchorLink>,
+    /// Broken internal links and other problems.
+    pub problems: Vec<Problem>,
+}
+
+/// The part of `body` before the summary marker, when it has one.
+pub fn summary_part(body: &str) -> Option<&str> {
+    body.find(MORE).or_else(|| body.find("<!--more-->")).map(|i| &body[..i])
+}
+
+/// Counts words the way readers do: runs of non-space characters.
+pub fn word_count(body: &str) -> usize {
+    body.split_whitespace().count()
+}
+
+/// Minutes to read `words` words at 200 words a minute, rounded up (Zola's rule).
+pub fn reading_time(words: usize) -> usize {
+    words.div_ceil(200)
+}
+
+/// Renders `body`. `permalink` is the page's URL (for the table of contents); `resolve` maps a
+/// content path (`blog/a.md`) to its permalink.
+pub fn render(body: &str, options: &Options, permalink: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Rendered {
+    let mut extensions = Extensions::ENABLE_TABLES
+        | Extensions::ENABLE_FOOTNOTES
+        | Extensions::ENABLE_STRIKETHROUGH
+        | Extensions::ENABLE_TASKLISTS
+        | Extensions::ENABLE_HEADING_ATTRIBUTES;
+    if options.smart_punctuation {
+        extensions |= Extensions::ENABLE_SMART_PUNCTUATION;
+    }
+    let mut out = Rendered {
+        html: String::with_capacity(body.len() * 3 / 2),
+        ..Rendered::default()
+    };
+    let mut ids = HashSet::new();
+    let mut flat_toc = Vec::new();
+    let mut events: Vec<Event<'_>> = Vec::new();
+    let mut heading: Option<(HeadingLevel, Option<CowStr<'_>>, Vec<CowStr<'_>>, Vec<Event<'_>>)> = None;
+    let mut external_link_depth = Vec::new();
+
+    for (event, range) in Parser::new_ext(body, extensions).into_offset_iter() {
+        if let Some((_, _, _, inner)) = heading.as_mut() {
+            if !matches!(event, Event::End(TagEnd::Heading(_))) {
+                inner.push(event);
+                continue;
+            }
+            let (level, id, classes, inner) = heading.take().unwrap_or_else(|| unreachable!());
+            let title = plain_text(&inner);
+            let id = unique_id(id.map_or_else(|| slug::slugify(&title), |id| id.to_string()), &mut ids);
+            let mut inner_html = String::new();
+            html::push_html(&mut inner_html, inner.into_iter());
+            write_heading(&mut events, level, &id, &classes, &inner_html, options.anchor_links);
+            flat_toc.push(Heading {
+                level: level as u32,
+                permalink: format!("{permalink}#{id}"),
+                id: id.clone(),
+                title,
+                children: Vec::new(),
+            });
+            out.anchors.push(id);
+            continue;
+        }
+        match event {
+            Event::Start(Tag::Heading { level, id, classes, .. }) => heading = Some((level, id, classes, Vec::new())),
+            Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+                let dest_url = match dest_url.strip_prefix("@/") {
+                    Some(target) => CowStr::from(resolve_internal(target, range.start, resolve, &mut out)),
+                    None => dest_url,
+                };
+                if is_external(&dest_url) && options.has_external_attributes() {
+                    external_link_depth.push(true);
+                    events.push(Event::Html(external_link_open(&dest_url, &title, options).into()));
+                } else {
+                    external_link_depth.push(false);
+                    events.push(Event::Start(Tag::Link { link_type, dest_url, title, id }));
+                }
+            }
+            Event::End(TagEnd::Link) => {
+                if external_link_depth.pop() == Some(true) {
+                    events.push(Event::Html("</a>".into()));
+                } else {
+                    events.push(Event::End(TagEnd::Link));
+                }
+            }
+            Event::Html(text) | Event::InlineHtml(text) if text.trim() == MORE || text.trim() == "<!--more-->" => {
+                events.push(Event::Html("<span id=\"continue-reading\"></span>\n".into()));
+            }
+            other => events.push(other),
+        }
+    }
+    html::push_html(&mut out.html, events.into_iter());
+    out.toc = nest(flat_toc);
+    out
+}
+
+impl Options {
+    fn has_external_attributes(&self) -> bool {
+        self.external_target_blank || self.external_no_follow || self.external_no_referrer
+    }
+}
+
+fn is_external(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://") || url.starts_with("//")
+}
+
+fn resolve_internal(target: &str, offset: usize, resolve: &dyn Fn(&str) -> Option<String>, out: &mut Rendered) -> String {
+    let (path, anchor) = match target.split_once('#') {
+        Some((path, anchor)) => (path, Some(anchor)),
+        None => (target, None),
+    };
+    let Some(url) = resolve(path) else {
+        out.problems.push(Problem {
+            offset,
+            message: format!("broken internal link `@/{target}`: no content file `{path}`"),
+            help: "internal links name a file relative to content/, such as `@/blog/post.md`".to_owned(),
+        });
+        return String::new();
+    };
+    match anchor {
+        Some(anchor) => {
+            out.anchor_links.push(AnchorLink {
+                target: path.to_owned(),
+                anchor: anchor.to_owned(),
+                offset,
+            });
+            format!("{url}#{anchor}")
+        }
+        None => url,
+    }
+}
+
+fn external_link_open(url: &str, title: &str, options: &Options) -> String {
+    let mut tag = format!("<a href=\"{}\"", escape(url));
+    if !title.is_empty() {
+        let _ = write!(tag, " title=\"{}\"", escape(title));
+    }
+    let mut rel = Vec::new();
+    if options.external_target_blank {
+        tag.push_str(" target=\"_blank\"");
+        rel.push("noopener");
+    }
+    if options.external_no_follow {
+        rel.push("nofollow");
+    }
+    if options.external_no_referrer {
+        rel.push("noreferrer");
+    }
+    if !rel.is_empty() {
+        let _ = write!(tag, " rel=\"{}\"", rel.join(" "));
+    }
+    tag.push('>');
+    tag
+}
+
+fn write_heading(events: &mut Vec<Event<'_>>, level: HeadingLevel, id: &str, classes: &[CowStr<'_>], inner: &str, anchors: AnchorLinks) {
+    let id = escape(id);
+    let mut open = format!("<{level} id=\"{id}\"");
+    if !classes.is_empty() {
+        let classes: Vec<&str> = classes.iter().map(AsRef::as_ref).collect();
+        let _ = write!(open, " class=\"{}\"", escape(&classes.join(" ")));
+    }
+    open.push('>');
+    let link = format!("<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section\">#</a>");
+    let body = match anchors {
+        AnchorLinks::None => inner.to_owned(),
+        AnchorLinks::Left => format!("{link} {inner}"),
+        AnchorLinks::Right => format!("{inner} {link}"),
+        AnchorLinks::Heading => format!("<a class=\"anchor\" href=\"#{id}\">{inner}</a>"),
+    };
+    events.push(Event::Html(format!("{open}{body}</{level}>\n").into()));
+}
+
+fn plain_text(events: &[Event<'_>]) -> String {
+    let mut text = String::new();
+    for event in events {
+        if let Event::Text(t) | Event::Code(t) = event {
+            text.push_str(t);
+        }
+    }
+    text
+}
+
+fn unique_id(base: String, seen: &mut HashSet<String>) -> String {
+    let base = if base.is_empty() { "section".to_owned() } else { base };
+    if seen.insert(base.clone()) {
+        return base;
+    }
+    (1..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|candidate| seen.insert(candidate.clone()))
+        .unwrap_or(base)
+}
+
+/// Nests a flat list of headings by level.
+fn nest(flat: Vec<Heading>) -> Vec<Heading> {
+    let mut roots: Vec<Heading> = Vec::new();
+    for heading in flat {
+        insert(&mut roots, heading);
+    }
+    roots
+}
+
+fn insert(siblings: &mut Vec<Heading>, heading: Heading) {
+    match siblings.last_mut() {
+        Some(last) if last.level < heading.level => insert(&mut last.children, heading),
+        _ => siblings.push(heading),
+    }
+}
+
+/// Escapes text for an HTML attribute or element.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Options, reading_time, render, summary_part};
+    use crate::config::AnchorLinks;
+
+    fn resolve(path: &str) -> Option<String> {
+        (path == "blog/a.md").then(|| "https://x.org/blog/a/".to_owned())
+    }
+
+    #[test]
+    fn headings_get_unique_ids_and_a_nested_toc() {
+        let r = render("# Intro\n\n## Part\n\n## Part\n\n# Custom {#mine .big}\n", &Options::default(), "/p/", &resolve);
+        assert!(r.html.contains("<h1 id=\"intro\">Intro</h1>"), "{}", r.html);
+        assert!(r.html.contains("<h2 id=\"part-1\">Part</h2>"));
+        assert!(r.html.contains("<h1 id=\"mine\" class=\"big\">Custom</h1>"));
+        assert_eq!(r.anchors, ["intro", "part", "part-1", "mine"]);
+        assert_eq!(r.toc.len(), 2);
+        assert_eq!(r.toc[0].children.len(), 2);
+        assert_eq!(r.toc[0].children[1].permalink, "/p/#part-1");
+    }
+
+    #[test]
+    fn anchor_links_follow_the_option() {
+        let options = Options {
+            anchor_links: AnchorLinks::Right,
+            ..Options::default()
+        };
+        let r = render("## Hi", &options, "/", &resolve);
+        assert!(r.html.contains("Hi <a class=\"anchor\" href=\"#hi\""), "{}", r.html);
+    }
+
+    #[test]
+    fn internal_links_resolve_or_report() {
+        let r = render("[a](@/blog/a.md#top) and\n[b](@/nope.md)", &Options::default(), "/", &resolve);
+        assert!(r.html.contains("href=\"https://x.org/blog/a/#top\""), "{}", r.html);
+        assert_eq!(r.anchor_links[0].anchor, "top");
+        assert_eq!(r.problems.len(), 1);
+        assert!(r.problems[0].message.contains("@/nope.md"));
+        assert_eq!(r.problems[0].offset, 26);
+    }
+
+    #[test]
+    fn extensions_are_on() {
+        let r = render("| a |\n|---|\n| b |\n\n~~x~~ [^1]\n\n[^1]: note\n\n- [x] done", &Options::default(), "/", &resolve);
+        for needle in ["<table>", "<del>x</del>", "footnote-definition", "type=\"checkbox\""] {
+            assert!(r.html.contains(needle), "{needle} missing in {}", r.html);
+        }
+    }
+
+    #[test]
+    fn external_links_get_attributes_when_asked() {
+        let options = Options {
+            external_target_blank: true,
+            ..Options::default()
+        };
+        let r = render("[x](https://a.org \"t\") [y](/local)", &options, "/", &resolve);
+        assert!(r.html.contains("<a href=\"https://a.org\" title=\"t\" target=\"_blank\" rel=\"noopener\">x</a>"), "{}", r.html);
+        assert!(r.html.contains("<a href=\"/local\">y</a>"));
+    }
+
+    #[test]
+    fn summary_and_reading_time() {
+        assert_eq!(summary_part("intro\n<!-- more -->\nrest"), Some("intro\n"));
+        assert_eq!(summary_part("no marker"), None);
+        assert_eq!(reading_time(0), 0);
+        assert_eq!(reading_time(201), 2);
+        let r = render("a\n\n<!-- more -->\n\nb", &Options::default(), "/", &resolve);
+        assert!(r.html.contains("<span id=\"continue-reading\"></span>"), "{}", r.html);
+    }
+}

@@ -1,0 +1,152 @@
+//! The values templates see: `page`, `section`, `paginator`, `term`, … named as in Zola.
+//!
+//! Listing entries (a section's `pages`, a paginator's, a term's, `page.lower`/`higher`) carry
+//! every field but `content`, which only the page being rendered has: holding every page's HTML
+//! for every listing is what makes other generators' memory grow with the site.
+
+use serde_json::{Map, Value, json};
+
+use crate::load::site::{Document, Page, PageId, Section, SectionId, Site, Taxonomy, Term};
+use crate::markdown::Heading;
+
+/// A page's rendered body, when the page itself is being rendered.
+#[derive(Debug, Default)]
+pub struct Body {
+    /// The HTML.
+    pub html: String,
+    /// Its table of contents.
+    pub toc: Vec<Heading>,
+}
+
+fn content_path_of(site: &Site, id: SectionId) -> Value {
+    Value::String(site.section(id).doc.relative_path.clone())
+}
+
+fn common(site: &Site, doc: &Document, map: &mut Map<String, Value>) {
+    map.insert("relative_path".into(), doc.relative_path.clone().into());
+    map.insert("permalink".into(), doc.permalink.clone().into());
+    map.insert("path".into(), doc.path.clone().into());
+    let components: Vec<Value> = doc.path.split('/').filter(|c| !c.is_empty()).map(|c| Value::String(c.to_owned())).collect();
+    map.insert("components".into(), Value::Array(components));
+    map.insert("ancestors".into(), Value::Array(doc.ancestors.iter().map(|id| content_path_of(site, *id)).collect()));
+    map.insert("word_count".into(), doc.word_count.into());
+    map.insert("reading_time".into(), crate::markdown::reading_time(doc.word_count).into());
+    map.insert("lang".into(), site.config.default_language.clone().into());
+    map.insert("translations".into(), Value::Array(Vec::new()));
+    map.insert("backlinks".into(), Value::Array(Vec::new()));
+    let assets: Vec<Value> = doc.assets.iter().map(|a| Value::String(format!("{}{}", doc.path, a.name))).collect();
+    map.insert("assets".into(), Value::Array(assets));
+    let colocated = doc.relative_path.rfind('/').map(|i| &doc.relative_path[..=i]).unwrap_or_default();
+    map.insert("colocated_path".into(), colocated.to_owned().into());
+}
+
+fn body_fields(body: Option<&Body>, map: &mut Map<String, Value>) {
+    let (content, toc) = match body {
+        Some(b) => (Value::String(b.html.clone()), serde_json::to_value(&b.toc).unwrap_or(Value::Null)),
+        None => (Value::Null, Value::Array(Vec::new())),
+    };
+    map.insert("content".into(), content);
+    map.insert("toc".into(), toc);
+}
+
+/// The `page` value. `body` is the page's rendered content (the page being rendered);
+/// `siblings` adds `lower` and `higher`.
+pub fn page(site: &Site, id: PageId, body: Option<&Body>, siblings: bool) -> Value {
+    let page: &Page = site.page(id);
+    let mut map = Map::with_capacity(32);
+    common(site, &page.doc, &mut map);
+    body_fields(body, &mut map);
+    let meta = &page.meta;
+    map.insert("title".into(), meta.title.clone().into());
+    map.insert("description".into(), meta.description.clone().into());
+    map.insert("slug".into(), page.slug.clone().into());
+    map.insert("date".into(), page.date.as_ref().map(|d| d.text.clone()).into());
+    map.insert("updated".into(), page.updated.as_ref().map(|d| d.text.clone()).into());
+    if let Some(date) = &page.date {
+        use chrono::Datelike;
+        map.insert("year".into(), date.instant.year().into());
+        map.insert("month".into(), date.instant.month().into());
+        map.insert("day".into(), date.instant.day().into());
+    }
+    map.insert("draft".into(), meta.draft.into());
+    map.insert("weight".into(), meta.weight.into());
+    map.insert("authors".into(), meta.authors.clone().into());
+    map.insert("summary".into(), page.doc.summary.clone().into());
+    map.insert("extra".into(), Value::Object(meta.extra.clone()));
+    map.insert("taxonomies".into(), json!(meta.taxonomies));
+    if siblings {
+        let sibling = |other: Option<PageId>| other.map_or(Value::Null, |o| self::page(site, o, None, false));
+        map.insert("lower".into(), sibling(page.lower));
+        map.insert("higher".into(), sibling(page.higher));
+    } else {
+        map.insert("lower".into(), Value::Null);
+        map.insert("higher".into(), Value::Null);
+    }
+    Value::Object(map)
+}
+
+/// Listing entries of `ids` (no content).
+pub fn pages(site: &Site, ids: &[PageId]) -> Value {
+    Value::Array(ids.iter().map(|id| page(site, *id, None, false)).collect())
+}
+
+/// The `section` value. With `listing`, `pages` holds its pages; without, it is empty (as Zola's
+/// `metadata_only`).
+pub fn section(site: &Site, id: SectionId, body: Option<&Body>, listing: bool) -> Value {
+    let section: &Section = site.section(id);
+    let mut map = Map::with_capacity(24);
+    common(site, &section.doc, &mut map);
+    body_fields(body, &mut map);
+    let meta = &section.meta;
+    map.insert("title".into(), meta.title.clone().into());
+    map.insert("description".into(), meta.description.clone().into());
+    map.insert("draft".into(), meta.draft.into());
+    map.insert("extra".into(), Value::Object(meta.extra.clone()));
+    let pages = if listing { self::pages(site, &section.pages) } else { Value::Array(Vec::new()) };
+    map.insert("pages".into(), pages);
+    let subsections: Vec<Value> = section.subsections.iter().map(|s| content_path_of(site, *s)).collect();
+    map.insert("subsections".into(), Value::Array(subsections));
+    Value::Object(map)
+}
+
+/// The `paginator` of page `pager` (from 1) of a listing of `all` at `base`.
+pub fn paginator(site: &Site, all: &[PageId], paginate_by: usize, base: &str, paginate_path: &str, pager: usize, pagers: usize) -> Value {
+    let start = (pager - 1) * paginate_by;
+    let slice = &all[start.min(all.len())..(start + paginate_by).min(all.len())];
+    let url = |n: usize| site.config.permalink(&crate::plan::pager_path(base, paginate_path, n));
+    json!({
+        "pages": pages(site, slice),
+        "paginate_by": paginate_by,
+        "current_index": pager,
+        "number_pagers": pagers,
+        "total_pages": all.len(),
+        "base_url": site.config.permalink(&format!("{base}{paginate_path}/")),
+        "first": url(1),
+        "last": url(pagers),
+        "previous": (pager > 1).then(|| url(pager - 1)),
+        "next": (pager < pagers).then(|| url(pager + 1)),
+    })
+}
+
+/// A term of a taxonomy, with its pages when `listing`.
+pub fn term(site: &Site, term: &Term, listing: bool) -> Value {
+    json!({
+        "name": term.name,
+        "slug": term.slug,
+        "path": term.path,
+        "permalink": term.permalink,
+        "page_count": term.pages.len(),
+        "pages": if listing { pages(site, &term.pages) } else { Value::Array(Vec::new()) },
+    })
+}
+
+/// A taxonomy as `get_taxonomy` returns it: `kind` (its config) and `items` (its terms).
+pub fn taxonomy(site: &Site, taxonomy: &Taxonomy) -> Value {
+    json!({
+        "kind": taxonomy.config,
+        "lang": site.config.default_language,
+        "permalink": taxonomy.permalink,
+        "path": taxonomy.path,
+        "items": taxonomy.terms.iter().map(|t| term(site, t, true)).collect::<Vec<_>>(),
+    })
+}

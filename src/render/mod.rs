@@ -1,0 +1,268 @@
+//! Stage 3, render: one planned output → its HTML (or XML, or text).
+//!
+//! Pure apart from reading the page's own body (dropped after loading, to keep memory flat),
+//! and safe to call from many rayon workers at once: the site and the templates are shared
+//! read-only. Markdown is rendered here, once per page; templates get Zola's context.
+
+pub mod context;
+pub mod templates;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tera::Context;
+
+use crate::diagnostics::Diagnostic;
+use crate::load::site::{Document, PageId, Site};
+use crate::markdown::{self, AnchorLink};
+use crate::plan::{Output, Planned, SITEMAP_LIMIT, SitemapPart, sitemap_entries};
+use context::Body;
+pub use templates::Templates;
+
+/// The result of rendering one output.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    /// The bytes to write.
+    pub text: String,
+    /// The page's heading ids, when it is a page that anchor links point to.
+    pub anchors: Option<(String, Vec<String>)>,
+    /// Its internal links with anchors, with the page's content path, to check at the end.
+    pub anchor_links: Vec<(String, AnchorLink)>,
+    /// The page's content, when a feed needs it.
+    pub feed_content: Option<(PageId, String)>,
+    /// Problems that do not stop the output from being written (warnings).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Renders outputs of one site with its templates.
+pub struct Renderer {
+    site: Arc<Site>,
+    templates: Arc<Templates>,
+    config: Value,
+    /// Pages whose content a feed needs.
+    feed_pages: std::collections::BTreeSet<PageId>,
+}
+
+impl Renderer {
+    /// A renderer for `site`; `feed_pages` are the pages whose content is kept for feeds.
+    pub fn new(
+        site: Arc<Site>,
+        templates: Arc<Templates>,
+        feed_pages: std::collections::BTreeSet<PageId>,
+    ) -> Self {
+        let config = serde_json::to_value(&site.config).unwrap_or(Value::Null);
+        Self {
+            site,
+            templates,
+            config,
+            feed_pages,
+        }
+    }
+
+    /// Templates that outputs need and that do not exist: one error per document.
+    pub fn missing_templates(&self) -> Vec<Diagnostic> {
+        let site = &self.site;
+        let docs = site
+            .pages
+            .iter()
+            .filter(|p| p.meta.render != Some(false))
+            .map(|p| &p.doc)
+            .chain(site.sections.iter().filter(|s| s.meta.render && s.meta.redirect_to.is_none()).map(|s| &s.doc));
+        let mut problems = Vec::new();
+        for doc in docs {
+            if !self.templates.has(&doc.template) {
+                let message = format!("template `{}` not found", doc.template);
+                let d = match &doc.file {
+                    Some(file) => {
+                        let display = file.strip_prefix(&site.root).unwrap_or(file);
+                        let text = std::fs::read_to_string(file).unwrap_or_default();
+                        Diagnostic::error(message).at(display, &text, doc.template_line, None)
+                    }
+                    None => Diagnostic::error(format!("{message} (needed by the home page)")),
+                };
+                problems.push(d.with_help(self.template_help(&doc.template)));
+            }
+        }
+        for taxonomy in site.taxonomies.iter().filter(|t| t.config.render) {
+            for name in ["taxonomy_list.html", "taxonomy_single.html"] {
+                if !self.templates.has(name) {
+                    problems.push(
+                        Diagnostic::error(format!("template `{name}` not found (needed by taxonomy `{}`)", taxonomy.config.name))
+                            .with_help(self.template_help(name)),
+                    );
+                }
+            }
+        }
+        problems
+    }
+
+    fn template_help(&self, name: &str) -> String {
+        let theme = self.site.config.theme.as_deref().map_or_else(String::new, |t| format!(" or themes/{t}/templates/"));
+        format!("create templates/{name}{theme}, or name an existing template in the front matter's `template`")
+    }
+
+    fn base_context(&self, planned: &Planned) -> Context {
+        let mut ctx = Context::new();
+        ctx.insert("config", &self.config);
+        ctx.insert("current_path", &planned.path);
+        ctx.insert("current_url", &self.site.config.permalink(&planned.path));
+        ctx.insert("lang", &self.site.config.default_language);
+        ctx
+    }
+
+    /// Reads and renders the markdown body of `doc`.
+    fn body(&self, doc: &Document, out: &mut Rendered) -> Result<Body, Vec<Diagnostic>> {
+        let Some(file) = &doc.file else { return Ok(Body::default()) };
+        let display = file.strip_prefix(&self.site.root).unwrap_or(file).to_path_buf();
+        let bytes = std::fs::read(file).map_err(|e| vec![Diagnostic::error(format!("cannot read file: {e}")).in_file(&display)])?;
+        if blake3::hash(&bytes) != doc.hash {
+            return Err(vec![
+                Diagnostic::error("the file changed while the site was being built")
+                    .in_file(&display)
+                    .with_help("build again"),
+            ]);
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let body = &text[doc.body_offset..doc.body_offset + doc.body_len];
+        let resolve = |path: &str| self.site.permalink_of(path);
+        let rendered = markdown::render(body, &doc.markdown, &doc.permalink, &resolve);
+        if !rendered.problems.is_empty() {
+            return Err(rendered
+                .problems
+                .into_iter()
+                .map(|p| {
+                    Diagnostic::error(p.message)
+                        .at_offset(&display, &text, doc.body_offset + p.offset)
+                        .with_help(p.help)
+                })
+                .collect());
+        }
+        if self.site.anchor_targets.contains(&doc.relative_path) {
+            out.anchors = Some((doc.relative_path.clone(), rendered.anchors));
+        }
+        out.anchor_links = rendered.anchor_links.into_iter().map(|l| (doc.relative_path.clone(), l)).collect();
+        Ok(Body {
+            html: rendered.html,
+            toc: rendered.toc,
+        })
+    }
+
+    /// Renders one planned output (feeds excepted: see [`Renderer::render_feed`]).
+    pub fn render(&self, planned: &Planned) -> Result<Rendered, Vec<Diagnostic>> {
+        let site = &self.site;
+        let mut out = Rendered::default();
+        let mut ctx = self.base_context(planned);
+        let (template, for_file) = match &planned.output {
+            Output::Page(id) => {
+                let page = site.page(*id);
+                let body = self.body(&page.doc, &mut out)?;
+                ctx.insert("page", &context::page(site, *id, Some(&body), true));
+                if self.feed_pages.contains(id) {
+                    out.feed_content = Some((*id, body.html));
+                }
+                (page.doc.template.as_str(), format!("content/{}", page.doc.relative_path))
+            }
+            Output::Section { id, pager, pagers } => {
+                let section = site.section(*id);
+                let body = self.body(&section.doc, &mut out)?;
+                ctx.insert("section", &context::section(site, *id, Some(&body), true));
+                if let Some(by) = section.meta.paginate_by.filter(|n| *n > 0) {
+                    let paginator = context::paginator(site, &section.pages, by, &section.doc.path, &section.meta.paginate_path, *pager, *pagers);
+                    ctx.insert("paginator", &paginator);
+                }
+                (section.doc.template.as_str(), format!("content/{}", section.doc.relative_path))
+            }
+            Output::Taxonomy(t) => {
+                let taxonomy = &site.taxonomies[*t];
+                let terms: Vec<Value> = taxonomy.terms.iter().map(|term| context::term(site, term, true)).collect();
+                ctx.insert("taxonomy", &taxonomy.config);
+                ctx.insert("terms", &terms);
+                ("taxonomy_list.html", format!("taxonomy `{}`", taxonomy.config.name))
+            }
+            Output::Term { taxonomy: t, term: k, pager, pagers } => {
+                let taxonomy = &site.taxonomies[*t];
+                let term = &taxonomy.terms[*k];
+                ctx.insert("taxonomy", &taxonomy.config);
+                ctx.insert("term", &context::term(site, term, true));
+                if let Some(by) = taxonomy.config.paginate_by.filter(|n| *n > 0) {
+                    let paginator = context::paginator(site, &term.pages, by, &term.path, &taxonomy.config.paginate_path, *pager, *pagers);
+                    ctx.insert("paginator", &paginator);
+                }
+                ("taxonomy_single.html", format!("term `{}` of `{}`", term.name, taxonomy.config.name))
+            }
+            Output::Redirect { to } => {
+                ctx.insert("url", to);
+                ("alias.html", format!("the redirect at {}", planned.path))
+            }
+            Output::NotFound => ("404.html", "404.html".to_owned()),
+            Output::Robots => ("robots.txt", "robots.txt".to_owned()),
+            Output::Sitemap(part) => {
+                let all = sitemap_entries(site);
+                match part {
+                    SitemapPart::Whole => ctx.insert("entries", &sitemap_values(&all)),
+                    SitemapPart::Part(n) => {
+                        let start = (n - 1) * SITEMAP_LIMIT;
+                        let slice = &all[start.min(all.len())..(start + SITEMAP_LIMIT).min(all.len())];
+                        ctx.insert("entries", &sitemap_values(slice));
+                    }
+                    SitemapPart::Index(parts) => {
+                        out.text = sitemap_index(&site.config, *parts);
+                        return Ok(out);
+                    }
+                }
+                ("sitemap.xml", "sitemap.xml".to_owned())
+            }
+            Output::Feed { .. } => unreachable!("feeds are rendered by render_feed"),
+        };
+        out.text = self.templates.render(template, &ctx, &for_file).map_err(|d| vec![d])?;
+        Ok(out)
+    }
+
+    /// Renders a feed, with the content of its pages kept while they were rendered.
+    pub fn render_feed(&self, planned: &Planned, contents: &std::collections::HashMap<PageId, String>) -> Result<Rendered, Vec<Diagnostic>> {
+        let Output::Feed { template, pages } = &planned.output else {
+            unreachable!("render_feed renders feeds only")
+        };
+        let site = &self.site;
+        let mut ctx = self.base_context(planned);
+        let entries: Vec<Value> = pages
+            .iter()
+            .map(|id| {
+                let page = site.page(*id);
+                let mut value = context::page(site, *id, None, false);
+                if let Value::Object(map) = &mut value {
+                    map.insert("content".into(), contents.get(id).cloned().into());
+                    let date = page.date.as_ref();
+                    map.insert("date_rfc3339".into(), date.map(crate::load::front_matter::Date::rfc3339).into());
+                    map.insert("updated_rfc3339".into(), page.updated.as_ref().map(crate::load::front_matter::Date::rfc3339).into());
+                    map.insert("date_rfc2822".into(), date.map(|d| d.instant.and_utc().to_rfc2822()).into());
+                }
+                value
+            })
+            .collect();
+        let newest = pages.first().and_then(|id| site.page(*id).updated.as_ref().or(site.page(*id).date.as_ref()));
+        ctx.insert("pages", &entries);
+        ctx.insert("feed_url", &site.config.permalink(&planned.path));
+        ctx.insert("last_updated", &newest.map_or_else(|| "1970-01-01T00:00:00Z".to_owned(), crate::load::front_matter::Date::rfc3339));
+        ctx.insert(
+            "last_updated_rfc2822",
+            &newest.map_or_else(|| "Thu, 01 Jan 1970 00:00:00 +0000".to_owned(), |d| d.instant.and_utc().to_rfc2822()),
+        );
+        let text = self.templates.render(template, &ctx, &format!("the feed {}", planned.path)).map_err(|d| vec![d])?;
+        Ok(Rendered { text, ..Rendered::default() })
+    }
+}
+
+fn sitemap_values(entries: &[(String, Option<String>)]) -> Vec<Value> {
+    entries.iter().map(|(permalink, updated)| json!({ "permalink": permalink, "updated": updated })).collect()
+}
+
+fn sitemap_index(config: &crate::config::Config, parts: usize) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    for n in 1..=parts {
+        let loc = markdown::escape(&config.permalink(&format!("/sitemap{n}.xml")));
+        xml.push_str(&format!("  <sitemap>\n    <loc>{loc}</loc>\n  </sitemap>\n"));
+    }
+    xml.push_str("</sitemapindex>\n");
+    xml
+}

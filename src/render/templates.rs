@@ -1,0 +1,403 @@
+//! Tera 1.x (the major Zola uses, so Zola templates run unchanged): compiling the site's
+//! templates, Zola's functions and filters, and turning tera's errors into diagnostics that name
+//! the template, the line and the variable or call at fault.
+
+use std::collections::HashMap;
+use std::error::Error as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tera::{Function, Tera};
+
+use crate::diagnostics::Diagnostic;
+use crate::load::site::{ContentRef, Site, StaticSource, TemplateSource};
+use crate::render::context;
+
+/// The compiled templates of a site, with sitegen's functions and filters.
+pub struct Templates {
+    /// The tera instance.
+    pub tera: Tera,
+    /// Where each template came from, for messages.
+    origins: HashMap<String, (PathBuf, String)>,
+}
+
+impl Templates {
+    /// Compiles every template of `site`, reporting all syntax errors at once.
+    pub fn compile(site: &Arc<Site>) -> Result<Self, Vec<Diagnostic>> {
+        let mut tera = Tera::default();
+        let mut problems = Vec::new();
+        let mut origins = HashMap::new();
+        for TemplateSource { name, origin, text } in &site.templates {
+            match tera::Template::new(name, Some(origin.display().to_string()), text) {
+                Ok(template) => {
+                    tera.templates.insert(name.clone(), template);
+                }
+                Err(e) => problems.push(parse_error(&e, origin, text)),
+            }
+            origins.insert(name.clone(), (origin.clone(), text.clone()));
+        }
+        let templates = Self { tera, origins };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let mut templates = templates;
+        if let Err(e) = templates.tera.build_inheritance_chains() {
+            return Err(vec![templates.structure_error(&e)]);
+        }
+        if let Err(e) = templates.tera.check_macro_files() {
+            return Err(vec![templates.structure_error(&e)]);
+        }
+        register(&mut templates.tera, site);
+        Ok(templates)
+    }
+
+    /// Whether a template named `name` exists.
+    pub fn has(&self, name: &str) -> bool {
+        self.tera.templates.contains_key(name)
+    }
+
+    /// Renders `name`; a failure names the template, the line and the culprit, and `for_file`.
+    pub fn render(&self, name: &str, context: &tera::Context, for_file: &str) -> Result<String, Diagnostic> {
+        self.tera.render(name, context).map_err(|e| self.render_error(&e, name, for_file))
+    }
+
+    fn structure_error(&self, e: &tera::Error) -> Diagnostic {
+        let message = chain(e);
+        if let tera::ErrorKind::MissingParent { current, parent } = &e.kind {
+            if let Some((origin, text)) = self.origins.get(current) {
+                let line = find_line(text, parent).unwrap_or(1);
+                return Diagnostic::error(format!("template `{current}` extends `{parent}`, which does not exist"))
+                    .at(origin, text, line, None)
+                    .with_help("create the parent template in templates/, or fix the name in `extends`");
+            }
+        }
+        Diagnostic::error(message).with_help("check the `extends` and `import` tags of your templates")
+    }
+
+    fn render_error(&self, e: &tera::Error, name: &str, for_file: &str) -> Diagnostic {
+        let message = chain(e);
+        // The innermost template named in the chain is the one at fault.
+        let culprit_template = quoted(&message, '\'').into_iter().next_back().unwrap_or_else(|| name.to_owned());
+        let culprit = quoted(&message, '`');
+        let what = message.lines().last().unwrap_or(&message).trim().to_owned();
+        let d = Diagnostic::error(format!("while rendering {for_file} with `{name}`: {what}"));
+        let d = match self.origins.get(&culprit_template) {
+            Some((origin, text)) => {
+                let needle = culprit.iter().find_map(|c| find_line(text, c).map(|l| (l, c.clone())));
+                match needle {
+                    Some((line, c)) => {
+                        let column = text.lines().nth(line - 1).and_then(|l| l.find(c.as_str())).map(|i| i + 1);
+                        d.at(origin, text, line, column)
+                    }
+                    None => d.in_file(origin),
+                }
+            }
+            None => d,
+        };
+        d.with_help("check the variable or call in the template; page fields are listed in the README's template context")
+    }
+}
+
+/// The messages of an error and its sources, one per line.
+fn chain(e: &tera::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push('\n');
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Every substring of `text` between a pair of `quote`s.
+fn quoted(text: &str, quote: char) -> Vec<String> {
+    text.split(quote).skip(1).step_by(2).filter(|s| !s.is_empty() && !s.contains('\n')).map(str::to_owned).collect()
+}
+
+/// 1-based line of the first line of `text` containing `needle`.
+fn find_line(text: &str, needle: &str) -> Option<usize> {
+    text.lines().position(|line| line.contains(needle)).map(|i| i + 1)
+}
+
+fn parse_error(e: &tera::Error, origin: &Path, text: &str) -> Diagnostic {
+    let message = chain(e);
+    let location = message.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix("--> ")?;
+        let (line, column) = rest.split_once(':')?;
+        Some((line.trim().parse::<usize>().ok()?, column.trim().parse::<usize>().ok()?))
+    });
+    let expected = message
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("= "))
+        .next_back()
+        .map_or_else(|| message.lines().last().unwrap_or("").trim().to_owned(), str::to_owned);
+    let d = Diagnostic::error(format!("template syntax error: {expected}"));
+    match location {
+        Some((line, column)) => d.at(origin, text, line, Some(column)),
+        None => d.in_file(origin),
+    }
+    .with_help("see tera's documentation of template syntax (tera 1.x, as used by Zola)")
+}
+
+fn register(tera: &mut Tera, site: &Arc<Site>) {
+    tera.register_function("get_url", GetUrl { site: Arc::clone(site), hashes: Mutex::default() });
+    tera.register_function("get_page", GetPage(Arc::clone(site)));
+    tera.register_function("get_section", GetSection(Arc::clone(site)));
+    tera.register_function("get_taxonomy", GetTaxonomy(Arc::clone(site)));
+    tera.register_function("get_taxonomy_url", GetTaxonomyUrl(Arc::clone(site)));
+    tera.register_function("load_data", LoadData { site: Arc::clone(site), cache: Mutex::default() });
+    tera.register_filter("markdown", MarkdownFilter(Arc::clone(site)));
+}
+
+fn string_arg<'a>(args: &'a HashMap<String, Value>, name: &str, function: &str) -> tera::Result<&'a str> {
+    args.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| tera::Error::msg(format!("`{function}` needs a string argument `{name}`")))
+}
+
+fn bool_arg(args: &HashMap<String, Value>, name: &str) -> bool {
+    args.get(name).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// `get_url(path, cachebust=false, trailing_slash=false)`.
+struct GetUrl {
+    site: Arc<Site>,
+    hashes: Mutex<HashMap<String, String>>,
+}
+
+impl Function for GetUrl {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let path = string_arg(args, "path", "get_url")?;
+        if let Some(content) = path.strip_prefix("@/") {
+            let (file, anchor) = content.split_once('#').map_or((content, None), |(f, a)| (f, Some(a)));
+            let url = self
+                .site
+                .permalink_of(file)
+                .ok_or_else(|| tera::Error::msg(format!("`get_url`: no content file `{file}` (from `{path}`)")))?;
+            return Ok(Value::String(anchor.map_or(url.clone(), |a| format!("{url}#{a}"))));
+        }
+        if path.contains("://") || path.starts_with("//") {
+            return Ok(Value::String(path.to_owned()));
+        }
+        let mut url = self.site.config.permalink(path);
+        if bool_arg(args, "trailing_slash") && !url.ends_with('/') {
+            url.push('/');
+        }
+        if bool_arg(args, "cachebust") {
+            let name = path.trim_start_matches('/');
+            let hash = self.static_hash(name)?;
+            url = format!("{url}?h={hash}");
+        }
+        Ok(Value::String(url))
+    }
+
+    fn is_safe(&self) -> bool {
+        true
+    }
+}
+
+impl GetUrl {
+    /// A short blake3 hash of the static file `name`, computed once per build.
+    fn static_hash(&self, name: &str) -> tera::Result<String> {
+        if let Some(hash) = self.hashes.lock().map_err(|_| tera::Error::msg("poisoned"))?.get(name) {
+            return Ok(hash.clone());
+        }
+        let file = self
+            .site
+            .static_files
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| tera::Error::msg(format!("`get_url(cachebust=true)`: no static file `{name}`")))?;
+        let hash = match &file.source {
+            StaticSource::Builtin(bytes) => blake3::hash(bytes),
+            StaticSource::File(path) => blake3::hash(&std::fs::read(path).map_err(|e| tera::Error::msg(format!("{}: {e}", path.display())))?),
+        };
+        let short = hash.to_hex()[..20].to_owned();
+        self.hashes.lock().map_err(|_| tera::Error::msg("poisoned"))?.insert(name.to_owned(), short.clone());
+        Ok(short)
+    }
+}
+
+/// `get_page(path)`: a page by content path, without its content.
+struct GetPage(Arc<Site>);
+
+impl Function for GetPage {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let path = string_arg(args, "path", "get_page")?.trim_start_matches("@/");
+        match self.0.by_content_path.get(path) {
+            Some(ContentRef::Page(id)) => Ok(context::page(&self.0, *id, None, true)),
+            _ => Err(tera::Error::msg(format!("`get_page`: no page `{path}` in content/"))),
+        }
+    }
+}
+
+/// `get_section(path, metadata_only=false)`.
+struct GetSection(Arc<Site>);
+
+impl Function for GetSection {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let path = string_arg(args, "path", "get_section")?.trim_start_matches("@/");
+        match self.0.by_content_path.get(path) {
+            Some(ContentRef::Section(id)) => Ok(context::section(&self.0, *id, None, !bool_arg(args, "metadata_only"))),
+            _ => Err(tera::Error::msg(format!("`get_section`: no section `{path}` in content/"))),
+        }
+    }
+}
+
+/// `get_taxonomy(kind, required=true)`.
+struct GetTaxonomy(Arc<Site>);
+
+impl Function for GetTaxonomy {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let kind = string_arg(args, "kind", "get_taxonomy")?;
+        match self.0.taxonomies.iter().find(|t| t.config.name == kind) {
+            Some(taxonomy) => Ok(context::taxonomy(&self.0, taxonomy)),
+            None if args.get("required").and_then(Value::as_bool) == Some(false) => Ok(Value::Null),
+            None => Err(tera::Error::msg(format!("`get_taxonomy`: no taxonomy `{kind}` in the config"))),
+        }
+    }
+}
+
+/// `get_taxonomy_url(kind, name)`.
+struct GetTaxonomyUrl(Arc<Site>);
+
+impl Function for GetTaxonomyUrl {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let kind = string_arg(args, "kind", "get_taxonomy_url")?;
+        let name = string_arg(args, "name", "get_taxonomy_url")?;
+        let taxonomy = self
+            .0
+            .taxonomies
+            .iter()
+            .find(|t| t.config.name == kind)
+            .ok_or_else(|| tera::Error::msg(format!("`get_taxonomy_url`: no taxonomy `{kind}` in the config")))?;
+        let slug = slug::slugify(name);
+        taxonomy
+            .terms
+            .iter()
+            .find(|t| t.slug == slug)
+            .map(|t| Value::String(t.permalink.clone()))
+            .ok_or_else(|| tera::Error::msg(format!("`get_taxonomy_url`: no term `{name}` in `{kind}`")))
+    }
+}
+
+/// `load_data(path, format)`: a local file (JSON, TOML, YAML, CSV or plain text), read once per
+/// build. Paths are relative to the site's root and may not leave it.
+struct LoadData {
+    site: Arc<Site>,
+    cache: Mutex<HashMap<(PathBuf, String), Value>>,
+}
+
+impl Function for LoadData {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let raw = string_arg(args, "path", "load_data")?;
+        let relative = raw.strip_prefix("@/").map_or_else(|| PathBuf::from(raw), |c| Path::new("content").join(c));
+        let root = self.site.root.canonicalize().map_err(|e| tera::Error::msg(e.to_string()))?;
+        let path = root
+            .join(&relative)
+            .canonicalize()
+            .map_err(|e| tera::Error::msg(format!("`load_data`: cannot read `{raw}`: {e}")))?;
+        if !path.starts_with(&root) {
+            return Err(tera::Error::msg(format!("`load_data`: `{raw}` is outside the site's folder")));
+        }
+        let format = match args.get("format").and_then(Value::as_str) {
+            Some(f) => f.to_owned(),
+            None => path.extension().and_then(|e| e.to_str()).unwrap_or("plain").to_lowercase(),
+        };
+        let key = (path.clone(), format.clone());
+        if let Some(value) = self.cache.lock().map_err(|_| tera::Error::msg("poisoned"))?.get(&key) {
+            return Ok(value.clone());
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| tera::Error::msg(format!("`load_data`: cannot read `{raw}`: {e}")))?;
+        let value = parse_data(&text, &format).map_err(|e| tera::Error::msg(format!("`load_data`: `{raw}` is not valid {format}: {e}")))?;
+        self.cache.lock().map_err(|_| tera::Error::msg("poisoned"))?.insert(key, value.clone());
+        Ok(value)
+    }
+}
+
+/// Parses a data file as `format` (`json`, `toml`, `yaml`/`yml`, `csv`; anything else is text).
+fn parse_data(text: &str, format: &str) -> Result<Value, String> {
+    match format {
+        "json" => serde_json::from_str(text).map_err(|e| e.to_string()),
+        "toml" => {
+            let mut value: Value = toml::from_str(text).map_err(|e| e.to_string())?;
+            crate::value::unwrap_datetimes(&mut value);
+            Ok(value)
+        }
+        "yaml" | "yml" => serde_norway::from_str(text).map_err(|e| e.to_string()),
+        "csv" => {
+            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+            let headers: Vec<Value> = lines.next().map(split_csv_line).unwrap_or_default().into_iter().map(Value::String).collect();
+            let records: Vec<Value> = lines.map(|l| Value::Array(split_csv_line(l).into_iter().map(Value::String).collect())).collect();
+            Ok(serde_json::json!({ "headers": headers, "records": records }))
+        }
+        _ => Ok(Value::String(text.to_owned())),
+    }
+}
+
+/// Splits one CSV line, honouring double quotes.
+fn split_csv_line(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut field)),
+            c => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+/// `markdown(inline=false)`: renders a string as markdown.
+struct MarkdownFilter(Arc<Site>);
+
+impl tera::Filter for MarkdownFilter {
+    fn filter(&self, value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let text = value.as_str().ok_or_else(|| tera::Error::msg("`markdown` filters strings only"))?;
+        let options = crate::markdown::Options::new(&self.0.config.markdown, None);
+        let resolve = |path: &str| self.0.permalink_of(path);
+        let mut html = crate::markdown::render(text, &options, "", &resolve).html;
+        if bool_arg(args, "inline") {
+            let trimmed = html.trim();
+            if let Some(inner) = trimmed.strip_prefix("<p>").and_then(|s| s.strip_suffix("</p>")) {
+                if !inner.contains("<p>") {
+                    html = inner.to_owned();
+                }
+            }
+        }
+        Ok(Value::String(html))
+    }
+
+    fn is_safe(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_data, quoted, split_csv_line};
+
+    #[test]
+    fn csv_lines_honour_quotes() {
+        assert_eq!(split_csv_line("a,\"b,c\",\"d\"\"e\""), ["a", "b,c", "d\"e"]);
+        let v = parse_data("x,y\n1,2\n", "csv").unwrap();
+        assert_eq!(v["headers"][1], "y");
+        assert_eq!(v["records"][0][0], "1");
+    }
+
+    #[test]
+    fn quoted_pieces() {
+        assert_eq!(quoted("Variable `page.foo` not found in 'page.html'", '`'), ["page.foo"]);
+        assert_eq!(quoted("in 'base.html' from 'page.html'", '\''), ["base.html", "page.html"]);
+    }
+}

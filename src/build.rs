@@ -77,17 +77,29 @@ pub fn build(options: &Options, progress: &dyn Progress) -> Result<BuildReport> 
     let started = Instant::now();
     let root = options.root.as_path();
     if !root.is_dir() {
-        return Err(Error::Usage(format!("the site folder `{}` does not exist", root.display())));
+        return Err(Error::Usage(format!(
+            "the site folder `{}` does not exist",
+            root.display()
+        )));
     }
-    let config::Loaded { config, file, mut warnings } = config::load(root, &options.overrides)?;
-    let output = options.output.clone().unwrap_or_else(|| root.join(&config.output_dir));
+    let config::Loaded {
+        config,
+        file,
+        mut warnings,
+    } = config::load(root, &options.overrides)?;
+    let output = options
+        .output
+        .clone()
+        .unwrap_or_else(|| root.join(&config.output_dir));
     check_output_folder(root, &output)?;
 
-    let (site, load_warnings) = load::load(root, config, &file, options.drafts).map_err(|e| with_warnings(e, &warnings))?;
+    let (site, load_warnings) =
+        load::load(root, config, &file, options.drafts).map_err(|e| with_warnings(e, &warnings))?;
     warnings.extend(load_warnings);
     let site = Arc::new(site);
     let plan = plan::plan(&site).map_err(|e| with_warnings(e, &warnings))?;
-    let templates = Arc::new(Templates::compile(&site).map_err(|d| with_warnings(Error::Site(d), &warnings))?);
+    let templates =
+        Arc::new(Templates::compile(&site).map_err(|d| with_warnings(Error::Site(d), &warnings))?);
     let renderer = Renderer::new(Arc::clone(&site), templates, plan.feed_pages.clone());
     let missing = renderer.missing_templates();
     if !missing.is_empty() {
@@ -130,10 +142,42 @@ fn with_warnings(error: Error, warnings: &[Diagnostic]) -> Error {
         Error::Site(mut all) => {
             all.extend(warnings.iter().cloned());
             diagnostics::sort(&mut all);
-            Error::Site(all)
+            Error::Site(collapse_repeats(all))
         }
         other => other,
     }
+}
+
+/// One broken template fails every page that uses it: report it once, with a count.
+fn collapse_repeats(all: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut kept: Vec<Diagnostic> = Vec::with_capacity(all.len());
+    let mut repeats: HashMap<(Option<diagnostics::Location>, String), (usize, usize)> =
+        HashMap::new();
+    for d in all {
+        let Some((_, what)) = d
+            .message
+            .strip_prefix("while rendering ")
+            .and_then(|m| m.split_once(": "))
+        else {
+            kept.push(d);
+            continue;
+        };
+        let key = (d.location.clone(), what.to_owned());
+        if let Some((_, count)) = repeats.get_mut(&key) {
+            *count += 1;
+        } else {
+            repeats.insert(key, (kept.len(), 0));
+            kept.push(d);
+        }
+    }
+    for (index, count) in repeats.into_values() {
+        if count > 0 {
+            kept[index].message.push_str(&format!(
+                " (and {count} more output(s) with the same error)"
+            ));
+        }
+    }
+    kept
 }
 
 /// Refuses output folders that would destroy the site: the root itself, or a folder above it.
@@ -141,8 +185,14 @@ fn check_output_folder(root: &Path, output: &Path) -> Result<()> {
     let absolute = |p: &Path| std::path::absolute(p).map_err(|e| Error::io(p, e));
     let (root_abs, output_abs) = (absolute(root)?, absolute(output)?);
     let root_abs = root_abs.canonicalize().unwrap_or(root_abs);
-    let output_abs = output_abs.parent().and_then(|p| p.canonicalize().ok()).map_or(output_abs.clone(), |p| p.join(output_abs.file_name().unwrap_or_default()));
-    let sources = ["content", "templates", "static", "themes", ".sitegen"].map(|d| root_abs.join(d));
+    let output_abs = output_abs
+        .parent()
+        .and_then(|p| p.canonicalize().ok())
+        .map_or(output_abs.clone(), |p| {
+            p.join(output_abs.file_name().unwrap_or_default())
+        });
+    let sources =
+        ["content", "templates", "static", "themes", ".sitegen"].map(|d| root_abs.join(d));
     if root_abs.starts_with(&output_abs) || sources.iter().any(|s| output_abs.starts_with(s)) {
         return Err(Error::Usage(format!(
             "refusing to write the site into `{}`: it holds the site's own files, which the build would replace",
@@ -162,7 +212,13 @@ struct Done {
 }
 
 /// Renders, post-processes and writes every output; returns the warnings.
-fn produce(site: &Site, plan: &plan::BuildPlan, renderer: &Renderer, sink: &Sink, progress: &dyn Progress) -> Result<Vec<Diagnostic>> {
+fn produce(
+    site: &Site,
+    plan: &plan::BuildPlan,
+    renderer: &Renderer,
+    sink: &Sink,
+    progress: &dyn Progress,
+) -> Result<Vec<Diagnostic>> {
     progress.start(plan.renders.len() + plan.copies.len() + plan.deferred.len());
     let minify = site.config.minify;
     let finish = |planned: &Planned, rendered: Result<Rendered, Vec<Diagnostic>>| -> Result<Done> {
@@ -177,7 +233,11 @@ fn produce(site: &Site, plan: &plan::BuildPlan, renderer: &Renderer, sink: &Sink
             warnings: rendered.warnings,
         })
     };
-    let done: Vec<Result<Done>> = plan.renders.par_iter().map(|p| finish(p, renderer.render(p))).collect();
+    let done: Vec<Result<Done>> = plan
+        .renders
+        .par_iter()
+        .map(|p| finish(p, renderer.render(p)))
+        .collect();
     let copied: Vec<Result<()>> = plan
         .copies
         .par_iter()
@@ -189,15 +249,24 @@ fn produce(site: &Site, plan: &plan::BuildPlan, renderer: &Renderer, sink: &Sink
         .collect();
     let mut problems = Vec::new();
     let mut finished = Vec::with_capacity(done.len());
-    for result in done.into_iter().chain(copied.into_iter().map(|r| r.map(|()| Done::default()))) {
+    for result in done
+        .into_iter()
+        .chain(copied.into_iter().map(|r| r.map(|()| Done::default())))
+    {
         match result {
             Ok(d) => finished.push(d),
             Err(Error::Site(d)) => problems.extend(d),
             Err(other) => return Err(other),
         }
     }
-    let mut warnings: Vec<Diagnostic> = finished.iter_mut().flat_map(|d| std::mem::take(&mut d.warnings)).collect();
-    let anchors: HashMap<String, Vec<String>> = finished.iter_mut().filter_map(|d| d.anchors.take()).collect();
+    let mut warnings: Vec<Diagnostic> = finished
+        .iter_mut()
+        .flat_map(|d| std::mem::take(&mut d.warnings))
+        .collect();
+    let anchors: HashMap<String, Vec<String>> = finished
+        .iter_mut()
+        .filter_map(|d| d.anchors.take())
+        .collect();
     for (from, link) in finished.iter().flat_map(|d| &d.anchor_links) {
         if let Some(d) = check_anchor(site, &anchors, from, link) {
             problems.push(d);
@@ -207,8 +276,15 @@ fn produce(site: &Site, plan: &plan::BuildPlan, renderer: &Renderer, sink: &Sink
         problems.append(&mut warnings);
         return Err(Error::Site(problems));
     }
-    let contents: HashMap<PageId, String> = finished.into_iter().filter_map(|d| d.feed_content).collect();
-    let feeds: Vec<Result<Done>> = plan.deferred.par_iter().map(|p| finish(p, renderer.render_feed(p, &contents))).collect();
+    let contents: HashMap<PageId, String> = finished
+        .into_iter()
+        .filter_map(|d| d.feed_content)
+        .collect();
+    let feeds: Vec<Result<Done>> = plan
+        .deferred
+        .par_iter()
+        .map(|p| finish(p, renderer.render_feed(p, &contents)))
+        .collect();
     for result in feeds {
         match result {
             Ok(_) => {}
@@ -225,14 +301,22 @@ fn produce(site: &Site, plan: &plan::BuildPlan, renderer: &Renderer, sink: &Sink
 }
 
 /// An error when `link` (from the page at content path `from`) names an anchor its target lacks.
-fn check_anchor(site: &Site, anchors: &HashMap<String, Vec<String>>, from: &str, link: &AnchorLink) -> Option<Diagnostic> {
+fn check_anchor(
+    site: &Site,
+    anchors: &HashMap<String, Vec<String>>,
+    from: &str,
+    link: &AnchorLink,
+) -> Option<Diagnostic> {
     let known = anchors.get(&link.target)?;
     if known.iter().any(|a| *a == link.anchor) {
         return None;
     }
     let file = site.root.join("content").join(from);
     let display = PathBuf::from("content").join(from);
-    let message = format!("broken internal link `@/{}#{}`: `{}` has no heading with that id", link.target, link.anchor, link.target);
+    let message = format!(
+        "broken internal link `@/{}#{}`: `{}` has no heading with that id",
+        link.target, link.anchor, link.target
+    );
     let d = match std::fs::read_to_string(&file) {
         Ok(text) => {
             let body_offset = crate::load::front_matter::split(&text).map_or(0, |s| s.body_offset);
@@ -240,6 +324,13 @@ fn check_anchor(site: &Site, anchors: &HashMap<String, Vec<String>>, from: &str,
         }
         Err(_) => Diagnostic::error(message).in_file(&display),
     };
-    let ids = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
-    Some(d.with_help(format!("the headings of `{}` have the ids: {ids}", link.target)))
+    let ids = if known.is_empty() {
+        "none".to_owned()
+    } else {
+        known.join(", ")
+    };
+    Some(d.with_help(format!(
+        "the headings of `{}` have the ids: {ids}",
+        link.target
+    )))
 }

@@ -204,7 +204,10 @@ impl Config {
             ("preserve_dotfiles_in_output", z.preserve_dotfiles_in_output),
             ("ignored_content", !z.ignored_content.is_empty()),
             ("ignored_static", !z.ignored_static.is_empty()),
-            ("languages", z.languages.as_ref().is_some_and(|t| !t.is_empty())),
+            (
+                "languages",
+                z.languages.as_ref().is_some_and(|t| !t.is_empty()),
+            ),
             ("translations", z.translations.is_some()),
             ("slugify", z.slugify.is_some()),
             ("search", z.search.is_some()),
@@ -219,7 +222,9 @@ impl Config {
             .into_iter()
             .filter(|(_, on)| *on)
             .map(|(key, _)| {
-                let d = Diagnostic::warning(format!("`{key}` is a Zola option sitegen does not support yet; it is ignored"));
+                let d = Diagnostic::warning(format!(
+                    "`{key}` is a Zola option sitegen does not support yet; it is ignored"
+                ));
                 match crate::diagnostics::key_line(text, key) {
                     Some(line) => d.at(file, text, line, None),
                     None => d.in_file(file),
@@ -266,7 +271,11 @@ pub fn load(root: &Path, overrides: &[String]) -> Result<Loaded> {
     })?;
     let config = parse(&file, &text, overrides)?;
     let warnings = config.warnings(&file, &text);
-    Ok(Loaded { config, file, warnings })
+    Ok(Loaded {
+        config,
+        file,
+        warnings,
+    })
 }
 
 /// Parses config `text` (from `file`) and applies `overrides`.
@@ -277,7 +286,9 @@ pub fn parse(file: &Path, text: &str, overrides: &[String]) -> Result<Config> {
             Some(span) => d.at_offset(file, text, span.start),
             None => d.in_file(file),
         };
-        Error::Config(Box::new(d.with_help("see the configuration reference in the README")))
+        Error::Config(Box::new(
+            d.with_help("see the configuration reference in the README"),
+        ))
     };
     let config: Config = toml::from_str(text).map_err(located)?;
     if overrides.is_empty() {
@@ -289,9 +300,12 @@ pub fn parse(file: &Path, text: &str, overrides: &[String]) -> Result<Config> {
     }
     let config = Config::deserialize(toml::Value::Table(table)).map_err(|e| {
         Error::Config(Box::new(
-            Diagnostic::error(format!("invalid config after --set: {}", e.message().trim()))
-                .in_file(file)
-                .with_help("check the keys and values given with --set"),
+            Diagnostic::error(format!(
+                "invalid config after --set: {}",
+                e.message().trim()
+            ))
+            .in_file(file)
+            .with_help("check the keys and values given with --set"),
         ))
     })?;
     Ok(normalize(config))
@@ -306,7 +320,11 @@ fn normalize(mut config: Config) -> Config {
 
 /// Applies one `--set key.path=value`: the value is TOML, or a bare string when it is not.
 fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
-    let usage = || Error::Usage(format!("--set expects KEY=VALUE with a dotted key, got `{item}`"));
+    let usage = || {
+        Error::Usage(format!(
+            "--set expects KEY=VALUE with a dotted key, got `{item}`"
+        ))
+    };
     let (key, raw) = item.split_once('=').ok_or_else(usage)?;
     let keys: Vec<&str> = key.trim().split('.').collect();
     if keys.iter().any(|k| k.is_empty()) {
@@ -322,9 +340,9 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
         let entry = current
             .entry((*k).to_owned())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry
-            .as_table_mut()
-            .ok_or_else(|| Error::Usage(format!("--set {key}: `{k}` is not a table in the config")))?;
+        current = entry.as_table_mut().ok_or_else(|| {
+            Error::Usage(format!("--set {key}: `{k}` is not a table in the config"))
+        })?;
     }
     current.insert((*last).to_owned(), value);
     Ok(())
@@ -338,7 +356,12 @@ mod tests {
 
     #[test]
     fn defaults_and_trailing_slash() {
-        let c = parse(Path::new("sitegen.toml"), "base_url = \"https://a.org/\"", &[]).unwrap();
+        let c = parse(
+            Path::new("sitegen.toml"),
+            "base_url = \"https://a.org/\"",
+            &[],
+        )
+        .unwrap();
         assert_eq!(c.base_url, "https://a.org");
         assert_eq!(c.permalink("/blog/"), "https://a.org/blog/");
         assert!(c.generate_sitemap);
@@ -347,7 +370,9 @@ mod tests {
 
     #[test]
     fn unknown_key_names_key_and_line() {
-        let Err(Error::Config(d)) = parse(Path::new("sitegen.toml"), "title = \"x\"\ntitel = 1\n", &[]) else {
+        let Err(Error::Config(d)) =
+            parse(Path::new("sitegen.toml"), "title = \"x\"\ntitel = 1\n", &[])
+        else {
             panic!("expected a config error");
         };
         assert!(d.message.contains("titel"), "{}", d.message);
@@ -372,6 +397,9 @@ mod tests {
     #[test]
     fn override_with_wrong_type_is_an_error() {
         let sets = ["minify=maybe".to_owned()];
-        assert!(matches!(parse(Path::new("sitegen.toml"), "", &sets), Err(Error::Config(_))));
+        assert!(matches!(
+            parse(Path::new("sitegen.toml"), "", &sets),
+            Err(Error::Config(_))
+        ));
     }
 }

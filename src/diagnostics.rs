@@ -22,7 +22,7 @@ pub enum Severity {
 }
 
 /// Where in a file a problem is. Lines and columns are 1-based.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Location {
     /// The file, relative to the site root where it is inside it.
     pub file: PathBuf,
@@ -83,7 +83,13 @@ impl Diagnostic {
 
     /// Places the problem at a line and column of `text`, the file's content.
     #[must_use]
-    pub fn at(mut self, file: impl Into<PathBuf>, text: &str, line: usize, column: Option<usize>) -> Self {
+    pub fn at(
+        mut self,
+        file: impl Into<PathBuf>,
+        text: &str,
+        line: usize,
+        column: Option<usize>,
+    ) -> Self {
         self.source_line = text.lines().nth(line.saturating_sub(1)).map(str::to_owned);
         self.location = Some(Location {
             file: file.into(),
@@ -127,12 +133,13 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// 1-based line of the first line of `text` that defines `key` (`key =` in TOML, `key:` in YAML).
 pub fn key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines().position(|line| {
-        let line = line.trim_start();
-        line.strip_prefix(key)
-            .is_some_and(|rest| matches!(rest.trim_start().chars().next(), Some('=' | ':')))
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            line.strip_prefix(key)
+                .is_some_and(|rest| matches!(rest.trim_start().chars().next(), Some('=' | ':')))
+        })
+        .map(|i| i + 1)
 }
 
 impl fmt::Display for Diagnostic {

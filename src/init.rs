@@ -79,8 +79,16 @@ Every `.md` file in `content/blog/` is a page of the *Blog* section.
 
 /// Creates a new site in `dir`, which must be missing or empty.
 pub fn init(dir: &Path) -> Result<()> {
-    if dir.exists() && std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.next().is_some() {
-        return Err(Error::Usage(format!("`{}` is not empty; give `sitegen init` a new folder", dir.display())));
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .next()
+            .is_some()
+    {
+        return Err(Error::Usage(format!(
+            "`{}` is not empty; give `sitegen init` a new folder",
+            dir.display()
+        )));
     }
     for (name, text) in FILES {
         let path = dir.join(name);

@@ -98,8 +98,12 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn run(args: &SiteArgs, output: Option<Option<PathBuf>>, write: bool) -> ExitCode {
@@ -166,7 +170,8 @@ fn warnings_note(count: usize) -> String {
 
 fn fail(error: &Error, format: Format) -> ExitCode {
     let all = error.diagnostics();
-    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = all.into_iter().partition(Diagnostic::is_error);
+    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        all.into_iter().partition(Diagnostic::is_error);
     match format {
         Format::Json => {
             let value = serde_json::json!({ "errors": errors, "warnings": warnings });
@@ -177,7 +182,10 @@ fn fail(error: &Error, format: Format) -> ExitCode {
                 complain(&d.to_string());
             }
             if matches!(error, Error::Site(_)) {
-                complain(&format!("error: the site has {} error(s); nothing was written", errors.len()));
+                complain(&format!(
+                    "error: the site has {} error(s); nothing was written",
+                    errors.len()
+                ));
             }
         }
     }
@@ -191,7 +199,12 @@ fn say(line: &str) {
 
 /// Writes to stderr.
 fn complain(text: &str) {
-    let _ = write!(std::io::stderr().lock(), "{}{}", text, if text.ends_with('\n') { "" } else { "\n" });
+    let _ = write!(
+        std::io::stderr().lock(),
+        "{}{}",
+        text,
+        if text.ends_with('\n') { "" } else { "\n" }
+    );
 }
 
 /// A progress bar on stderr, shown only for builds with many outputs.
@@ -200,7 +213,10 @@ struct Bar(ProgressBar);
 impl Bar {
     fn new() -> Self {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} outputs ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} outputs ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         Self(bar)
     }
 }

@@ -8,7 +8,9 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use pulldown_cmark::{CowStr, Event, HeadingLevel, Options as Extensions, Parser, Tag, TagEnd, html};
+use pulldown_cmark::{
+    CowStr, Event, HeadingLevel, Options as Extensions, Parser, Tag, TagEnd, html,
+};
 use serde::Serialize;
 
 use crate::config::{AnchorLinks, MarkdownConfig};
@@ -98,7 +100,9 @@ pub struct Rendered {
 
 /// The part of `body` before the summary marker, when it has one.
 pub fn summary_part(body: &str) -> Option<&str> {
-    body.find(MORE).or_else(|| body.find("<!--more-->")).map(|i| &body[..i])
+    body.find(MORE)
+        .or_else(|| body.find("<!--more-->"))
+        .map(|i| &body[..i])
 }
 
 /// Counts words the way readers do: runs of non-space characters.
@@ -113,7 +117,12 @@ pub fn reading_time(words: usize) -> usize {
 
 /// Renders `body`. `permalink` is the page's URL (for the table of contents); `resolve` maps a
 /// content path (`blog/a.md`) to its permalink.
-pub fn render(body: &str, options: &Options, permalink: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Rendered {
+pub fn render(
+    body: &str,
+    options: &Options,
+    permalink: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Rendered {
     let mut extensions = Extensions::ENABLE_TABLES
         | Extensions::ENABLE_FOOTNOTES
         | Extensions::ENABLE_STRIKETHROUGH
@@ -129,7 +138,12 @@ pub fn render(body: &str, options: &Options, permalink: &str, resolve: &dyn Fn(&
     let mut ids = HashSet::new();
     let mut flat_toc = Vec::new();
     let mut events: Vec<Event<'_>> = Vec::new();
-    let mut heading: Option<(HeadingLevel, Option<CowStr<'_>>, Vec<CowStr<'_>>, Vec<Event<'_>>)> = None;
+    let mut heading: Option<(
+        HeadingLevel,
+        Option<CowStr<'_>>,
+        Vec<CowStr<'_>>,
+        Vec<Event<'_>>,
+    )> = None;
     let mut external_link_depth = Vec::new();
 
     for (event, range) in Parser::new_ext(body, extensions).into_offset_iter() {
@@ -140,10 +154,20 @@ pub fn render(body: &str, options: &Options, permalink: &str, resolve: &dyn Fn(&
             }
             let (level, id, classes, inner) = heading.take().unwrap_or_else(|| unreachable!());
             let title = plain_text(&inner);
-            let id = unique_id(id.map_or_else(|| slug::slugify(&title), |id| id.to_string()), &mut ids);
+            let id = unique_id(
+                id.map_or_else(|| slug::slugify(&title), |id| id.to_string()),
+                &mut ids,
+            );
             let mut inner_html = String::new();
             html::push_html(&mut inner_html, inner.into_iter());
-            write_heading(&mut events, level, &id, &classes, &inner_html, options.anchor_links);
+            write_heading(
+                &mut events,
+                level,
+                &id,
+                &classes,
+                &inner_html,
+                options.anchor_links,
+            );
             flat_toc.push(Heading {
                 level: level as u32,
                 permalink: format!("{permalink}#{id}"),
@@ -155,18 +179,34 @@ pub fn render(body: &str, options: &Options, permalink: &str, resolve: &dyn Fn(&
             continue;
         }
         match event {
-            Event::Start(Tag::Heading { level, id, classes, .. }) => heading = Some((level, id, classes, Vec::new())),
-            Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+            Event::Start(Tag::Heading {
+                level, id, classes, ..
+            }) => heading = Some((level, id, classes, Vec::new())),
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => {
                 let dest_url = match dest_url.strip_prefix("@/") {
-                    Some(target) => CowStr::from(resolve_internal(target, range.start, resolve, &mut out)),
+                    Some(target) => {
+                        CowStr::from(resolve_internal(target, range.start, resolve, &mut out))
+                    }
                     None => dest_url,
                 };
                 if is_external(&dest_url) && options.has_external_attributes() {
                     external_link_depth.push(true);
-                    events.push(Event::Html(external_link_open(&dest_url, &title, options).into()));
+                    events.push(Event::Html(
+                        external_link_open(&dest_url, &title, options).into(),
+                    ));
                 } else {
                     external_link_depth.push(false);
-                    events.push(Event::Start(Tag::Link { link_type, dest_url, title, id }));
+                    events.push(Event::Start(Tag::Link {
+                        link_type,
+                        dest_url,
+                        title,
+                        id,
+                    }));
                 }
             }
             Event::End(TagEnd::Link) => {
@@ -176,8 +216,12 @@ pub fn render(body: &str, options: &Options, permalink: &str, resolve: &dyn Fn(&
                     events.push(Event::End(TagEnd::Link));
                 }
             }
-            Event::Html(text) | Event::InlineHtml(text) if text.trim() == MORE || text.trim() == "<!--more-->" => {
-                events.push(Event::Html("<span id=\"continue-reading\"></span>\n".into()));
+            Event::Html(text) | Event::InlineHtml(text)
+                if text.trim() == MORE || text.trim() == "<!--more-->" =>
+            {
+                events.push(Event::Html(
+                    "<span id=\"continue-reading\"></span>\n".into(),
+                ));
             }
             other => events.push(other),
         }
@@ -197,7 +241,12 @@ fn is_external(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://") || url.starts_with("//")
 }
 
-fn resolve_internal(target: &str, offset: usize, resolve: &dyn Fn(&str) -> Option<String>, out: &mut Rendered) -> String {
+fn resolve_internal(
+    target: &str,
+    offset: usize,
+    resolve: &dyn Fn(&str) -> Option<String>,
+    out: &mut Rendered,
+) -> String {
     let (path, anchor) = match target.split_once('#') {
         Some((path, anchor)) => (path, Some(anchor)),
         None => (target, None),
@@ -206,7 +255,8 @@ fn resolve_internal(target: &str, offset: usize, resolve: &dyn Fn(&str) -> Optio
         out.problems.push(Problem {
             offset,
             message: format!("broken internal link `@/{target}`: no content file `{path}`"),
-            help: "internal links name a file relative to content/, such as `@/blog/post.md`".to_owned(),
+            help: "internal links name a file relative to content/, such as `@/blog/post.md`"
+                .to_owned(),
         });
         return String::new();
     };
@@ -246,7 +296,14 @@ fn external_link_open(url: &str, title: &str, options: &Options) -> String {
     tag
 }
 
-fn write_heading(events: &mut Vec<Event<'_>>, level: HeadingLevel, id: &str, classes: &[CowStr<'_>], inner: &str, anchors: AnchorLinks) {
+fn write_heading(
+    events: &mut Vec<Event<'_>>,
+    level: HeadingLevel,
+    id: &str,
+    classes: &[CowStr<'_>],
+    inner: &str,
+    anchors: AnchorLinks,
+) {
     let id = escape(id);
     let mut open = format!("<{level} id=\"{id}\"");
     if !classes.is_empty() {
@@ -254,7 +311,8 @@ fn write_heading(events: &mut Vec<Event<'_>>, level: HeadingLevel, id: &str, cla
         let _ = write!(open, " class=\"{}\"", escape(&classes.join(" ")));
     }
     open.push('>');
-    let link = format!("<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section\">#</a>");
+    let link =
+        format!("<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section\">#</a>");
     let body = match anchors {
         AnchorLinks::None => inner.to_owned(),
         AnchorLinks::Left => format!("{link} {inner}"),
@@ -275,7 +333,11 @@ fn plain_text(events: &[Event<'_>]) -> String {
 }
 
 fn unique_id(base: String, seen: &mut HashSet<String>) -> String {
-    let base = if base.is_empty() { "section".to_owned() } else { base };
+    let base = if base.is_empty() {
+        "section".to_owned()
+    } else {
+        base
+    };
     if seen.insert(base.clone()) {
         return base;
     }
@@ -328,7 +390,12 @@ mod tests {
 
     #[test]
     fn headings_get_unique_ids_and_a_nested_toc() {
-        let r = render("# Intro\n\n## Part\n\n## Part\n\n# Custom {#mine .big}\n", &Options::default(), "/p/", &resolve);
+        let r = render(
+            "# Intro\n\n## Part\n\n## Part\n\n# Custom {#mine .big}\n",
+            &Options::default(),
+            "/p/",
+            &resolve,
+        );
         assert!(r.html.contains("<h1 id=\"intro\">Intro</h1>"), "{}", r.html);
         assert!(r.html.contains("<h2 id=\"part-1\">Part</h2>"));
         assert!(r.html.contains("<h1 id=\"mine\" class=\"big\">Custom</h1>"));
@@ -345,23 +412,46 @@ mod tests {
             ..Options::default()
         };
         let r = render("## Hi", &options, "/", &resolve);
-        assert!(r.html.contains("Hi <a class=\"anchor\" href=\"#hi\""), "{}", r.html);
+        assert!(
+            r.html.contains("Hi <a class=\"anchor\" href=\"#hi\""),
+            "{}",
+            r.html
+        );
     }
 
     #[test]
     fn internal_links_resolve_or_report() {
-        let r = render("[a](@/blog/a.md#top) and\n[b](@/nope.md)", &Options::default(), "/", &resolve);
-        assert!(r.html.contains("href=\"https://x.org/blog/a/#top\""), "{}", r.html);
+        let r = render(
+            "[a](@/blog/a.md#top) and\n[b](@/nope.md)",
+            &Options::default(),
+            "/",
+            &resolve,
+        );
+        assert!(
+            r.html.contains("href=\"https://x.org/blog/a/#top\""),
+            "{}",
+            r.html
+        );
         assert_eq!(r.anchor_links[0].anchor, "top");
         assert_eq!(r.problems.len(), 1);
         assert!(r.problems[0].message.contains("@/nope.md"));
-        assert_eq!(r.problems[0].offset, 26);
+        assert_eq!(r.problems[0].offset, 25);
     }
 
     #[test]
     fn extensions_are_on() {
-        let r = render("| a |\n|---|\n| b |\n\n~~x~~ [^1]\n\n[^1]: note\n\n- [x] done", &Options::default(), "/", &resolve);
-        for needle in ["<table>", "<del>x</del>", "footnote-definition", "type=\"checkbox\""] {
+        let r = render(
+            "| a |\n|---|\n| b |\n\n~~x~~ [^1]\n\n[^1]: note\n\n- [x] done",
+            &Options::default(),
+            "/",
+            &resolve,
+        );
+        for needle in [
+            "<table>",
+            "<del>x</del>",
+            "footnote-definition",
+            "type=\"checkbox\"",
+        ] {
             assert!(r.html.contains(needle), "{needle} missing in {}", r.html);
         }
     }
@@ -372,8 +462,19 @@ mod tests {
             external_target_blank: true,
             ..Options::default()
         };
-        let r = render("[x](https://a.org \"t\") [y](/local)", &options, "/", &resolve);
-        assert!(r.html.contains("<a href=\"https://a.org\" title=\"t\" target=\"_blank\" rel=\"noopener\">x</a>"), "{}", r.html);
+        let r = render(
+            "[x](https://a.org \"t\") [y](/local)",
+            &options,
+            "/",
+            &resolve,
+        );
+        assert!(
+            r.html.contains(
+                "<a href=\"https://a.org\" title=\"t\" target=\"_blank\" rel=\"noopener\">x</a>"
+            ),
+            "{}",
+            r.html
+        );
         assert!(r.html.contains("<a href=\"/local\">y</a>"));
     }
 
@@ -383,7 +484,16 @@ mod tests {
         assert_eq!(summary_part("no marker"), None);
         assert_eq!(reading_time(0), 0);
         assert_eq!(reading_time(201), 2);
-        let r = render("a\n\n<!-- more -->\n\nb", &Options::default(), "/", &resolve);
-        assert!(r.html.contains("<span id=\"continue-reading\"></span>"), "{}", r.html);
+        let r = render(
+            "a\n\n<!-- more -->\n\nb",
+            &Options::default(),
+            "/",
+            &resolve,
+        );
+        assert!(
+            r.html.contains("<span id=\"continue-reading\"></span>"),
+            "{}",
+            r.html
+        );
     }
 }

@@ -118,7 +118,8 @@ pub fn file_of(path: &str) -> String {
 /// The folder part of a site path's output (`/a/b/` → `a/b/`, `/a/x.html` → `a/`).
 fn dir_of(path: &str) -> String {
     let file = file_of(path);
-    file.rfind('/').map_or_else(String::new, |i| file[..=i].to_owned())
+    file.rfind('/')
+        .map_or_else(String::new, |i| file[..=i].to_owned())
 }
 
 /// The site path of page `pager` of a listing at `base` (`/blog/`, 3 → `/blog/page/3/`).
@@ -140,9 +141,11 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
     let mut claim = |file: String, owner: &str, problems: &mut Vec<Diagnostic>| -> bool {
         if let Some(previous) = claims.get(&file) {
             problems.push(
-                Diagnostic::error(format!("`{file}` is claimed by both {previous} and {owner}"))
-                    .in_file(owner)
-                    .with_help("give one of them another `slug` or `path`, or remove the alias"),
+                Diagnostic::error(format!(
+                    "`{file}` is claimed by both {previous} and {owner}"
+                ))
+                .in_file(owner)
+                .with_help("give one of them another `slug` or `path`, or remove the alias"),
             );
             return false;
         }
@@ -152,10 +155,19 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
 
     for (i, page) in site.pages.iter().enumerate() {
         let owner = display_of(&page.doc.relative_path);
-        if page.meta.render != Some(false) && claim(file_of(&page.doc.path), &owner, &mut problems) {
-            plan.renders.push(planned(Output::Page(PageId(i)), &page.doc.path));
+        if page.meta.render != Some(false) && claim(file_of(&page.doc.path), &owner, &mut problems)
+        {
+            plan.renders
+                .push(planned(Output::Page(PageId(i)), &page.doc.path));
         }
-        add_aliases(&mut plan, &page.meta.aliases, &page.doc.permalink, &owner, &mut claim, &mut problems);
+        add_aliases(
+            &mut plan,
+            &page.meta.aliases,
+            &page.doc.permalink,
+            &owner,
+            &mut claim,
+            &mut problems,
+        );
         let dir = dir_of(&page.doc.path);
         for asset in &page.doc.assets {
             let file = format!("{dir}{}", asset.name);
@@ -176,9 +188,14 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
         };
         let meta = &section.meta;
         if let Some(target) = &meta.redirect_to {
-            let to = if target.contains("://") { target.clone() } else { config.permalink(target) };
+            let to = if target.contains("://") {
+                target.clone()
+            } else {
+                config.permalink(target)
+            };
             if claim(file_of(&section.doc.path), &owner, &mut problems) {
-                plan.renders.push(planned(Output::Redirect { to }, &section.doc.path));
+                plan.renders
+                    .push(planned(Output::Redirect { to }, &section.doc.path));
             }
         } else if meta.render {
             let pagers = meta
@@ -188,20 +205,47 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
             for pager in 1..=pagers {
                 let path = pager_path(&section.doc.path, &meta.paginate_path, pager);
                 if claim(file_of(&path), &owner, &mut problems) {
-                    plan.renders.push(planned(Output::Section { id: SectionId(i), pager, pagers }, &path));
+                    plan.renders.push(planned(
+                        Output::Section {
+                            id: SectionId(i),
+                            pager,
+                            pagers,
+                        },
+                        &path,
+                    ));
                 }
             }
             if meta.paginate_by.is_some() {
                 let first = format!("{}{}/1/", section.doc.path, meta.paginate_path);
                 if claim(file_of(&first), &owner, &mut problems) {
-                    plan.renders.push(planned(Output::Redirect { to: section.doc.permalink.clone() }, &first));
+                    plan.renders.push(planned(
+                        Output::Redirect {
+                            to: section.doc.permalink.clone(),
+                        },
+                        &first,
+                    ));
                 }
             }
             if meta.generate_feeds {
-                add_feeds(&mut plan, site, &section.doc.path, section.pages.clone(), &owner, &mut claim, &mut problems);
+                add_feeds(
+                    &mut plan,
+                    site,
+                    &section.doc.path,
+                    section.pages.clone(),
+                    &owner,
+                    &mut claim,
+                    &mut problems,
+                );
             }
         }
-        add_aliases(&mut plan, &meta.aliases, &section.doc.permalink, &owner, &mut claim, &mut problems);
+        add_aliases(
+            &mut plan,
+            &meta.aliases,
+            &section.doc.permalink,
+            &owner,
+            &mut claim,
+            &mut problems,
+        );
         let dir = dir_of(&section.doc.path);
         for asset in &section.doc.assets {
             let file = format!("{dir}{}", asset.name);
@@ -220,7 +264,8 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
             continue;
         }
         if claim(file_of(&taxonomy.path), config_owner, &mut problems) {
-            plan.renders.push(planned(Output::Taxonomy(t), &taxonomy.path));
+            plan.renders
+                .push(planned(Output::Taxonomy(t), &taxonomy.path));
         }
         for (k, term) in taxonomy.terms.iter().enumerate() {
             let pagers = taxonomy
@@ -231,12 +276,25 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
             for pager in 1..=pagers {
                 let path = pager_path(&term.path, &taxonomy.config.paginate_path, pager);
                 if claim(file_of(&path), config_owner, &mut problems) {
-                    let output = Output::Term { taxonomy: t, term: k, pager, pagers };
+                    let output = Output::Term {
+                        taxonomy: t,
+                        term: k,
+                        pager,
+                        pagers,
+                    };
                     plan.renders.push(planned(output, &path));
                 }
             }
             if taxonomy.config.feed {
-                add_feeds(&mut plan, site, &term.path, term.pages.clone(), config_owner, &mut claim, &mut problems);
+                add_feeds(
+                    &mut plan,
+                    site,
+                    &term.path,
+                    term.pages.clone(),
+                    config_owner,
+                    &mut claim,
+                    &mut problems,
+                );
             }
         }
     }
@@ -252,24 +310,41 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
         let entries = sitemap_len(site);
         if entries <= SITEMAP_LIMIT {
             claim("sitemap.xml".to_owned(), site_owner, &mut problems);
-            plan.renders.push(planned(Output::Sitemap(SitemapPart::Whole), "/sitemap.xml"));
+            plan.renders
+                .push(planned(Output::Sitemap(SitemapPart::Whole), "/sitemap.xml"));
         } else {
             let parts = entries.div_ceil(SITEMAP_LIMIT);
             claim("sitemap.xml".to_owned(), site_owner, &mut problems);
-            plan.renders.push(planned(Output::Sitemap(SitemapPart::Index(parts)), "/sitemap.xml"));
+            plan.renders.push(planned(
+                Output::Sitemap(SitemapPart::Index(parts)),
+                "/sitemap.xml",
+            ));
             for n in 1..=parts {
                 let path = format!("/sitemap{n}.xml");
                 claim(file_of(&path), site_owner, &mut problems);
-                plan.renders.push(planned(Output::Sitemap(SitemapPart::Part(n)), &path));
+                plan.renders
+                    .push(planned(Output::Sitemap(SitemapPart::Part(n)), &path));
             }
         }
     }
     if config.generate_feeds {
-        add_feeds(&mut plan, site, "/", site.pages_by_date(), site_owner, &mut claim, &mut problems);
+        add_feeds(
+            &mut plan,
+            site,
+            "/",
+            site.pages_by_date(),
+            site_owner,
+            &mut claim,
+            &mut problems,
+        );
     }
 
     for file in &site.static_files {
-        if claim(file.name.clone(), &format!("static/{}", file.name), &mut problems) {
+        if claim(
+            file.name.clone(),
+            &format!("static/{}", file.name),
+            &mut problems,
+        ) {
             plan.copies.push(Copy {
                 source: file.source.clone(),
                 file: file.name.clone(),
@@ -291,16 +366,25 @@ pub fn sitemap_len(site: &Site) -> usize {
 
 /// The sitemap's URLs and their last-modified dates, sorted by URL.
 pub fn sitemap_entries(site: &Site) -> Vec<(String, Option<String>)> {
-    let mut entries: Vec<(String, Option<String>)> = Vec::with_capacity(site.pages.len() + site.sections.len());
+    let mut entries: Vec<(String, Option<String>)> =
+        Vec::with_capacity(site.pages.len() + site.sections.len());
     for page in &site.pages {
         if page.meta.render != Some(false) {
-            let updated = page.updated.as_ref().or(page.date.as_ref()).map(|d| d.text.clone());
+            let updated = page
+                .updated
+                .as_ref()
+                .or(page.date.as_ref())
+                .map(|d| d.text.clone());
             entries.push((page.doc.permalink.clone(), updated));
         }
     }
     for section in &site.sections {
         if section.meta.render && section.meta.redirect_to.is_none() {
-            let pagers = section.meta.paginate_by.filter(|n| *n > 0).map_or(1, |n| section.pages.len().div_ceil(n).max(1));
+            let pagers = section
+                .meta
+                .paginate_by
+                .filter(|n| *n > 0)
+                .map_or(1, |n| section.pages.len().div_ceil(n).max(1));
             for pager in 1..=pagers {
                 let path = pager_path(&section.doc.path, &section.meta.paginate_path, pager);
                 entries.push((site.config.permalink(&path), None));
@@ -309,7 +393,12 @@ pub fn sitemap_entries(site: &Site) -> Vec<(String, Option<String>)> {
     }
     for taxonomy in site.taxonomies.iter().filter(|t| t.config.render) {
         entries.push((taxonomy.permalink.clone(), None));
-        entries.extend(taxonomy.terms.iter().map(|term| (term.permalink.clone(), None)));
+        entries.extend(
+            taxonomy
+                .terms
+                .iter()
+                .map(|term| (term.permalink.clone(), None)),
+        );
     }
     entries.sort();
     entries
@@ -324,7 +413,10 @@ fn planned(output: Output, path: &str) -> Planned {
 }
 
 fn display_of(content_path: &str) -> String {
-    PathBuf::from("content").join(content_path).display().to_string()
+    PathBuf::from("content")
+        .join(content_path)
+        .display()
+        .to_string()
 }
 
 fn add_aliases(
@@ -337,9 +429,12 @@ fn add_aliases(
 ) {
     for alias in aliases {
         // Aliases were checked when loading; a bad one here is skipped, never written.
-        let Ok(path) = sanitize_site_path(alias) else { continue };
+        let Ok(path) = sanitize_site_path(alias) else {
+            continue;
+        };
         if claim(file_of(&path), owner, problems) {
-            plan.renders.push(planned(Output::Redirect { to: to.to_owned() }, &path));
+            plan.renders
+                .push(planned(Output::Redirect { to: to.to_owned() }, &path));
         }
     }
 }

@@ -41,7 +41,10 @@ mod tests {
         assert!(small.len() < html.len(), "{small}");
         assert!(small.contains("<p>a b</p>"), "{small}");
         assert!(small.contains("p{color:red}"), "{small}");
-        assert_eq!(process("a/index.html", html.clone(), false), html.as_bytes());
+        assert_eq!(
+            process("a/index.html", html.clone(), false),
+            html.as_bytes()
+        );
         assert_eq!(process("feed.xml", html.clone(), true), html.as_bytes());
     }
 }

@@ -26,8 +26,14 @@ pub enum Theme {
 
 impl Theme {
     /// Finds the theme `name` of the site at `root`.
-    pub fn resolve(root: &Path, name: Option<&str>, config_file: &Path) -> Result<Self, Diagnostic> {
-        let Some(name) = name else { return Ok(Self::None) };
+    pub fn resolve(
+        root: &Path,
+        name: Option<&str>,
+        config_file: &Path,
+    ) -> Result<Self, Diagnostic> {
+        let Some(name) = name else {
+            return Ok(Self::None);
+        };
         if name.is_empty() || name.contains(['/', '\\']) || name == ".." || name == "." {
             return Err(Diagnostic::error(format!("invalid theme name `{name}`"))
                 .in_file(config_file)

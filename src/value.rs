@@ -57,7 +57,8 @@ mod tests {
 
     #[test]
     fn toml_datetimes_become_strings() {
-        let e: Extra = toml::from_str("[extra]\nwhen = 2024-05-01\nlist = [1979-05-27T07:32:00Z]").unwrap();
+        let e: Extra =
+            toml::from_str("[extra]\nwhen = 2024-05-01\nlist = [1979-05-27T07:32:00Z]").unwrap();
         assert_eq!(e.extra["when"], "2024-05-01");
         assert_eq!(e.extra["list"][0], "1979-05-27T07:32:00Z");
     }

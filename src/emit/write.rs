@@ -69,11 +69,22 @@ impl Staging {
     pub fn new(output: &Path) -> Result<Self> {
         let name = output
             .file_name()
-            .ok_or_else(|| Error::Usage(format!("the output folder `{}` has no name", output.display())))?
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "the output folder `{}` has no name",
+                    output.display()
+                ))
+            })?
             .to_string_lossy()
             .into_owned();
-        let parent = output.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let parent = if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent };
+        let parent = output
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let parent = if parent.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            parent
+        };
         std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
         remove_leftovers(&parent, &name);
         let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
@@ -90,8 +101,13 @@ impl Staging {
 
     fn target(&self, file: &str) -> Result<PathBuf> {
         let relative = Path::new(file);
-        if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
-            return Err(Error::Usage(format!("refusing to write `{file}`: it is not a plain path inside the output folder")));
+        if !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err(Error::Usage(format!(
+                "refusing to write `{file}`: it is not a plain path inside the output folder"
+            )));
         }
         Ok(self.staging.join(relative))
     }
@@ -120,7 +136,11 @@ impl Staging {
     pub fn commit(self) -> Result<()> {
         let mut old: Option<PathBuf> = None;
         if std::fs::symlink_metadata(&self.output).is_ok() {
-            let aside = self.output.with_file_name(format!(".{}.old-{}", file_name(&self.output), std::process::id()));
+            let aside = self.output.with_file_name(format!(
+                ".{}.old-{}",
+                file_name(&self.output),
+                std::process::id()
+            ));
             std::fs::rename(&self.output, &aside).map_err(|e| Error::io(&self.output, e))?;
             old = Some(aside);
         }
@@ -143,7 +163,9 @@ impl Staging {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Removes a folder, its top-level entries in parallel (outputs are wide trees).
@@ -167,7 +189,9 @@ fn remove_tree(dir: &Path) {
 
 /// Removes `.NAME.staging-PID` and `.NAME.old-PID` folders whose process is gone.
 fn remove_leftovers(parent: &Path, name: &str) {
-    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
         let pid = file
@@ -204,7 +228,10 @@ mod tests {
         assert!(staging.write("/etc/x", b"x").is_err());
         staging.commit().unwrap();
         assert!(!out.join("old.txt").exists());
-        assert_eq!(std::fs::read_to_string(out.join("a/index.html")).unwrap(), "new");
+        assert_eq!(
+            std::fs::read_to_string(out.join("a/index.html")).unwrap(),
+            "new"
+        );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "only public/ remains");
     }

@@ -10,7 +10,9 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, key_line};
-use crate::load::front_matter::{self, Date, PageFrontMatter, SectionFrontMatter, Split, parse_date};
+use crate::load::front_matter::{
+    self, Date, PageFrontMatter, SectionFrontMatter, Split, parse_date,
+};
 use crate::load::site::{Asset, Document, Page, PageId, Section, SectionId};
 use crate::markdown;
 
@@ -46,7 +48,10 @@ pub fn walk(content: &Path, root: &Path, problems: &mut Vec<Diagnostic>) -> Inve
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                problems.push(Diagnostic::error(format!("cannot read content: {e}")).in_file(e.path().unwrap_or(content)));
+                problems.push(
+                    Diagnostic::error(format!("cannot read content: {e}"))
+                        .in_file(e.path().unwrap_or(content)),
+                );
                 continue;
             }
         };
@@ -68,9 +73,13 @@ pub fn walk(content: &Path, root: &Path, problems: &mut Vec<Diagnostic>) -> Inve
         if !is_file {
             continue;
         }
-        let Ok(relative) = path.strip_prefix(content) else { continue };
+        let Ok(relative) = path.strip_prefix(content) else {
+            continue;
+        };
         let Some(relative) = relative.to_str().map(|s| s.replace('\\', "/")) else {
-            problems.push(Diagnostic::error("file name is not valid UTF-8").in_file(relative_to(path, root)));
+            problems.push(
+                Diagnostic::error("file name is not valid UTF-8").in_file(relative_to(path, root)),
+            );
             continue;
         };
         match classify(path) {
@@ -95,7 +104,8 @@ fn classify(path: &Path) -> Found {
 
 /// A path shown in messages: relative to the root when inside it.
 pub fn relative_to(path: &Path, root: &Path) -> PathBuf {
-    path.strip_prefix(root).map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
+    path.strip_prefix(root)
+        .map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
 }
 
 /// A parsed file, before the model is assembled.
@@ -125,10 +135,15 @@ impl<T> Parsed<T> {
     }
 }
 
-fn read_and_parse<T: serde::de::DeserializeOwned + Default>(root: &Path, content: &Path, relative: &str) -> Result<Parsed<T>, Diagnostic> {
+fn read_and_parse<T: serde::de::DeserializeOwned + Default>(
+    root: &Path,
+    content: &Path,
+    relative: &str,
+) -> Result<Parsed<T>, Diagnostic> {
     let file = content.join(relative);
     let display = relative_to(&file, root);
-    let bytes = std::fs::read(&file).map_err(|e| Diagnostic::error(format!("cannot read file: {e}")).in_file(&display))?;
+    let bytes = std::fs::read(&file)
+        .map_err(|e| Diagnostic::error(format!("cannot read file: {e}")).in_file(&display))?;
     let hash = blake3::hash(&bytes);
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
@@ -143,7 +158,9 @@ fn read_and_parse<T: serde::de::DeserializeOwned + Default>(root: &Path, content
     let split: Split<'_> = front_matter::split(&text).map_err(|message| {
         Diagnostic::error(message)
             .at(&display, &text, 1, Some(1))
-            .with_help("close the front matter with the same fence (`+++` or `---`) on a line of its own")
+            .with_help(
+                "close the front matter with the same fence (`+++` or `---`) on a line of its own",
+            )
     })?;
     let meta = front_matter::parse::<T>(&split).map_err(|e| {
         let line = e.line.map_or(split.front_matter_line, |l| l + split.front_matter_line - 1);
@@ -190,7 +207,14 @@ pub struct Content {
 }
 
 /// Parses every file of `inventory` and assembles pages and sections.
-pub fn assemble(root: &Path, content: &Path, config: &Config, inventory: &Inventory, drafts: bool, problems: &mut Vec<Diagnostic>) -> Content {
+pub fn assemble(
+    root: &Path,
+    content: &Path,
+    config: &Config,
+    inventory: &Inventory,
+    drafts: bool,
+    problems: &mut Vec<Diagnostic>,
+) -> Content {
     let (section_errors, sections): (Vec<_>, Vec<_>) = inventory
         .sections
         .par_iter()
@@ -239,7 +263,16 @@ pub fn assemble(root: &Path, content: &Path, config: &Config, inventory: &Invent
         }
     }
 
-    attach_assets(content, inventory, &section_dirs, &bundle_dirs, &kept_index, &mut built, &mut sections, config);
+    attach_assets(
+        content,
+        inventory,
+        &section_dirs,
+        &bundle_dirs,
+        &kept_index,
+        &mut built,
+        &mut sections,
+        config,
+    );
     link_sections(&mut sections, &mut built);
     Content {
         anchor_targets,
@@ -258,7 +291,10 @@ fn dir_of(relative: &str) -> &str {
 }
 
 fn slugified_dir(dir: &str) -> Vec<String> {
-    dir.split('/').filter(|c| !c.is_empty()).map(slug::slugify).collect()
+    dir.split('/')
+        .filter(|c| !c.is_empty())
+        .map(slug::slugify)
+        .collect()
 }
 
 fn site_path_of(components: &[String]) -> String {
@@ -269,7 +305,11 @@ fn site_path_of(components: &[String]) -> String {
     }
 }
 
-fn build_sections(root: &Path, config: &Config, parsed: Vec<Parsed<SectionFrontMatter>>) -> Vec<Section> {
+fn build_sections(
+    root: &Path,
+    config: &Config,
+    parsed: Vec<Parsed<SectionFrontMatter>>,
+) -> Vec<Section> {
     let mut sections: Vec<Section> = parsed
         .into_iter()
         .map(|p| {
@@ -277,8 +317,20 @@ fn build_sections(root: &Path, config: &Config, parsed: Vec<Parsed<SectionFrontM
             let path = site_path_of(&components);
             let is_root = p.relative == "_index.md";
             let (template, template_line) = match &p.meta.template {
-                Some(t) => (t.clone(), key_line(&p.front_matter, "template").map_or(1, |l| l + p.front_matter_line - 1)),
-                None => ((if is_root { "index.html" } else { "section.html" }).to_owned(), 1),
+                Some(t) => (
+                    t.clone(),
+                    key_line(&p.front_matter, "template")
+                        .map_or(1, |l| l + p.front_matter_line - 1),
+                ),
+                None => (
+                    (if is_root {
+                        "index.html"
+                    } else {
+                        "section.html"
+                    })
+                    .to_owned(),
+                    1,
+                ),
             };
             let markdown = markdown::Options::new(&config.markdown, p.meta.insert_anchor_links);
             let _ = root;
@@ -332,7 +384,8 @@ fn build_sections(root: &Path, config: &Config, parsed: Vec<Parsed<SectionFrontM
     }
     // The root first, then by content path: deterministic ids.
     sections.sort_by(|a, b| {
-        (a.doc.relative_path != "_index.md", &a.doc.relative_path).cmp(&(b.doc.relative_path != "_index.md", &b.doc.relative_path))
+        (a.doc.relative_path != "_index.md", &a.doc.relative_path)
+            .cmp(&(b.doc.relative_path != "_index.md", &b.doc.relative_path))
     });
     sections
 }
@@ -360,7 +413,11 @@ fn build_page(
     let display = relative_to(&p.file, root);
     let is_bundle = file_name(&p.relative) == "index.md";
     // A bundle's folder is the page; its section is the folder above.
-    let page_dir = if is_bundle { dir_of(&p.relative) } else { &p.relative[..p.relative.len() - 3] };
+    let page_dir = if is_bundle {
+        dir_of(&p.relative)
+    } else {
+        &p.relative[..p.relative.len() - 3]
+    };
     let parent_dir = dir_of(page_dir);
     let stem = file_name(page_dir);
     let (prefix_date, stem) = match front_matter::date_prefix(stem) {
@@ -396,7 +453,10 @@ fn build_page(
             .with_help("give the page a `slug` made of letters or digits"));
     }
     let path = match &p.meta.path {
-        Some(raw) => sanitize_site_path(raw).map_err(|e| p.at_key(&display, "path", e).with_help("`path` is a URL path inside the site, like `docs/intro`"))?,
+        Some(raw) => sanitize_site_path(raw).map_err(|e| {
+            p.at_key(&display, "path", e)
+                .with_help("`path` is a URL path inside the site, like `docs/intro`")
+        })?,
         None => {
             let mut components = slugified_dir(parent_dir);
             components.push(slug.clone());
@@ -404,21 +464,37 @@ fn build_page(
         }
     };
     for alias in &p.meta.aliases {
-        sanitize_site_path(alias).map_err(|e| p.at_key(&display, "aliases", e).with_help("aliases are URL paths inside the site, like `/old/url/`"))?;
+        sanitize_site_path(alias).map_err(|e| {
+            p.at_key(&display, "aliases", e)
+                .with_help("aliases are URL paths inside the site, like `/old/url/`")
+        })?;
     }
-    if let Some(name) = p.meta.taxonomies.keys().find(|name| config.taxonomy(name).is_none()) {
+    if let Some(name) = p
+        .meta
+        .taxonomies
+        .keys()
+        .find(|name| config.taxonomy(name).is_none())
+    {
         return Err(p
             .at_key(&display, name, format!("taxonomy `{name}` is not defined in the config"))
             .with_help(format!("add `taxonomies = [{{ name = \"{name}\" }}]` to the config, or remove it from this page")));
     }
     let section = section_dirs.get(parent_dir).copied();
     let ancestors = section_chain(parent_dir, section_dirs);
-    let page_template = ancestors.iter().rev().find_map(|id| sections[id.0].meta.page_template.clone());
+    let page_template = ancestors
+        .iter()
+        .rev()
+        .find_map(|id| sections[id.0].meta.page_template.clone());
     let (template, template_line) = match &p.meta.template {
-        Some(t) => (t.clone(), key_line(&p.front_matter, "template").map_or(1, |l| l + p.front_matter_line - 1)),
+        Some(t) => (
+            t.clone(),
+            key_line(&p.front_matter, "template").map_or(1, |l| l + p.front_matter_line - 1),
+        ),
         None => (page_template.unwrap_or_else(|| "page.html".to_owned()), 1),
     };
-    let anchor_links = ancestors.last().and_then(|id| sections[id.0].meta.insert_anchor_links);
+    let anchor_links = ancestors
+        .last()
+        .and_then(|id| sections[id.0].meta.insert_anchor_links);
     Ok(Page {
         doc: Document {
             permalink: config.permalink(&path),
@@ -513,7 +589,11 @@ fn attach_assets(
                 break;
             }
             if let Some(id) = section_dirs.get(dir) {
-                let name = if dir.is_empty() { relative.clone() } else { relative[dir.len() + 1..].to_owned() };
+                let name = if dir.is_empty() {
+                    relative.clone()
+                } else {
+                    relative[dir.len() + 1..].to_owned()
+                };
                 sections[id.0].doc.assets.push(Asset { source, name });
                 break;
             }
@@ -533,12 +613,17 @@ fn link_sections(sections: &mut [Section], pages: &mut [Page]) {
         .map(|(i, s)| (dir_of(&s.doc.relative_path).to_owned(), SectionId(i)))
         .collect();
     for i in 1..sections.len() {
-        let parent = nearest_section(dir_of(dir_of(&sections[i].doc.relative_path)), &dirs).unwrap_or(SectionId(0));
+        let parent = nearest_section(dir_of(dir_of(&sections[i].doc.relative_path)), &dirs)
+            .unwrap_or(SectionId(0));
         sections[i].parent = Some(parent);
     }
     for section in sections.iter_mut() {
         let dir = dir_of(&section.doc.relative_path);
-        section.doc.ancestors = if dir.is_empty() { Vec::new() } else { section_chain(dir_of(dir), &dirs) };
+        section.doc.ancestors = if dir.is_empty() {
+            Vec::new()
+        } else {
+            section_chain(dir_of(dir), &dirs)
+        };
     }
     let mut children: BTreeMap<usize, Vec<SectionId>> = BTreeMap::new();
     for (i, s) in sections.iter().enumerate() {
@@ -578,7 +663,12 @@ fn link_sections(sections: &mut [Section], pages: &mut [Page]) {
         sections[i].pages = list;
     }
     for (i, section) in sections.iter().enumerate() {
-        let own: Vec<PageId> = section.pages.iter().copied().filter(|id| pages[id.0].section == Some(SectionId(i))).collect();
+        let own: Vec<PageId> = section
+            .pages
+            .iter()
+            .copied()
+            .filter(|id| pages[id.0].section == Some(SectionId(i)))
+            .collect();
         for (k, id) in own.iter().enumerate() {
             pages[id.0].higher = k.checked_sub(1).map(|j| own[j]);
             pages[id.0].lower = own.get(k + 1).copied();
@@ -592,7 +682,12 @@ pub fn sort_pages(list: &mut [PageId], sort_by: front_matter::SortBy, pages: &[P
     let path = |id: &PageId| pages[id.0].doc.relative_path.as_str();
     match sort_by {
         SortBy::Date => list.sort_by(|a, b| {
-            let key = |id: &PageId| pages[id.0].date.as_ref().map(|d: &Date| std::cmp::Reverse(d.instant));
+            let key = |id: &PageId| {
+                pages[id.0]
+                    .date
+                    .as_ref()
+                    .map(|d: &Date| std::cmp::Reverse(d.instant))
+            };
             // Dated pages first, newest first.
             (key(a).is_none(), key(a), path(a)).cmp(&(key(b).is_none(), key(b), path(b)))
         }),

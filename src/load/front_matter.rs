@@ -69,7 +69,9 @@ pub fn split(text: &str) -> Result<Split<'_>, String> {
         }
         offset += line.len();
     }
-    Err(format!("the front matter opened by `{fence}` on line 1 is never closed"))
+    Err(format!(
+        "the front matter opened by `{fence}` on line 1 is never closed"
+    ))
 }
 
 /// A parse error inside the front matter: message, and 1-based line and column within it.
@@ -106,7 +108,11 @@ pub fn parse<T: DeserializeOwned + Default>(split: &Split<'_>) -> Result<T, Pars
                 let location = e.location();
                 let message = e.to_string();
                 // serde_norway appends " at line L column C"; the location is shown separately.
-                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
                 ParseError {
                     message,
                     line: location.as_ref().map(serde_norway::Location::line),
@@ -223,7 +229,9 @@ impl Date {
         if self.text.len() == 10 {
             format!("{}T00:00:00Z", self.text)
         } else {
-            self.instant.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            self.instant
+                .and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         }
     }
 }
@@ -241,7 +249,12 @@ pub fn parse_date(value: &Value) -> Result<Date, String> {
             text: text.to_owned(),
         });
     }
-    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(instant) = NaiveDateTime::parse_from_str(text, format) {
             return Ok(Date {
                 instant,
@@ -262,7 +275,8 @@ pub fn parse_date(value: &Value) -> Result<Date, String> {
 pub fn date_prefix(stem: &str) -> Option<(&str, &str)> {
     let (date, rest) = (stem.get(..10)?, stem.get(10..)?);
     let rest = rest.strip_prefix('-').or_else(|| rest.strip_prefix('_'))?;
-    (NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok() && !rest.is_empty()).then_some((date, rest))
+    (NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok() && !rest.is_empty())
+        .then_some((date, rest))
 }
 
 #[cfg(test)]
@@ -274,9 +288,15 @@ mod tests {
     #[test]
     fn splits_toml_and_yaml() {
         let s = split("+++\ntitle = \"a\"\n+++\nbody").unwrap();
-        assert_eq!((s.format, s.front_matter, s.body), (Some(Format::Toml), "title = \"a\"\n", "body"));
+        assert_eq!(
+            (s.format, s.front_matter, s.body),
+            (Some(Format::Toml), "title = \"a\"\n", "body")
+        );
         let s = split("---\r\ntitle: a\r\n---\r\nbody").unwrap();
-        assert_eq!((s.format, s.front_matter, s.body), (Some(Format::Yaml), "title: a\r\n", "body"));
+        assert_eq!(
+            (s.format, s.front_matter, s.body),
+            (Some(Format::Yaml), "title: a\r\n", "body")
+        );
         let s = split("just text").unwrap();
         assert_eq!((s.format, s.body), (None, "just text"));
         assert!(split("+++\ntitle = 1\n").is_err());
@@ -296,7 +316,10 @@ mod tests {
     #[test]
     fn dates_parse_in_zola_forms() {
         assert_eq!(parse_date(&json!("2024-05-01")).unwrap().text, "2024-05-01");
-        assert_eq!(parse_date(&json!("2024-05-01")).unwrap().rfc3339(), "2024-05-01T00:00:00Z");
+        assert_eq!(
+            parse_date(&json!("2024-05-01")).unwrap().rfc3339(),
+            "2024-05-01T00:00:00Z"
+        );
         assert!(parse_date(&json!("2024-05-01T10:00:00+02:00")).is_ok());
         assert!(parse_date(&json!("2024-05-01 10:00:00")).is_ok());
         assert!(parse_date(&json!("2024-13-01")).is_err());
@@ -305,7 +328,10 @@ mod tests {
 
     #[test]
     fn date_prefixes() {
-        assert_eq!(date_prefix("2024-05-01-hello"), Some(("2024-05-01", "hello")));
+        assert_eq!(
+            date_prefix("2024-05-01-hello"),
+            Some(("2024-05-01", "hello"))
+        );
         assert_eq!(date_prefix("2024-05-01"), None);
         assert_eq!(date_prefix("hello-world-2024"), None);
     }

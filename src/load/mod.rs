@@ -32,8 +32,14 @@ const BUILTIN_TEMPLATES: [(&str, &str); 6] = [
 
 /// Loads the site at `root` with `config` (read from `config_file`). Drafts are kept when `drafts`.
 /// Returns the site and the warnings found.
-pub fn load(root: &Path, config: Config, config_file: &Path, drafts: bool) -> Result<(Site, Vec<Diagnostic>)> {
-    let theme = Theme::resolve(root, config.theme.as_deref(), config_file).map_err(|d| Error::Config(Box::new(d)))?;
+pub fn load(
+    root: &Path,
+    config: Config,
+    config_file: &Path,
+    drafts: bool,
+) -> Result<(Site, Vec<Diagnostic>)> {
+    let theme = Theme::resolve(root, config.theme.as_deref(), config_file)
+        .map_err(|d| Error::Config(Box::new(d)))?;
     let mut problems = Vec::new();
     let content_dir = root.join("content");
     let inventory = content::walk(&content_dir, root, &mut problems);
@@ -41,14 +47,24 @@ pub fn load(root: &Path, config: Config, config_file: &Path, drafts: bool) -> Re
         anchor_targets,
         mut pages,
         sections,
-    } = content::assemble(root, &content_dir, &config, &inventory, drafts, &mut problems);
+    } = content::assemble(
+        root,
+        &content_dir,
+        &config,
+        &inventory,
+        drafts,
+        &mut problems,
+    );
 
     let mut by_content_path = HashMap::with_capacity(pages.len() + sections.len());
     for (i, page) in pages.iter().enumerate() {
         by_content_path.insert(page.doc.relative_path.clone(), ContentRef::Page(PageId(i)));
     }
     for (i, section) in sections.iter().enumerate() {
-        by_content_path.insert(section.doc.relative_path.clone(), ContentRef::Section(site::SectionId(i)));
+        by_content_path.insert(
+            section.doc.relative_path.clone(),
+            ContentRef::Section(site::SectionId(i)),
+        );
     }
     let taxonomies = taxonomies(&config, &pages);
     let static_files = static_files(root, &theme, &mut problems);
@@ -142,7 +158,11 @@ fn taxonomies(config: &Config, pages: &[site::Page]) -> Vec<Taxonomy> {
 }
 
 /// Every regular file under `dir`, as (path relative to `dir` with `/`, full path). Hidden files are skipped.
-fn files_under(dir: &Path, root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<(String, std::path::PathBuf)> {
+fn files_under(
+    dir: &Path,
+    root: &Path,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<(String, std::path::PathBuf)> {
     if !dir.is_dir() {
         return Vec::new();
     }
@@ -161,7 +181,11 @@ fn files_under(dir: &Path, root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<(
             }
         };
         let path = entry.path();
-        if entry.path_is_symlink() && !path.canonicalize().is_ok_and(|t| t.starts_with(&canonical_root)) {
+        if entry.path_is_symlink()
+            && !path
+                .canonicalize()
+                .is_ok_and(|t| t.starts_with(&canonical_root))
+        {
             problems.push(
                 Diagnostic::error("symbolic link points outside the site")
                     .in_file(content::relative_to(path, root))
@@ -197,29 +221,48 @@ fn static_files(root: &Path, theme: &Theme, problems: &mut Vec<Diagnostic>) -> V
     for (name, path) in files_under(&root.join("static"), root, problems) {
         by_name.insert(name, StaticSource::File(path));
     }
-    by_name.into_iter().map(|(name, source)| StaticFile { source, name }).collect()
+    by_name
+        .into_iter()
+        .map(|(name, source)| StaticFile { source, name })
+        .collect()
 }
 
 fn templates(root: &Path, theme: &Theme, problems: &mut Vec<Diagnostic>) -> Vec<TemplateSource> {
-    let mut found: Vec<(String, std::path::PathBuf, std::borrow::Cow<'static, [u8]>)> = BUILTIN_TEMPLATES
-        .iter()
-        .map(|(name, text)| ((*name).to_owned(), format!("(built-in) {name}").into(), text.as_bytes().into()))
-        .collect();
+    let mut found: Vec<(String, std::path::PathBuf, std::borrow::Cow<'static, [u8]>)> =
+        BUILTIN_TEMPLATES
+            .iter()
+            .map(|(name, text)| {
+                (
+                    (*name).to_owned(),
+                    format!("(built-in) {name}").into(),
+                    text.as_bytes().into(),
+                )
+            })
+            .collect();
     let mut disk = Vec::new();
     match theme {
         Theme::Builtin => {
             for (name, bytes) in Theme::builtin_files("templates/") {
-                found.push((name.to_owned(), format!("(built-in theme) templates/{name}").into(), bytes.into()));
+                found.push((
+                    name.to_owned(),
+                    format!("(built-in theme) templates/{name}").into(),
+                    bytes.into(),
+                ));
             }
         }
-        Theme::Folder(folder) => disk.extend(files_under(&folder.join("templates"), root, problems)),
+        Theme::Folder(folder) => {
+            disk.extend(files_under(&folder.join("templates"), root, problems))
+        }
         Theme::None => {}
     }
     disk.extend(files_under(&root.join("templates"), root, problems));
     for (name, path) in disk {
         match std::fs::read(&path) {
             Ok(bytes) => found.push((name, content::relative_to(&path, root), bytes.into())),
-            Err(e) => problems.push(Diagnostic::error(format!("cannot read template: {e}")).in_file(content::relative_to(&path, root))),
+            Err(e) => problems.push(
+                Diagnostic::error(format!("cannot read template: {e}"))
+                    .in_file(content::relative_to(&path, root)),
+            ),
         }
     }
     // Later sources win: built-in, then theme, then site.

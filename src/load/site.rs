@@ -219,7 +219,9 @@ impl Site {
             .collect();
         dated.sort_by(|a, b| {
             let (a, b) = (self.page(*a), self.page(*b));
-            b.date.cmp(&a.date).then_with(|| a.doc.relative_path.cmp(&b.doc.relative_path))
+            b.date
+                .cmp(&a.date)
+                .then_with(|| a.doc.relative_path.cmp(&b.doc.relative_path))
         });
         dated
     }

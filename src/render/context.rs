@@ -26,23 +26,50 @@ fn common(site: &Site, doc: &Document, map: &mut Map<String, Value>) {
     map.insert("relative_path".into(), doc.relative_path.clone().into());
     map.insert("permalink".into(), doc.permalink.clone().into());
     map.insert("path".into(), doc.path.clone().into());
-    let components: Vec<Value> = doc.path.split('/').filter(|c| !c.is_empty()).map(|c| Value::String(c.to_owned())).collect();
+    let components: Vec<Value> = doc
+        .path
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .map(|c| Value::String(c.to_owned()))
+        .collect();
     map.insert("components".into(), Value::Array(components));
-    map.insert("ancestors".into(), Value::Array(doc.ancestors.iter().map(|id| content_path_of(site, *id)).collect()));
+    map.insert(
+        "ancestors".into(),
+        Value::Array(
+            doc.ancestors
+                .iter()
+                .map(|id| content_path_of(site, *id))
+                .collect(),
+        ),
+    );
     map.insert("word_count".into(), doc.word_count.into());
-    map.insert("reading_time".into(), crate::markdown::reading_time(doc.word_count).into());
+    map.insert(
+        "reading_time".into(),
+        crate::markdown::reading_time(doc.word_count).into(),
+    );
     map.insert("lang".into(), site.config.default_language.clone().into());
     map.insert("translations".into(), Value::Array(Vec::new()));
     map.insert("backlinks".into(), Value::Array(Vec::new()));
-    let assets: Vec<Value> = doc.assets.iter().map(|a| Value::String(format!("{}{}", doc.path, a.name))).collect();
+    let assets: Vec<Value> = doc
+        .assets
+        .iter()
+        .map(|a| Value::String(format!("{}{}", doc.path, a.name)))
+        .collect();
     map.insert("assets".into(), Value::Array(assets));
-    let colocated = doc.relative_path.rfind('/').map(|i| &doc.relative_path[..=i]).unwrap_or_default();
+    let colocated = doc
+        .relative_path
+        .rfind('/')
+        .map(|i| &doc.relative_path[..=i])
+        .unwrap_or_default();
     map.insert("colocated_path".into(), colocated.to_owned().into());
 }
 
 fn body_fields(body: Option<&Body>, map: &mut Map<String, Value>) {
     let (content, toc) = match body {
-        Some(b) => (Value::String(b.html.clone()), serde_json::to_value(&b.toc).unwrap_or(Value::Null)),
+        Some(b) => (
+            Value::String(b.html.clone()),
+            serde_json::to_value(&b.toc).unwrap_or(Value::Null),
+        ),
         None => (Value::Null, Value::Array(Vec::new())),
     };
     map.insert("content".into(), content);
@@ -60,8 +87,14 @@ pub fn page(site: &Site, id: PageId, body: Option<&Body>, siblings: bool) -> Val
     map.insert("title".into(), meta.title.clone().into());
     map.insert("description".into(), meta.description.clone().into());
     map.insert("slug".into(), page.slug.clone().into());
-    map.insert("date".into(), page.date.as_ref().map(|d| d.text.clone()).into());
-    map.insert("updated".into(), page.updated.as_ref().map(|d| d.text.clone()).into());
+    map.insert(
+        "date".into(),
+        page.date.as_ref().map(|d| d.text.clone()).into(),
+    );
+    map.insert(
+        "updated".into(),
+        page.updated.as_ref().map(|d| d.text.clone()).into(),
+    );
     if let Some(date) = &page.date {
         use chrono::Datelike;
         map.insert("year".into(), date.instant.year().into());
@@ -75,7 +108,8 @@ pub fn page(site: &Site, id: PageId, body: Option<&Body>, siblings: bool) -> Val
     map.insert("extra".into(), Value::Object(meta.extra.clone()));
     map.insert("taxonomies".into(), json!(meta.taxonomies));
     if siblings {
-        let sibling = |other: Option<PageId>| other.map_or(Value::Null, |o| self::page(site, o, None, false));
+        let sibling =
+            |other: Option<PageId>| other.map_or(Value::Null, |o| self::page(site, o, None, false));
         map.insert("lower".into(), sibling(page.lower));
         map.insert("higher".into(), sibling(page.higher));
     } else {
@@ -102,18 +136,37 @@ pub fn section(site: &Site, id: SectionId, body: Option<&Body>, listing: bool) -
     map.insert("description".into(), meta.description.clone().into());
     map.insert("draft".into(), meta.draft.into());
     map.insert("extra".into(), Value::Object(meta.extra.clone()));
-    let pages = if listing { self::pages(site, &section.pages) } else { Value::Array(Vec::new()) };
+    let pages = if listing {
+        self::pages(site, &section.pages)
+    } else {
+        Value::Array(Vec::new())
+    };
     map.insert("pages".into(), pages);
-    let subsections: Vec<Value> = section.subsections.iter().map(|s| content_path_of(site, *s)).collect();
+    let subsections: Vec<Value> = section
+        .subsections
+        .iter()
+        .map(|s| content_path_of(site, *s))
+        .collect();
     map.insert("subsections".into(), Value::Array(subsections));
     Value::Object(map)
 }
 
 /// The `paginator` of page `pager` (from 1) of a listing of `all` at `base`.
-pub fn paginator(site: &Site, all: &[PageId], paginate_by: usize, base: &str, paginate_path: &str, pager: usize, pagers: usize) -> Value {
+pub fn paginator(
+    site: &Site,
+    all: &[PageId],
+    paginate_by: usize,
+    base: &str,
+    paginate_path: &str,
+    pager: usize,
+    pagers: usize,
+) -> Value {
     let start = (pager - 1) * paginate_by;
     let slice = &all[start.min(all.len())..(start + paginate_by).min(all.len())];
-    let url = |n: usize| site.config.permalink(&crate::plan::pager_path(base, paginate_path, n));
+    let url = |n: usize| {
+        site.config
+            .permalink(&crate::plan::pager_path(base, paginate_path, n))
+    };
     json!({
         "pages": pages(site, slice),
         "paginate_by": paginate_by,

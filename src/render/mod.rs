@@ -67,7 +67,12 @@ impl Renderer {
             .iter()
             .filter(|p| p.meta.render != Some(false))
             .map(|p| &p.doc)
-            .chain(site.sections.iter().filter(|s| s.meta.render && s.meta.redirect_to.is_none()).map(|s| &s.doc));
+            .chain(
+                site.sections
+                    .iter()
+                    .filter(|s| s.meta.render && s.meta.redirect_to.is_none())
+                    .map(|s| &s.doc),
+            );
         let mut problems = Vec::new();
         for doc in docs {
             if !self.templates.has(&doc.template) {
@@ -87,8 +92,11 @@ impl Renderer {
             for name in ["taxonomy_list.html", "taxonomy_single.html"] {
                 if !self.templates.has(name) {
                     problems.push(
-                        Diagnostic::error(format!("template `{name}` not found (needed by taxonomy `{}`)", taxonomy.config.name))
-                            .with_help(self.template_help(name)),
+                        Diagnostic::error(format!(
+                            "template `{name}` not found (needed by taxonomy `{}`)",
+                            taxonomy.config.name
+                        ))
+                        .with_help(self.template_help(name)),
                     );
                 }
             }
@@ -97,8 +105,15 @@ impl Renderer {
     }
 
     fn template_help(&self, name: &str) -> String {
-        let theme = self.site.config.theme.as_deref().map_or_else(String::new, |t| format!(" or themes/{t}/templates/"));
-        format!("create templates/{name}{theme}, or name an existing template in the front matter's `template`")
+        let theme = self
+            .site
+            .config
+            .theme
+            .as_deref()
+            .map_or_else(String::new, |t| format!(" or themes/{t}/templates/"));
+        format!(
+            "create templates/{name}{theme}, or name an existing template in the front matter's `template`"
+        )
     }
 
     fn base_context(&self, planned: &Planned) -> Context {
@@ -112,9 +127,16 @@ impl Renderer {
 
     /// Reads and renders the markdown body of `doc`.
     fn body(&self, doc: &Document, out: &mut Rendered) -> Result<Body, Vec<Diagnostic>> {
-        let Some(file) = &doc.file else { return Ok(Body::default()) };
-        let display = file.strip_prefix(&self.site.root).unwrap_or(file).to_path_buf();
-        let bytes = std::fs::read(file).map_err(|e| vec![Diagnostic::error(format!("cannot read file: {e}")).in_file(&display)])?;
+        let Some(file) = &doc.file else {
+            return Ok(Body::default());
+        };
+        let display = file
+            .strip_prefix(&self.site.root)
+            .unwrap_or(file)
+            .to_path_buf();
+        let bytes = std::fs::read(file).map_err(|e| {
+            vec![Diagnostic::error(format!("cannot read file: {e}")).in_file(&display)]
+        })?;
         if blake3::hash(&bytes) != doc.hash {
             return Err(vec![
                 Diagnostic::error("the file changed while the site was being built")
@@ -140,7 +162,11 @@ impl Renderer {
         if self.site.anchor_targets.contains(&doc.relative_path) {
             out.anchors = Some((doc.relative_path.clone(), rendered.anchors));
         }
-        out.anchor_links = rendered.anchor_links.into_iter().map(|l| (doc.relative_path.clone(), l)).collect();
+        out.anchor_links = rendered
+            .anchor_links
+            .into_iter()
+            .map(|l| (doc.relative_path.clone(), l))
+            .collect();
         Ok(Body {
             html: rendered.html,
             toc: rendered.toc,
@@ -160,35 +186,72 @@ impl Renderer {
                 if self.feed_pages.contains(id) {
                     out.feed_content = Some((*id, body.html));
                 }
-                (page.doc.template.as_str(), format!("content/{}", page.doc.relative_path))
+                (
+                    page.doc.template.as_str(),
+                    format!("content/{}", page.doc.relative_path),
+                )
             }
             Output::Section { id, pager, pagers } => {
                 let section = site.section(*id);
                 let body = self.body(&section.doc, &mut out)?;
                 ctx.insert("section", &context::section(site, *id, Some(&body), true));
                 if let Some(by) = section.meta.paginate_by.filter(|n| *n > 0) {
-                    let paginator = context::paginator(site, &section.pages, by, &section.doc.path, &section.meta.paginate_path, *pager, *pagers);
+                    let paginator = context::paginator(
+                        site,
+                        &section.pages,
+                        by,
+                        &section.doc.path,
+                        &section.meta.paginate_path,
+                        *pager,
+                        *pagers,
+                    );
                     ctx.insert("paginator", &paginator);
                 }
-                (section.doc.template.as_str(), format!("content/{}", section.doc.relative_path))
+                (
+                    section.doc.template.as_str(),
+                    format!("content/{}", section.doc.relative_path),
+                )
             }
             Output::Taxonomy(t) => {
                 let taxonomy = &site.taxonomies[*t];
-                let terms: Vec<Value> = taxonomy.terms.iter().map(|term| context::term(site, term, true)).collect();
+                let terms: Vec<Value> = taxonomy
+                    .terms
+                    .iter()
+                    .map(|term| context::term(site, term, true))
+                    .collect();
                 ctx.insert("taxonomy", &taxonomy.config);
                 ctx.insert("terms", &terms);
-                ("taxonomy_list.html", format!("taxonomy `{}`", taxonomy.config.name))
+                (
+                    "taxonomy_list.html",
+                    format!("taxonomy `{}`", taxonomy.config.name),
+                )
             }
-            Output::Term { taxonomy: t, term: k, pager, pagers } => {
+            Output::Term {
+                taxonomy: t,
+                term: k,
+                pager,
+                pagers,
+            } => {
                 let taxonomy = &site.taxonomies[*t];
                 let term = &taxonomy.terms[*k];
                 ctx.insert("taxonomy", &taxonomy.config);
                 ctx.insert("term", &context::term(site, term, true));
                 if let Some(by) = taxonomy.config.paginate_by.filter(|n| *n > 0) {
-                    let paginator = context::paginator(site, &term.pages, by, &term.path, &taxonomy.config.paginate_path, *pager, *pagers);
+                    let paginator = context::paginator(
+                        site,
+                        &term.pages,
+                        by,
+                        &term.path,
+                        &taxonomy.config.paginate_path,
+                        *pager,
+                        *pagers,
+                    );
                     ctx.insert("paginator", &paginator);
                 }
-                ("taxonomy_single.html", format!("term `{}` of `{}`", term.name, taxonomy.config.name))
+                (
+                    "taxonomy_single.html",
+                    format!("term `{}` of `{}`", term.name, taxonomy.config.name),
+                )
             }
             Output::Redirect { to } => {
                 ctx.insert("url", to);
@@ -202,7 +265,8 @@ impl Renderer {
                     SitemapPart::Whole => ctx.insert("entries", &sitemap_values(&all)),
                     SitemapPart::Part(n) => {
                         let start = (n - 1) * SITEMAP_LIMIT;
-                        let slice = &all[start.min(all.len())..(start + SITEMAP_LIMIT).min(all.len())];
+                        let slice =
+                            &all[start.min(all.len())..(start + SITEMAP_LIMIT).min(all.len())];
                         ctx.insert("entries", &sitemap_values(slice));
                     }
                     SitemapPart::Index(parts) => {
@@ -214,12 +278,19 @@ impl Renderer {
             }
             Output::Feed { .. } => unreachable!("feeds are rendered by render_feed"),
         };
-        out.text = self.templates.render(template, &ctx, &for_file).map_err(|d| vec![d])?;
+        out.text = self
+            .templates
+            .render(template, &ctx, &for_file)
+            .map_err(|d| vec![d])?;
         Ok(out)
     }
 
     /// Renders a feed, with the content of its pages kept while they were rendered.
-    pub fn render_feed(&self, planned: &Planned, contents: &std::collections::HashMap<PageId, String>) -> Result<Rendered, Vec<Diagnostic>> {
+    pub fn render_feed(
+        &self,
+        planned: &Planned,
+        contents: &std::collections::HashMap<PageId, String>,
+    ) -> Result<Rendered, Vec<Diagnostic>> {
         let Output::Feed { template, pages } = &planned.output else {
             unreachable!("render_feed renders feeds only")
         };
@@ -233,35 +304,74 @@ impl Renderer {
                 if let Value::Object(map) = &mut value {
                     map.insert("content".into(), contents.get(id).cloned().into());
                     let date = page.date.as_ref();
-                    map.insert("date_rfc3339".into(), date.map(crate::load::front_matter::Date::rfc3339).into());
-                    map.insert("updated_rfc3339".into(), page.updated.as_ref().map(crate::load::front_matter::Date::rfc3339).into());
-                    map.insert("date_rfc2822".into(), date.map(|d| d.instant.and_utc().to_rfc2822()).into());
+                    map.insert(
+                        "date_rfc3339".into(),
+                        date.map(crate::load::front_matter::Date::rfc3339).into(),
+                    );
+                    map.insert(
+                        "updated_rfc3339".into(),
+                        page.updated
+                            .as_ref()
+                            .map(crate::load::front_matter::Date::rfc3339)
+                            .into(),
+                    );
+                    map.insert(
+                        "date_rfc2822".into(),
+                        date.map(|d| d.instant.and_utc().to_rfc2822()).into(),
+                    );
                 }
                 value
             })
             .collect();
-        let newest = pages.first().and_then(|id| site.page(*id).updated.as_ref().or(site.page(*id).date.as_ref()));
+        let newest = pages.first().and_then(|id| {
+            site.page(*id)
+                .updated
+                .as_ref()
+                .or(site.page(*id).date.as_ref())
+        });
         ctx.insert("pages", &entries);
         ctx.insert("feed_url", &site.config.permalink(&planned.path));
-        ctx.insert("last_updated", &newest.map_or_else(|| "1970-01-01T00:00:00Z".to_owned(), crate::load::front_matter::Date::rfc3339));
+        ctx.insert(
+            "last_updated",
+            &newest.map_or_else(
+                || "1970-01-01T00:00:00Z".to_owned(),
+                crate::load::front_matter::Date::rfc3339,
+            ),
+        );
         ctx.insert(
             "last_updated_rfc2822",
-            &newest.map_or_else(|| "Thu, 01 Jan 1970 00:00:00 +0000".to_owned(), |d| d.instant.and_utc().to_rfc2822()),
+            &newest.map_or_else(
+                || "Thu, 01 Jan 1970 00:00:00 +0000".to_owned(),
+                |d| d.instant.and_utc().to_rfc2822(),
+            ),
         );
-        let text = self.templates.render(template, &ctx, &format!("the feed {}", planned.path)).map_err(|d| vec![d])?;
-        Ok(Rendered { text, ..Rendered::default() })
+        let text = self
+            .templates
+            .render(template, &ctx, &format!("the feed {}", planned.path))
+            .map_err(|d| vec![d])?;
+        Ok(Rendered {
+            text,
+            ..Rendered::default()
+        })
     }
 }
 
 fn sitemap_values(entries: &[(String, Option<String>)]) -> Vec<Value> {
-    entries.iter().map(|(permalink, updated)| json!({ "permalink": permalink, "updated": updated })).collect()
+    entries
+        .iter()
+        .map(|(permalink, updated)| json!({ "permalink": permalink, "updated": updated }))
+        .collect()
 }
 
 fn sitemap_index(config: &crate::config::Config, parts: usize) -> String {
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
     for n in 1..=parts {
         let loc = markdown::escape(&config.permalink(&format!("/sitemap{n}.xml")));
-        xml.push_str(&format!("  <sitemap>\n    <loc>{loc}</loc>\n  </sitemap>\n"));
+        xml.push_str(&format!(
+            "  <sitemap>\n    <loc>{loc}</loc>\n  </sitemap>\n"
+        ));
     }
     xml.push_str("</sitemapindex>\n");
     xml

@@ -58,8 +58,15 @@ impl Templates {
     }
 
     /// Renders `name`; a failure names the template, the line and the culprit, and `for_file`.
-    pub fn render(&self, name: &str, context: &tera::Context, for_file: &str) -> Result<String, Diagnostic> {
-        self.tera.render(name, context).map_err(|e| self.render_error(&e, name, for_file))
+    pub fn render(
+        &self,
+        name: &str,
+        context: &tera::Context,
+        for_file: &str,
+    ) -> Result<String, Diagnostic> {
+        self.tera
+            .render(name, context)
+            .map_err(|e| self.render_error(&e, name, for_file))
     }
 
     fn structure_error(&self, e: &tera::Error) -> Diagnostic {
@@ -67,27 +74,41 @@ impl Templates {
         if let tera::ErrorKind::MissingParent { current, parent } = &e.kind {
             if let Some((origin, text)) = self.origins.get(current) {
                 let line = find_line(text, parent).unwrap_or(1);
-                return Diagnostic::error(format!("template `{current}` extends `{parent}`, which does not exist"))
-                    .at(origin, text, line, None)
-                    .with_help("create the parent template in templates/, or fix the name in `extends`");
+                return Diagnostic::error(format!(
+                    "template `{current}` extends `{parent}`, which does not exist"
+                ))
+                .at(origin, text, line, None)
+                .with_help(
+                    "create the parent template in templates/, or fix the name in `extends`",
+                );
             }
         }
-        Diagnostic::error(message).with_help("check the `extends` and `import` tags of your templates")
+        Diagnostic::error(message)
+            .with_help("check the `extends` and `import` tags of your templates")
     }
 
     fn render_error(&self, e: &tera::Error, name: &str, for_file: &str) -> Diagnostic {
         let message = chain(e);
         // The innermost template named in the chain is the one at fault.
-        let culprit_template = quoted(&message, '\'').into_iter().next_back().unwrap_or_else(|| name.to_owned());
+        let culprit_template = quoted(&message, '\'')
+            .into_iter()
+            .next_back()
+            .unwrap_or_else(|| name.to_owned());
         let culprit = quoted(&message, '`');
         let what = message.lines().last().unwrap_or(&message).trim().to_owned();
         let d = Diagnostic::error(format!("while rendering {for_file} with `{name}`: {what}"));
         let d = match self.origins.get(&culprit_template) {
             Some((origin, text)) => {
-                let needle = culprit.iter().find_map(|c| find_line(text, c).map(|l| (l, c.clone())));
+                let needle = culprit
+                    .iter()
+                    .find_map(|c| find_line(text, c).map(|l| (l, c.clone())));
                 match needle {
                     Some((line, c)) => {
-                        let column = text.lines().nth(line - 1).and_then(|l| l.find(c.as_str())).map(|i| i + 1);
+                        let column = text
+                            .lines()
+                            .nth(line - 1)
+                            .and_then(|l| l.find(c.as_str()))
+                            .map(|i| i + 1);
                         d.at(origin, text, line, column)
                     }
                     None => d.in_file(origin),
@@ -113,12 +134,19 @@ fn chain(e: &tera::Error) -> String {
 
 /// Every substring of `text` between a pair of `quote`s.
 fn quoted(text: &str, quote: char) -> Vec<String> {
-    text.split(quote).skip(1).step_by(2).filter(|s| !s.is_empty() && !s.contains('\n')).map(str::to_owned).collect()
+    text.split(quote)
+        .skip(1)
+        .step_by(2)
+        .filter(|s| !s.is_empty() && !s.contains('\n'))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// 1-based line of the first line of `text` containing `needle`.
 fn find_line(text: &str, needle: &str) -> Option<usize> {
-    text.lines().position(|line| line.contains(needle)).map(|i| i + 1)
+    text.lines()
+        .position(|line| line.contains(needle))
+        .map(|i| i + 1)
 }
 
 fn parse_error(e: &tera::Error, origin: &Path, text: &str) -> Diagnostic {
@@ -126,13 +154,19 @@ fn parse_error(e: &tera::Error, origin: &Path, text: &str) -> Diagnostic {
     let location = message.lines().find_map(|line| {
         let rest = line.trim().strip_prefix("--> ")?;
         let (line, column) = rest.split_once(':')?;
-        Some((line.trim().parse::<usize>().ok()?, column.trim().parse::<usize>().ok()?))
+        Some((
+            line.trim().parse::<usize>().ok()?,
+            column.trim().parse::<usize>().ok()?,
+        ))
     });
     let expected = message
         .lines()
         .filter_map(|l| l.trim().strip_prefix("= "))
         .next_back()
-        .map_or_else(|| message.lines().last().unwrap_or("").trim().to_owned(), str::to_owned);
+        .map_or_else(
+            || message.lines().last().unwrap_or("").trim().to_owned(),
+            str::to_owned,
+        );
     let d = Diagnostic::error(format!("template syntax error: {expected}"));
     match location {
         Some((line, column)) => d.at(origin, text, line, Some(column)),
@@ -142,16 +176,32 @@ fn parse_error(e: &tera::Error, origin: &Path, text: &str) -> Diagnostic {
 }
 
 fn register(tera: &mut Tera, site: &Arc<Site>) {
-    tera.register_function("get_url", GetUrl { site: Arc::clone(site), hashes: Mutex::default() });
+    tera.register_function(
+        "get_url",
+        GetUrl {
+            site: Arc::clone(site),
+            hashes: Mutex::default(),
+        },
+    );
     tera.register_function("get_page", GetPage(Arc::clone(site)));
     tera.register_function("get_section", GetSection(Arc::clone(site)));
     tera.register_function("get_taxonomy", GetTaxonomy(Arc::clone(site)));
     tera.register_function("get_taxonomy_url", GetTaxonomyUrl(Arc::clone(site)));
-    tera.register_function("load_data", LoadData { site: Arc::clone(site), cache: Mutex::default() });
+    tera.register_function(
+        "load_data",
+        LoadData {
+            site: Arc::clone(site),
+            cache: Mutex::default(),
+        },
+    );
     tera.register_filter("markdown", MarkdownFilter(Arc::clone(site)));
 }
 
-fn string_arg<'a>(args: &'a HashMap<String, Value>, name: &str, function: &str) -> tera::Result<&'a str> {
+fn string_arg<'a>(
+    args: &'a HashMap<String, Value>,
+    name: &str,
+    function: &str,
+) -> tera::Result<&'a str> {
     args.get(name)
         .and_then(Value::as_str)
         .ok_or_else(|| tera::Error::msg(format!("`{function}` needs a string argument `{name}`")))
@@ -171,12 +221,17 @@ impl Function for GetUrl {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let path = string_arg(args, "path", "get_url")?;
         if let Some(content) = path.strip_prefix("@/") {
-            let (file, anchor) = content.split_once('#').map_or((content, None), |(f, a)| (f, Some(a)));
-            let url = self
-                .site
-                .permalink_of(file)
-                .ok_or_else(|| tera::Error::msg(format!("`get_url`: no content file `{file}` (from `{path}`)")))?;
-            return Ok(Value::String(anchor.map_or(url.clone(), |a| format!("{url}#{a}"))));
+            let (file, anchor) = content
+                .split_once('#')
+                .map_or((content, None), |(f, a)| (f, Some(a)));
+            let url = self.site.permalink_of(file).ok_or_else(|| {
+                tera::Error::msg(format!(
+                    "`get_url`: no content file `{file}` (from `{path}`)"
+                ))
+            })?;
+            return Ok(Value::String(
+                anchor.map_or(url.clone(), |a| format!("{url}#{a}")),
+            ));
         }
         if path.contains("://") || path.starts_with("//") {
             return Ok(Value::String(path.to_owned()));
@@ -201,7 +256,12 @@ impl Function for GetUrl {
 impl GetUrl {
     /// A short blake3 hash of the static file `name`, computed once per build.
     fn static_hash(&self, name: &str) -> tera::Result<String> {
-        if let Some(hash) = self.hashes.lock().map_err(|_| tera::Error::msg("poisoned"))?.get(name) {
+        if let Some(hash) = self
+            .hashes
+            .lock()
+            .map_err(|_| tera::Error::msg("poisoned"))?
+            .get(name)
+        {
             return Ok(hash.clone());
         }
         let file = self
@@ -209,13 +269,23 @@ impl GetUrl {
             .static_files
             .iter()
             .find(|f| f.name == name)
-            .ok_or_else(|| tera::Error::msg(format!("`get_url(cachebust=true)`: no static file `{name}`")))?;
+            .ok_or_else(|| {
+                tera::Error::msg(format!(
+                    "`get_url(cachebust=true)`: no static file `{name}`"
+                ))
+            })?;
         let hash = match &file.source {
             StaticSource::Builtin(bytes) => blake3::hash(bytes),
-            StaticSource::File(path) => blake3::hash(&std::fs::read(path).map_err(|e| tera::Error::msg(format!("{}: {e}", path.display())))?),
+            StaticSource::File(path) => blake3::hash(
+                &std::fs::read(path)
+                    .map_err(|e| tera::Error::msg(format!("{}: {e}", path.display())))?,
+            ),
         };
         let short = hash.to_hex()[..20].to_owned();
-        self.hashes.lock().map_err(|_| tera::Error::msg("poisoned"))?.insert(name.to_owned(), short.clone());
+        self.hashes
+            .lock()
+            .map_err(|_| tera::Error::msg("poisoned"))?
+            .insert(name.to_owned(), short.clone());
         Ok(short)
     }
 }
@@ -228,7 +298,9 @@ impl Function for GetPage {
         let path = string_arg(args, "path", "get_page")?.trim_start_matches("@/");
         match self.0.by_content_path.get(path) {
             Some(ContentRef::Page(id)) => Ok(context::page(&self.0, *id, None, true)),
-            _ => Err(tera::Error::msg(format!("`get_page`: no page `{path}` in content/"))),
+            _ => Err(tera::Error::msg(format!(
+                "`get_page`: no page `{path}` in content/"
+            ))),
         }
     }
 }
@@ -240,8 +312,15 @@ impl Function for GetSection {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let path = string_arg(args, "path", "get_section")?.trim_start_matches("@/");
         match self.0.by_content_path.get(path) {
-            Some(ContentRef::Section(id)) => Ok(context::section(&self.0, *id, None, !bool_arg(args, "metadata_only"))),
-            _ => Err(tera::Error::msg(format!("`get_section`: no section `{path}` in content/"))),
+            Some(ContentRef::Section(id)) => Ok(context::section(
+                &self.0,
+                *id,
+                None,
+                !bool_arg(args, "metadata_only"),
+            )),
+            _ => Err(tera::Error::msg(format!(
+                "`get_section`: no section `{path}` in content/"
+            ))),
         }
     }
 }
@@ -255,7 +334,9 @@ impl Function for GetTaxonomy {
         match self.0.taxonomies.iter().find(|t| t.config.name == kind) {
             Some(taxonomy) => Ok(context::taxonomy(&self.0, taxonomy)),
             None if args.get("required").and_then(Value::as_bool) == Some(false) => Ok(Value::Null),
-            None => Err(tera::Error::msg(format!("`get_taxonomy`: no taxonomy `{kind}` in the config"))),
+            None => Err(tera::Error::msg(format!(
+                "`get_taxonomy`: no taxonomy `{kind}` in the config"
+            ))),
         }
     }
 }
@@ -272,14 +353,20 @@ impl Function for GetTaxonomyUrl {
             .taxonomies
             .iter()
             .find(|t| t.config.name == kind)
-            .ok_or_else(|| tera::Error::msg(format!("`get_taxonomy_url`: no taxonomy `{kind}` in the config")))?;
+            .ok_or_else(|| {
+                tera::Error::msg(format!(
+                    "`get_taxonomy_url`: no taxonomy `{kind}` in the config"
+                ))
+            })?;
         let slug = slug::slugify(name);
         taxonomy
             .terms
             .iter()
             .find(|t| t.slug == slug)
             .map(|t| Value::String(t.permalink.clone()))
-            .ok_or_else(|| tera::Error::msg(format!("`get_taxonomy_url`: no term `{name}` in `{kind}`")))
+            .ok_or_else(|| {
+                tera::Error::msg(format!("`get_taxonomy_url`: no term `{name}` in `{kind}`"))
+            })
     }
 }
 
@@ -293,26 +380,49 @@ struct LoadData {
 impl Function for LoadData {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let raw = string_arg(args, "path", "load_data")?;
-        let relative = raw.strip_prefix("@/").map_or_else(|| PathBuf::from(raw), |c| Path::new("content").join(c));
-        let root = self.site.root.canonicalize().map_err(|e| tera::Error::msg(e.to_string()))?;
+        let relative = raw
+            .strip_prefix("@/")
+            .map_or_else(|| PathBuf::from(raw), |c| Path::new("content").join(c));
+        let root = self
+            .site
+            .root
+            .canonicalize()
+            .map_err(|e| tera::Error::msg(e.to_string()))?;
         let path = root
             .join(&relative)
             .canonicalize()
             .map_err(|e| tera::Error::msg(format!("`load_data`: cannot read `{raw}`: {e}")))?;
         if !path.starts_with(&root) {
-            return Err(tera::Error::msg(format!("`load_data`: `{raw}` is outside the site's folder")));
+            return Err(tera::Error::msg(format!(
+                "`load_data`: `{raw}` is outside the site's folder"
+            )));
         }
         let format = match args.get("format").and_then(Value::as_str) {
             Some(f) => f.to_owned(),
-            None => path.extension().and_then(|e| e.to_str()).unwrap_or("plain").to_lowercase(),
+            None => path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("plain")
+                .to_lowercase(),
         };
         let key = (path.clone(), format.clone());
-        if let Some(value) = self.cache.lock().map_err(|_| tera::Error::msg("poisoned"))?.get(&key) {
+        if let Some(value) = self
+            .cache
+            .lock()
+            .map_err(|_| tera::Error::msg("poisoned"))?
+            .get(&key)
+        {
             return Ok(value.clone());
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| tera::Error::msg(format!("`load_data`: cannot read `{raw}`: {e}")))?;
-        let value = parse_data(&text, &format).map_err(|e| tera::Error::msg(format!("`load_data`: `{raw}` is not valid {format}: {e}")))?;
-        self.cache.lock().map_err(|_| tera::Error::msg("poisoned"))?.insert(key, value.clone());
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| tera::Error::msg(format!("`load_data`: cannot read `{raw}`: {e}")))?;
+        let value = parse_data(&text, &format).map_err(|e| {
+            tera::Error::msg(format!("`load_data`: `{raw}` is not valid {format}: {e}"))
+        })?;
+        self.cache
+            .lock()
+            .map_err(|_| tera::Error::msg("poisoned"))?
+            .insert(key, value.clone());
         Ok(value)
     }
 }
@@ -329,8 +439,16 @@ fn parse_data(text: &str, format: &str) -> Result<Value, String> {
         "yaml" | "yml" => serde_norway::from_str(text).map_err(|e| e.to_string()),
         "csv" => {
             let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-            let headers: Vec<Value> = lines.next().map(split_csv_line).unwrap_or_default().into_iter().map(Value::String).collect();
-            let records: Vec<Value> = lines.map(|l| Value::Array(split_csv_line(l).into_iter().map(Value::String).collect())).collect();
+            let headers: Vec<Value> = lines
+                .next()
+                .map(split_csv_line)
+                .unwrap_or_default()
+                .into_iter()
+                .map(Value::String)
+                .collect();
+            let records: Vec<Value> = lines
+                .map(|l| Value::Array(split_csv_line(l).into_iter().map(Value::String).collect()))
+                .collect();
             Ok(serde_json::json!({ "headers": headers, "records": records }))
         }
         _ => Ok(Value::String(text.to_owned())),
@@ -363,13 +481,18 @@ struct MarkdownFilter(Arc<Site>);
 
 impl tera::Filter for MarkdownFilter {
     fn filter(&self, value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        let text = value.as_str().ok_or_else(|| tera::Error::msg("`markdown` filters strings only"))?;
+        let text = value
+            .as_str()
+            .ok_or_else(|| tera::Error::msg("`markdown` filters strings only"))?;
         let options = crate::markdown::Options::new(&self.0.config.markdown, None);
         let resolve = |path: &str| self.0.permalink_of(path);
         let mut html = crate::markdown::render(text, &options, "", &resolve).html;
         if bool_arg(args, "inline") {
             let trimmed = html.trim();
-            if let Some(inner) = trimmed.strip_prefix("<p>").and_then(|s| s.strip_suffix("</p>")) {
+            if let Some(inner) = trimmed
+                .strip_prefix("<p>")
+                .and_then(|s| s.strip_suffix("</p>"))
+            {
                 if !inner.contains("<p>") {
                     html = inner.to_owned();
                 }
@@ -397,7 +520,13 @@ mod tests {
 
     #[test]
     fn quoted_pieces() {
-        assert_eq!(quoted("Variable `page.foo` not found in 'page.html'", '`'), ["page.foo"]);
-        assert_eq!(quoted("in 'base.html' from 'page.html'", '\''), ["base.html", "page.html"]);
+        assert_eq!(
+            quoted("Variable `page.foo` not found in 'page.html'", '`'),
+            ["page.foo"]
+        );
+        assert_eq!(
+            quoted("in 'base.html' from 'page.html'", '\''),
+            ["base.html", "page.html"]
+        );
     }
 }

@@ -1,0 +1,6 @@
+//! The integration tests: one binary, a module per concern, fixtures in tests/fixtures/.
+
+mod build;
+mod cli;
+mod errors;
+mod support;

@@ -96,6 +96,7 @@ pub fn build(options: &Options, progress: &dyn Progress) -> Result<BuildReport> 
     let (site, load_warnings) =
         load::load(root, config, &file, options.drafts).map_err(|e| with_warnings(e, &warnings))?;
     warnings.extend(load_warnings);
+    tracing::info!(pages = site.pages.len(), elapsed = ?started.elapsed(), "loaded");
     let site = Arc::new(site);
     let plan = plan::plan(&site).map_err(|e| with_warnings(e, &warnings))?;
     let templates =
@@ -106,6 +107,7 @@ pub fn build(options: &Options, progress: &dyn Progress) -> Result<BuildReport> 
         return Err(with_warnings(Error::Site(missing), &warnings));
     }
 
+    tracing::info!(outputs = plan.renders.len(), elapsed = ?started.elapsed(), "planned and compiled templates");
     let sink = if options.write {
         Sink::Staging(Staging::new(&output)?)
     } else {
@@ -120,6 +122,7 @@ pub fn build(options: &Options, progress: &dyn Progress) -> Result<BuildReport> 
             return Err(with_warnings(e, &warnings));
         }
     }
+    tracing::info!(elapsed = ?started.elapsed(), "rendered and written");
     let files_written = sink.files_written();
     if let Sink::Staging(staging) = sink {
         staging.commit()?;
@@ -308,7 +311,7 @@ fn check_anchor(
     link: &AnchorLink,
 ) -> Option<Diagnostic> {
     let known = anchors.get(&link.target)?;
-    if known.iter().any(|a| *a == link.anchor) {
+    if known.contains(&link.anchor) {
         return None;
     }
     let file = site.root.join("content").join(from);

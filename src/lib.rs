@@ -12,7 +12,7 @@
 //!   only (bodies are read again when rendered, so memory stays flat as sites grow).
 //! - [`plan`]: every output and its file; two sources claiming one file is an error.
 //! - [`render`]: markdown ([`markdown`]) and tera templates, one output at a time.
-//! - [`post`]: minification.
+//! - [`post`]: minification (HTML with its inline CSS and JS).
 //! - [`emit`]: the staging folder and its swap.
 //!
 //! [`build::build`] is the driver: it streams outputs through render → post → emit in parallel

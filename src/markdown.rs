@@ -15,6 +15,14 @@ use serde::Serialize;
 
 use crate::config::{AnchorLinks, MarkdownConfig};
 
+/// A heading being collected: its level, id, classes and inner events.
+type OpenHeading<'a> = (
+    HeadingLevel,
+    Option<CowStr<'a>>,
+    Vec<CowStr<'a>>,
+    Vec<Event<'a>>,
+);
+
 /// The marker that ends a page's summary.
 pub const MORE: &str = "<!-- more -->";
 
@@ -138,12 +146,7 @@ pub fn render(
     let mut ids = HashSet::new();
     let mut flat_toc = Vec::new();
     let mut events: Vec<Event<'_>> = Vec::new();
-    let mut heading: Option<(
-        HeadingLevel,
-        Option<CowStr<'_>>,
-        Vec<CowStr<'_>>,
-        Vec<Event<'_>>,
-    )> = None;
+    let mut heading: Option<OpenHeading<'_>> = None;
     let mut external_link_depth = Vec::new();
 
     for (event, range) in Parser::new_ext(body, extensions).into_offset_iter() {

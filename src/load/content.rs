@@ -612,10 +612,9 @@ fn link_sections(sections: &mut [Section], pages: &mut [Page]) {
         .enumerate()
         .map(|(i, s)| (dir_of(&s.doc.relative_path).to_owned(), SectionId(i)))
         .collect();
-    for i in 1..sections.len() {
-        let parent = nearest_section(dir_of(dir_of(&sections[i].doc.relative_path)), &dirs)
-            .unwrap_or(SectionId(0));
-        sections[i].parent = Some(parent);
+    for section in sections.iter_mut().skip(1) {
+        let dir = dir_of(dir_of(&section.doc.relative_path));
+        section.parent = Some(nearest_section(dir, &dirs).unwrap_or(SectionId(0)));
     }
     for section in sections.iter_mut() {
         let dir = dir_of(&section.doc.relative_path);

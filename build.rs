@@ -13,13 +13,24 @@ fn main() {
         .map(|e| e.into_path())
         .collect();
     files.sort();
-    let mut out = String::from("/// The files of themes/default/, by path relative to it.\npub static DEFAULT_THEME: &[(&str, &[u8])] = &[\n");
+    let mut out = String::from(
+        "/// The files of themes/default/, by path relative to it.\npub static DEFAULT_THEME: &[(&str, &[u8])] = &[\n",
+    );
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
-        let name = file.strip_prefix(&theme).expect("inside the theme").to_string_lossy().replace('\\', "/");
-        let _ = writeln!(out, "    ({name:?}, include_bytes!({:?})),", file.display().to_string());
+        let name = file
+            .strip_prefix(&theme)
+            .expect("inside the theme")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let _ = writeln!(
+            out,
+            "    ({name:?}, include_bytes!({:?})),",
+            file.display().to_string()
+        );
     }
     out.push_str("];\n");
-    let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("default_theme.rs");
+    let dest =
+        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("default_theme.rs");
     std::fs::write(dest, out).expect("write the embedded theme");
 }

@@ -89,12 +89,17 @@ impl Templates {
 
     fn render_error(&self, e: &tera::Error, name: &str, for_file: &str) -> Diagnostic {
         let message = chain(e);
-        // The innermost template named in the chain is the one at fault.
-        let culprit_template = quoted(&message, '\'')
-            .into_iter()
-            .next_back()
+        // The innermost template named in the chain is the one at fault; other quoted names
+        // (variables, functions, filters) are what to look for in it.
+        let single = quoted(&message, '\'');
+        let culprit_template = single
+            .iter()
+            .rev()
+            .find(|q| self.origins.contains_key(*q))
+            .cloned()
             .unwrap_or_else(|| name.to_owned());
-        let culprit = quoted(&message, '`');
+        let mut culprit = quoted(&message, '`');
+        culprit.extend(single.into_iter().filter(|q| !self.origins.contains_key(q)));
         let what = message.lines().last().unwrap_or(&message).trim().to_owned();
         let d = Diagnostic::error(format!("while rendering {for_file} with `{name}`: {what}"));
         let d = match self.origins.get(&culprit_template) {

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use pulldown_cmark::{
-    CowStr, Event, HeadingLevel, Options as Extensions, Parser, Tag, TagEnd, html,
+    CodeBlockKind, CowStr, Event, HeadingLevel, Options as Extensions, Parser, Tag, TagEnd, html,
 };
 use serde::Serialize;
 
@@ -106,11 +106,24 @@ pub struct Rendered {
     pub problems: Vec<Problem>,
 }
 
-/// The part of `body` before the summary marker, when it has one.
+/// The part of `body` before the summary marker, when it has one: a line of its own outside
+/// fenced code, so documentation that shows the marker in code does not cut there.
 pub fn summary_part(body: &str) -> Option<&str> {
-    body.find(MORE)
-        .or_else(|| body.find("<!--more-->"))
-        .map(|i| &body[..i])
+    let mut fence: Option<&str> = None;
+    let mut offset = 0;
+    for line in body.split_inclusive('\n') {
+        let trimmed = line.trim();
+        match fence {
+            Some(open) if trimmed.starts_with(open) => fence = None,
+            Some(_) => {}
+            None if trimmed.starts_with("```") => fence = Some("```"),
+            None if trimmed.starts_with("~~~") => fence = Some("~~~"),
+            None if trimmed == MORE || trimmed == "<!--more-->" => return Some(&body[..offset]),
+            None => {}
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// Counts words the way readers do: runs of non-space characters.
@@ -219,6 +232,22 @@ pub fn render(
                     events.push(Event::End(TagEnd::Link));
                 }
             }
+            // Checkboxes with a name, so assistive technology can tell done from not done.
+            Event::TaskListMarker(done) => {
+                let (checked, label) = if done {
+                    (" checked", "done")
+                } else {
+                    ("", "not done")
+                };
+                let input =
+                    format!("<input type=\"checkbox\" disabled{checked} aria-label=\"{label}\"> ");
+                events.push(Event::Html(input.into()));
+            }
+            // Code blocks can be scrolled with the keyboard.
+            Event::Start(Tag::CodeBlock(kind)) => {
+                events.push(Event::Html(code_block_open(&kind).into()))
+            }
+            Event::End(TagEnd::CodeBlock) => events.push(Event::Html("</code></pre>\n".into())),
             Event::Html(text) | Event::InlineHtml(text)
                 if text.trim() == MORE || text.trim() == "<!--more-->" =>
             {
@@ -238,6 +267,20 @@ impl Options {
     fn has_external_attributes(&self) -> bool {
         self.external_target_blank || self.external_no_follow || self.external_no_referrer
     }
+}
+
+fn code_block_open(kind: &CodeBlockKind<'_>) -> String {
+    let lang = match kind {
+        CodeBlockKind::Fenced(info) => info.split([' ', ',']).next().unwrap_or(""),
+        CodeBlockKind::Indented => "",
+    };
+    if lang.is_empty() {
+        return "<pre tabindex=\"0\"><code>".to_owned();
+    }
+    let lang = escape(lang);
+    format!(
+        "<pre tabindex=\"0\" data-lang=\"{lang}\"><code class=\"language-{lang}\" data-lang=\"{lang}\">"
+    )
 }
 
 fn is_external(url: &str) -> bool {
@@ -453,10 +496,24 @@ mod tests {
             "<table>",
             "<del>x</del>",
             "footnote-definition",
+            "type=\"checkbox\" disabled checked aria-label=\"done\"",
             "type=\"checkbox\"",
         ] {
             assert!(r.html.contains(needle), "{needle} missing in {}", r.html);
         }
+    }
+
+    #[test]
+    fn code_blocks_are_focusable_and_escaped() {
+        let r = render(
+            "```rust\nlet a = 1 < 2;\n```\n",
+            &Options::default(),
+            "/",
+            &resolve,
+        );
+        let expected = "<pre tabindex=\"0\" data-lang=\"rust\"><code class=\"language-rust\" \
+                        data-lang=\"rust\">let a = 1 &lt; 2;\n</code></pre>\n";
+        assert_eq!(r.html, expected);
     }
 
     #[test]
@@ -485,6 +542,16 @@ mod tests {
     fn summary_and_reading_time() {
         assert_eq!(summary_part("intro\n<!-- more -->\nrest"), Some("intro\n"));
         assert_eq!(summary_part("no marker"), None);
+        assert_eq!(
+            summary_part("```\n<!-- more -->\n```\ntext"),
+            None,
+            "not inside code"
+        );
+        assert_eq!(
+            summary_part("say `<!-- more -->` inline"),
+            None,
+            "not inside a line"
+        );
         assert_eq!(reading_time(0), 0);
         assert_eq!(reading_time(201), 2);
         let r = render(

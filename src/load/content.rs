@@ -668,9 +668,10 @@ fn link_sections(sections: &mut [Section], pages: &mut [Page]) {
             .copied()
             .filter(|id| pages[id.0].section == Some(SectionId(i)))
             .collect();
+        // As Zola: `lower` is the page before in the section's order, `higher` the one after.
         for (k, id) in own.iter().enumerate() {
-            pages[id.0].higher = k.checked_sub(1).map(|j| own[j]);
-            pages[id.0].lower = own.get(k + 1).copied();
+            pages[id.0].lower = k.checked_sub(1).map(|j| own[j]);
+            pages[id.0].higher = own.get(k + 1).copied();
         }
     }
 }

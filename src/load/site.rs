@@ -85,10 +85,10 @@ pub struct Page {
     pub updated: Option<Date>,
     /// The section that lists it, if any.
     pub section: Option<SectionId>,
-    /// The page before it in its section's order.
-    pub higher: Option<PageId>,
-    /// The page after it in its section's order.
+    /// The page before it in its section's order (Zola's `lower`).
     pub lower: Option<PageId>,
+    /// The page after it in its section's order (Zola's `higher`).
+    pub higher: Option<PageId>,
 }
 
 /// A section: a folder with `_index.md`.

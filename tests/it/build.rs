@@ -74,7 +74,7 @@ fn pages_get_their_context() {
     );
     assert!(second.contains("<p class=\"mood\">happy</p>"), "extra");
     assert!(
-        second.contains("higher=Third lower=First"),
+        second.contains("higher=First lower=Third"),
         "siblings: {second}"
     );
     assert!(

@@ -6,7 +6,7 @@ Usage:
 
 For each N it generates (once) the corpus with ../shared/bench/gen_corpus.py, then builds
 its zola/ layout with `sitegen build` and its hugo/ layout with `hugo`, alternating the two,
-each run a clean build into an emptied output folder, timed by /usr/bin/time -v. It prints
+each run a clean build into a new output folder, timed by /usr/bin/time -v. It prints
 the median wall time, pages per second and median peak memory of each, and the ratios.
 
 Needs: a release build of sitegen (`cargo build --release`), Hugo (`apt-get install hugo`),
@@ -57,15 +57,19 @@ def main():
         if not os.path.exists(os.path.join(corpus, "MANIFEST.txt")):
             subprocess.run([sys.executable, GEN, "--pages", str(n), "--out", corpus, "--clean"], check=True, stdout=subprocess.DEVNULL)
         out = os.path.join(a.corpus, f"out-{n}")
+        shutil.rmtree(out, ignore_errors=True)
+        os.sync()
         tools = {
-            "sitegen": [a.sitegen, "build", "--quiet", "--root", os.path.join(corpus, "zola"), "--output", os.path.join(out, "sitegen")],
-            "hugo": [a.hugo, "--quiet", "-s", os.path.join(corpus, "hugo"), "-d", os.path.join(out, "hugo")],
+            "sitegen": lambda dest: [a.sitegen, "build", "--quiet", "--root", os.path.join(corpus, "zola"), "--output", dest],
+            "hugo": lambda dest: [a.hugo, "--quiet", "-s", os.path.join(corpus, "hugo"), "-d", dest],
         }
         results = {name: [] for name in tools}
-        for _ in range(a.runs):
+        for run in range(a.runs):
             for name, cmd in tools.items():
-                shutil.rmtree(os.path.join(out, name), ignore_errors=True)
-                results[name].append(timed(cmd))
+                # A fresh output folder each run: removing the previous tree just before the
+                # clock starts makes the disk busy and the timing noisy.
+                results[name].append(timed(cmd(os.path.join(out, f"{name}-{run}"))))
+        shutil.rmtree(out, ignore_errors=True)
         medians = {}
         for name, runs in results.items():
             wall = statistics.median(r[0] for r in runs)

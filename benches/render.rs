@@ -137,8 +137,15 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         write_site(dir.path());
         let loaded = sitegen::config::load(dir.path(), &[]).unwrap();
-        let (site, _) =
-            sitegen::load::load(dir.path(), loaded.config, &loaded.file, false).unwrap();
+        let site = sitegen::load::load(
+            dir.path(),
+            loaded.config,
+            &loaded.file,
+            false,
+            Default::default(),
+        )
+        .unwrap()
+        .site;
         let site = Arc::new(site);
         let plan = sitegen::plan::plan(&site).unwrap();
         let templates = Arc::new(Templates::compile(&site).map_err(|_| "templates").unwrap());

@@ -1,24 +1,35 @@
 //! The driver: the only place that knows the order of the stages.
 //!
-//! config → load → plan → compile templates → (render → post → emit) per output, in parallel →
-//! anchor checks → feeds → swap. Per-page problems are collected; a stage that reported errors
-//! stops the build before anything is swapped in, so a failed build writes nothing.
+//! config → lock → previous state → load → plan → templates → hash and diff → (render → post →
+//! emit) per output that changed, in parallel → anchor checks → feeds → commit → state.
+//! Per-page problems are collected; a stage that reported errors stops the build before the
+//! output is touched, so a failed build writes nothing.
+//!
+//! The first build (or `--full`) writes every output into a staging folder and swaps it in.
+//! Later builds render only what changed into the staging folder and move those files into
+//! the output; a journal in `.sitegen/` names them first, so a build killed at any moment is
+//! repaired by the next one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::diagnostics::{self, Diagnostic, Error, Result};
 use crate::emit::{Sink, Staging};
-use crate::load::site::{PageId, Site};
+use crate::hash::ContentHash;
+use crate::load::site::{ContentRef, PageId, Site};
+use crate::load::source::Freshness;
 use crate::markdown::AnchorLink;
-use crate::plan::{self, Planned};
+use crate::plan::diff::{self, Item};
+use crate::plan::hash::{self as input_hash, Fingerprints};
+use crate::plan::{self, BuildPlan, Output, Planned};
 use crate::render::{Rendered, Renderer, Templates};
-use crate::{config, load, post};
+use crate::state::manifest::{self, Manifest, OutputRecord, Reason};
+use crate::{config, load, lock, post, state};
 
 /// What to build, from the command line.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +44,21 @@ pub struct Options {
     pub overrides: Vec<String>,
     /// Whether to write the output (`build`) or only check everything (`check`).
     pub write: bool,
+    /// Ignore the previous build's state (`--full`).
+    pub full: bool,
+    /// Wait for another sitegen working on the site instead of failing (`--wait`).
+    pub wait: bool,
+    /// Build only when enough changed (`sitegen rebuild`).
+    pub gate: Option<Gate>,
+}
+
+/// The threshold gate of `sitegen rebuild`.
+#[derive(Debug, Clone, Copy)]
+pub struct Gate {
+    /// Build when at least this fraction (0–1) of the pages changed.
+    pub threshold: f64,
+    /// Build anyway when the last build is older than this.
+    pub max_age: Option<Duration>,
 }
 
 /// Progress of the render stage, for a progress bar.
@@ -52,12 +78,21 @@ impl Progress for Quiet {
     fn advance(&self) {}
 }
 
-/// The summary of a successful build.
+/// One output written by a build, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rebuilt {
+    /// The file, relative to the output folder.
+    pub file: String,
+    /// Why it was written.
+    pub reason: String,
+}
+
+/// The summary of a build.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildReport {
-    /// Pages built.
+    /// Pages in the site.
     pub pages: usize,
-    /// Sections built (the home page included).
+    /// Sections in the site (the home page included).
     pub sections: usize,
     /// Files written (or, for `check`, that would be).
     pub files_written: usize,
@@ -67,13 +102,61 @@ pub struct BuildReport {
     pub errors: Vec<Diagnostic>,
     /// Warnings.
     pub warnings: Vec<Diagnostic>,
+    /// Pages rendered by this build.
+    pub pages_rendered: usize,
+    /// Pages whose previous output was kept.
+    pub pages_reused: usize,
+    /// Outputs of the previous build deleted because nothing produces them any more.
+    pub outputs_removed: usize,
+    /// The fraction of pages whose inputs changed since the last build (1 without state).
+    pub changed_fraction: f64,
+    /// Every output written, with the reason (`--explain`).
+    pub rebuilt: Vec<Rebuilt>,
     /// The output folder.
     #[serde(skip)]
     pub output: PathBuf,
 }
 
+/// What `sitegen rebuild` decided.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "decision", rename_all = "lowercase")]
+pub enum Outcome {
+    /// The site was built.
+    Built {
+        /// Why: the changed fraction reached the threshold, or the last build was too old.
+        reason: String,
+        /// The build's summary.
+        #[serde(flatten)]
+        report: Box<BuildReport>,
+    },
+    /// Too little changed; nothing was written.
+    Skipped {
+        /// Why.
+        reason: String,
+        /// The fraction of pages that changed.
+        changed_fraction: f64,
+        /// The threshold.
+        threshold: f64,
+        /// Seconds since the last build, when known.
+        last_build_age_s: Option<u64>,
+    },
+}
+
 /// Builds (or checks) the site described by `options`.
 pub fn build(options: &Options, progress: &dyn Progress) -> Result<BuildReport> {
+    let options = Options {
+        gate: None,
+        ..options.clone()
+    };
+    match run(&options, progress)? {
+        Outcome::Built { report, .. } => Ok(*report),
+        Outcome::Skipped { .. } => unreachable!("no gate, no skip"),
+    }
+}
+
+/// Builds the site, or (with a gate) decides first whether enough changed to build.
+#[allow(clippy::too_many_lines)]
+pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
     let started = Instant::now();
     let root = options.root.as_path();
     if !root.is_dir() {
@@ -92,51 +175,324 @@ pub fn build(options: &Options, progress: &dyn Progress) -> Result<BuildReport> 
         .clone()
         .unwrap_or_else(|| root.join(&config.output_dir));
     check_output_folder(root, &output)?;
+    let output_abs = std::path::absolute(&output).map_err(|e| Error::io(&output, e))?;
 
-    let (site, load_warnings) =
-        load::load(root, config, &file, options.drafts).map_err(|e| with_warnings(e, &warnings))?;
-    warnings.extend(load_warnings);
-    tracing::info!(pages = site.pages.len(), elapsed = ?started.elapsed(), "loaded");
-    let site = Arc::new(site);
+    let state_dir = state::dir(root);
+    let _lock = if options.write {
+        Some(lock::acquire(&state::ensure(root)?, "build", options.wait)?)
+    } else {
+        None
+    };
+    let mut previous = if options.full || !options.write {
+        None
+    } else {
+        manifest::read(&state_dir).filter(|m| m.output == output_abs && m.drafts == options.drafts)
+    };
+    tracing::info!(elapsed = ?started.elapsed(), "read the build state");
+    let interrupted = manifest::pending(&state_dir);
+    let cache = previous
+        .as_mut()
+        .map(|m| std::mem::take(&mut m.sources))
+        .unwrap_or_default();
+    let loaded = load::load(root, config, &file, options.drafts, cache)
+        .map_err(|e| with_warnings(e, &warnings))?;
+    warnings.extend(loaded.warnings);
+    tracing::info!(pages = loaded.site.pages.len(), elapsed = ?started.elapsed(), "loaded");
+    let site = Arc::new(loaded.site);
     let plan = plan::plan(&site).map_err(|e| with_warnings(e, &warnings))?;
     let templates =
         Arc::new(Templates::compile(&site).map_err(|d| with_warnings(Error::Site(d), &warnings))?);
-    let renderer = Renderer::new(Arc::clone(&site), templates, plan.feed_pages.clone());
+    let renderer = Renderer::new(
+        Arc::clone(&site),
+        Arc::clone(&templates),
+        plan.feed_pages.clone(),
+    );
     let missing = renderer.missing_templates();
     if !missing.is_empty() {
         return Err(with_warnings(Error::Site(missing), &warnings));
     }
 
-    tracing::info!(outputs = plan.renders.len(), elapsed = ?started.elapsed(), "planned and compiled templates");
+    let config_json = serde_json::to_value(&site.config).unwrap_or_default();
+    let fps = Fingerprints::new(&site, &templates, &config_json);
+    let items = items(&site, &plan, &fps, &templates);
+    let incremental = previous.is_some() && output.is_dir();
+    let templates_now = templates.source_hashes();
+    let dep_hash = |dep: &manifest::Dep| input_hash::dep_hash(&site, &fps, dep);
+    let diff = diff::diff(
+        previous.as_ref().filter(|_| incremental),
+        interrupted.as_ref(),
+        &output,
+        &items,
+        &templates_now,
+        &dep_hash,
+    );
+    let changed_fraction = changed_fraction(
+        &site,
+        &plan,
+        &diff,
+        previous.as_ref(),
+        &loaded.freshness,
+        loaded.removed_pages,
+    );
+    tracing::info!(elapsed = ?started.elapsed(), changed_fraction, "planned");
+
+    let mut built_reason = String::from("build");
+    if let Some(gate) = options.gate {
+        let age = last_build_age(&state_dir);
+        if changed_fraction >= gate.threshold {
+            built_reason = format!(
+                "{} changed (>= {})",
+                percent(changed_fraction),
+                percent(gate.threshold)
+            );
+        } else if let (Some(max), Some(age)) = (gate.max_age, age) {
+            if age < max {
+                return Ok(skipped(changed_fraction, gate.threshold, Some(age)));
+            }
+            built_reason = format!(
+                "last build {}s ago (max age {}s)",
+                age.as_secs(),
+                max.as_secs()
+            );
+        } else if gate.max_age.is_some() && age.is_none() {
+            built_reason = "no previous build".to_owned();
+        } else {
+            return Ok(skipped(changed_fraction, gate.threshold, age));
+        }
+    }
+
+    let selected: Vec<usize> = if options.write {
+        (0..items.len())
+            .filter(|i| diff.decisions[*i].is_some())
+            .collect()
+    } else {
+        (0..items.len()).collect()
+    };
     let sink = if options.write {
         Sink::Staging(Staging::new(&output)?)
     } else {
         Sink::Discard(Default::default())
     };
-    match produce(&site, &plan, &renderer, &sink, progress) {
-        Ok(more) => warnings.extend(more),
+    let produced = match produce(&site, &plan, &renderer, &sink, &selected, progress) {
+        Ok(produced) => produced,
         Err(e) => {
             if let Sink::Staging(staging) = sink {
                 staging.abort();
             }
             return Err(with_warnings(e, &warnings));
         }
-    }
-    tracing::info!(elapsed = ?started.elapsed(), "rendered and written");
+    };
+    warnings.extend(produced.warnings.iter().cloned());
     let files_written = sink.files_written();
+    tracing::info!(elapsed = ?started.elapsed(), files_written, "rendered");
+
+    let mut rebuilt = Vec::with_capacity(selected.len());
     if let Sink::Staging(staging) = sink {
-        staging.commit()?;
+        let mut records: HashMap<String, OutputRecord> = HashMap::with_capacity(items.len());
+        let mut written: Vec<&str> = Vec::with_capacity(selected.len());
+        for (i, (size, output_hash, deps)) in &produced.outputs {
+            let item = &items[*i];
+            let reason = diff.decisions[*i].clone().unwrap_or(Reason::Full);
+            rebuilt.push(Rebuilt {
+                file: item.file.to_owned(),
+                reason: reason.to_string(),
+            });
+            written.push(item.file);
+            let deps = deps.iter().map(|d| (d.clone(), dep_hash(d))).collect();
+            records.insert(
+                item.file.to_owned(),
+                OutputRecord {
+                    inputs: item.inputs,
+                    deps,
+                    output: *output_hash,
+                    size: *size,
+                    reason,
+                },
+            );
+        }
+        let sources_changed = loaded.cache_changed;
+        let changed = !written.is_empty()
+            || !diff.removed.is_empty()
+            || sources_changed
+            || interrupted.is_some();
+        if changed || previous.is_none() {
+            if let Some(previous) = &previous {
+                for item in &items {
+                    if let (false, Some(record)) = (
+                        records.contains_key(item.file),
+                        previous.outputs.get(item.file),
+                    ) {
+                        records.insert(item.file.to_owned(), record.clone());
+                    }
+                }
+            }
+            if incremental {
+                let mut journal: Vec<&str> = written.clone();
+                journal.extend(diff.removed.iter().map(String::as_str));
+                manifest::begin(&state_dir, Some(&journal))?;
+                staging.merge(&written, &diff.removed)?;
+            } else {
+                manifest::begin(&state_dir, None)?;
+                staging.commit()?;
+            }
+            let manifest = Manifest {
+                format: manifest::FORMAT,
+                engine: env!("CARGO_PKG_VERSION").to_owned(),
+                built_at: unix_now(),
+                output: output_abs.clone(),
+                drafts: options.drafts,
+                pages: site.pages.len(),
+                sources: loaded.cache,
+                outputs: records,
+                templates: templates_now,
+            };
+            manifest::write(&state_dir, &manifest)?;
+            manifest::end(&state_dir)?;
+        } else {
+            staging.abort();
+        }
+        write_last_build(&state_dir);
     }
     diagnostics::sort(&mut warnings);
-    Ok(BuildReport {
+    rebuilt.sort_by(|a, b| a.file.cmp(&b.file));
+    let is_page =
+        |i: usize| i < plan.renders.len() && matches!(plan.renders[i].output, Output::Page(_));
+    let pages_rendered = selected.iter().filter(|i| is_page(**i)).count();
+    let report = BuildReport {
         pages: site.pages.len(),
         sections: site.sections.len(),
         files_written,
         duration_ms: started.elapsed().as_millis(),
         errors: Vec::new(),
         warnings,
+        pages_rendered,
+        pages_reused: (0..items.len()).filter(|i| is_page(*i)).count() - pages_rendered,
+        outputs_removed: if options.write { diff.removed.len() } else { 0 },
+        changed_fraction,
+        rebuilt,
         output,
+    };
+    Ok(Outcome::Built {
+        reason: built_reason,
+        report: Box::new(report),
     })
+}
+
+fn skipped(changed_fraction: f64, threshold: f64, age: Option<Duration>) -> Outcome {
+    Outcome::Skipped {
+        reason: format!(
+            "{} changed (< {})",
+            percent(changed_fraction),
+            percent(threshold)
+        ),
+        changed_fraction,
+        threshold,
+        last_build_age_s: age.map(|a| a.as_secs()),
+    }
+}
+
+/// `0.012` → `1.2%`.
+pub fn percent(fraction: f64) -> String {
+    let p = fraction * 100.0;
+    if (p - p.round()).abs() < 1e-9 {
+        format!("{p:.0}%")
+    } else if p < 1.0 {
+        format!("{p:.2}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Records when the last build (even one that had nothing to do) finished.
+fn write_last_build(state_dir: &Path) {
+    let _ = std::fs::write(state_dir.join("last-build"), format!("{}\n", unix_now()));
+}
+
+/// How long ago the last build finished.
+fn last_build_age(state_dir: &Path) -> Option<Duration> {
+    let text = std::fs::read_to_string(state_dir.join("last-build")).ok()?;
+    let then: i64 = text.trim().parse().ok()?;
+    Some(Duration::from_secs(
+        u64::try_from(unix_now() - then).unwrap_or(0),
+    ))
+}
+
+/// Every output as the diff sees it: renders, then feeds, then copies.
+fn items<'a>(
+    site: &'a Site,
+    plan: &'a BuildPlan,
+    fps: &Fingerprints,
+    templates: &Templates,
+) -> Vec<Item<'a>> {
+    let rendered = plan.renders.iter().chain(&plan.deferred).map(|planned| {
+        let template = plan::template_of(site, &planned.output);
+        let analysis = template.map(|t| templates.analysis(t)).unwrap_or_default();
+        Item {
+            file: &planned.file,
+            inputs: input_hash::inputs(site, fps, planned),
+            template,
+            closure: analysis.closure,
+            volatile: analysis.volatile,
+        }
+    });
+    let copies = plan.copies.iter().map(|copy| Item {
+        file: &copy.file,
+        inputs: input_hash::copy_inputs(copy),
+        template: None,
+        closure: Vec::new(),
+        volatile: false,
+    });
+    let mut all: Vec<Item<'a>> =
+        Vec::with_capacity(plan.renders.len() + plan.deferred.len() + plan.copies.len());
+    all.extend(rendered);
+    all.extend(copies);
+    all
+}
+
+/// (changed + added + removed pages, and pages a template or config change affects) / pages.
+fn changed_fraction(
+    site: &Site,
+    plan: &BuildPlan,
+    diff: &diff::Diff,
+    previous: Option<&Manifest>,
+    freshness: &[(String, Freshness)],
+    removed: usize,
+) -> f64 {
+    let Some(previous) = previous else { return 1.0 };
+    let page_keys: HashSet<String> = site
+        .pages
+        .iter()
+        .map(|p| format!("content/{}", p.doc.relative_path))
+        .collect();
+    let mut changed: HashSet<String> = freshness
+        .iter()
+        .filter(|(key, f)| {
+            matches!(f, Freshness::Changed | Freshness::Added) && page_keys.contains(key)
+        })
+        .map(|(key, _)| key.clone())
+        .collect();
+    for (i, planned) in plan.renders.iter().enumerate() {
+        if let (
+            Output::Page(id),
+            Some(
+                Reason::TemplateChanged(_)
+                | Reason::ConfigChanged
+                | Reason::Volatile
+                | Reason::Full,
+            ),
+        ) = (&planned.output, &diff.decisions[i])
+        {
+            changed.insert(format!("content/{}", site.page(*id).doc.relative_path));
+        }
+    }
+    let total = site.pages.len().max(previous.pages).max(1);
+    ((changed.len() + removed) as f64 / total as f64).min(1.0)
 }
 
 /// Adds the warnings found so far to a site's errors, so the report lists both.
@@ -205,57 +561,87 @@ fn check_output_folder(root: &Path, output: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A page's content and heading ids, or its problems.
+type BodyResult = std::result::Result<(String, Vec<String>), Vec<Diagnostic>>;
+
+/// The size and hash of what was written, and what its template functions read.
+type Written = (u64, ContentHash, Vec<manifest::Dep>);
+
+/// What producing the outputs left: per output index, the size and hash of what was written
+/// and what its template functions read; and the warnings.
+struct Produced {
+    outputs: Vec<(usize, Written)>,
+    warnings: Vec<Diagnostic>,
+}
+
 /// One finished output: what the later checks need from it.
 #[derive(Default)]
 struct Done {
+    index: usize,
+    size: u64,
+    hash: ContentHash,
+    deps: Vec<manifest::Dep>,
     anchors: Option<(String, Vec<String>)>,
     anchor_links: Vec<(String, AnchorLink)>,
     feed_content: Option<(PageId, String)>,
     warnings: Vec<Diagnostic>,
 }
 
-/// Renders, post-processes and writes every output; returns the warnings.
+/// Renders, post-processes and writes the `selected` outputs (indexes into renders, then
+/// deferred, then copies).
 fn produce(
     site: &Site,
-    plan: &plan::BuildPlan,
+    plan: &BuildPlan,
     renderer: &Renderer,
     sink: &Sink,
+    selected: &[usize],
     progress: &dyn Progress,
-) -> Result<Vec<Diagnostic>> {
-    progress.start(plan.renders.len() + plan.copies.len() + plan.deferred.len());
+) -> Result<Produced> {
+    progress.start(selected.len());
+    let (renders, deferred) = (plan.renders.len(), plan.deferred.len());
     let minify = site.config.minify;
-    let finish = |planned: &Planned, rendered: Result<Rendered, Vec<Diagnostic>>| -> Result<Done> {
+    let finish = |index: usize,
+                  planned: &Planned,
+                  rendered: Result<Rendered, Vec<Diagnostic>>|
+     -> Result<Done> {
         let rendered = rendered.map_err(Error::Site)?;
         let bytes = post::process(&planned.file, rendered.text, minify);
         sink.write(&planned.file, &bytes)?;
         progress.advance();
         Ok(Done {
+            index,
+            size: bytes.len() as u64,
+            hash: ContentHash::of(&bytes),
+            deps: rendered.deps,
             anchors: rendered.anchors,
             anchor_links: rendered.anchor_links,
             feed_content: rendered.feed_content,
             warnings: rendered.warnings,
         })
     };
-    let done: Vec<Result<Done>> = plan
-        .renders
+    let done: Vec<Result<Done>> = selected
         .par_iter()
-        .map(|p| finish(p, renderer.render(p)))
-        .collect();
-    let copied: Vec<Result<()>> = plan
-        .copies
-        .par_iter()
-        .map(|c| {
-            sink.copy(&c.source, &c.file)?;
-            progress.advance();
-            Ok(())
+        .filter(|i| **i < renders || **i >= renders + deferred)
+        .map(|&i| {
+            if i < renders {
+                let planned = &plan.renders[i];
+                finish(i, planned, renderer.render(planned))
+            } else {
+                let copy = &plan.copies[i - renders - deferred];
+                let size = sink.copy(&copy.source, &copy.file)?;
+                progress.advance();
+                Ok(Done {
+                    index: i,
+                    size,
+                    hash: copy.hash,
+                    ..Done::default()
+                })
+            }
         })
         .collect();
     let mut problems = Vec::new();
     let mut finished = Vec::with_capacity(done.len());
-    for result in done
-        .into_iter()
-        .chain(copied.into_iter().map(|r| r.map(|()| Done::default())))
-    {
+    for result in done {
         match result {
             Ok(d) => finished.push(d),
             Err(Error::Site(d)) => problems.extend(d),
@@ -266,11 +652,26 @@ fn produce(
         .iter_mut()
         .flat_map(|d| std::mem::take(&mut d.warnings))
         .collect();
-    let anchors: HashMap<String, Vec<String>> = finished
+    let mut anchors: HashMap<String, Vec<String>> = finished
         .iter_mut()
         .filter_map(|d| d.anchors.take())
         .collect();
-    for (from, link) in finished.iter().flat_map(|d| &d.anchor_links) {
+    let links: Vec<(String, AnchorLink)> = finished
+        .iter_mut()
+        .flat_map(|d| std::mem::take(&mut d.anchor_links))
+        .collect();
+    // Targets this build did not render still have their headings checked.
+    for (_, link) in &links {
+        if anchors.contains_key(&link.target) {
+            continue;
+        }
+        if let Some(ContentRef::Page(id)) = site.by_content_path.get(&link.target)
+            && let Ok((_, ids)) = renderer.page_body(*id)
+        {
+            anchors.insert(link.target.clone(), ids);
+        }
+    }
+    for (from, link) in &links {
         if let Some(d) = check_anchor(site, &anchors, from, link) {
             problems.push(d);
         }
@@ -279,28 +680,59 @@ fn produce(
         problems.append(&mut warnings);
         return Err(Error::Site(problems));
     }
-    let contents: HashMap<PageId, String> = finished
-        .into_iter()
-        .filter_map(|d| d.feed_content)
+    let mut contents: HashMap<PageId, String> = finished
+        .iter_mut()
+        .filter_map(|d| d.feed_content.take())
         .collect();
-    let feeds: Vec<Result<Done>> = plan
-        .deferred
+    let feeds: Vec<usize> = selected
+        .iter()
+        .copied()
+        .filter(|i| (renders..renders + deferred).contains(i))
+        .collect();
+    if !feeds.is_empty() {
+        // Feed pages this build did not render: their content is rendered for the feed only.
+        let missing: Vec<PageId> = plan
+            .feed_pages
+            .iter()
+            .copied()
+            .filter(|id| !contents.contains_key(id))
+            .collect();
+        let bodies: Vec<(PageId, BodyResult)> = missing
+            .par_iter()
+            .map(|id| (*id, renderer.page_body(*id)))
+            .collect();
+        for (id, body) in bodies {
+            match body {
+                Ok((html, _)) => {
+                    contents.insert(id, html);
+                }
+                Err(d) => problems.extend(d),
+            }
+        }
+    }
+    let feed_results: Vec<Result<Done>> = feeds
         .par_iter()
-        .map(|p| finish(p, renderer.render_feed(p, &contents)))
+        .map(|&i| {
+            let planned = &plan.deferred[i - renders];
+            finish(i, planned, renderer.render_feed(planned, &contents))
+        })
         .collect();
-    for result in feeds {
+    for result in feed_results {
         match result {
-            Ok(_) => {}
+            Ok(d) => finished.push(d),
             Err(Error::Site(d)) => problems.extend(d),
             Err(other) => return Err(other),
         }
     }
-    if problems.is_empty() {
-        Ok(warnings)
-    } else {
+    if !problems.is_empty() {
         problems.append(&mut warnings);
-        Err(Error::Site(problems))
+        return Err(Error::Site(problems));
     }
+    let outputs = finished
+        .into_iter()
+        .map(|d| (d.index, (d.size, d.hash, d.deps)))
+        .collect();
+    Ok(Produced { outputs, warnings })
 }
 
 /// An error when `link` (from the page at content path `from`) names an anchor its target lacks.

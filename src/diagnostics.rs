@@ -99,6 +99,24 @@ impl Diagnostic {
         self
     }
 
+    /// Places the problem at a line whose text is known (or not).
+    #[must_use]
+    pub fn at_line(
+        mut self,
+        file: impl Into<PathBuf>,
+        line: usize,
+        column: Option<usize>,
+        source_line: Option<String>,
+    ) -> Self {
+        self.source_line = source_line;
+        self.location = Some(Location {
+            file: file.into(),
+            line: Some(line),
+            column,
+        });
+        self
+    }
+
     /// Places the problem at byte `offset` of `text`, the file's content.
     #[must_use]
     pub fn at_offset(self, file: impl Into<PathBuf>, text: &str, offset: usize) -> Self {

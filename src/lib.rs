@@ -23,12 +23,16 @@ pub mod build;
 pub mod config;
 pub mod diagnostics;
 pub mod emit;
+pub mod hash;
 pub mod init;
 pub mod load;
+pub mod lock;
 pub mod markdown;
 pub mod plan;
 pub mod post;
 pub mod render;
+pub mod schedule;
+pub mod state;
 pub mod theme;
 pub mod value;
 

@@ -6,10 +6,11 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sitegen::build::{BuildReport, Options, Progress, Quiet};
+use sitegen::build::{BuildReport, Gate, Options, Outcome, Progress, Quiet};
 use sitegen::{Diagnostic, Error};
 
 /// A fast static site generator for large sites, with Zola's content conventions.
@@ -30,13 +31,33 @@ enum Command {
         /// The folder to create (must be missing or empty).
         dir: PathBuf,
     },
-    /// Build the site into the output folder (public/ by default).
+    /// Build the site into the output folder (public/ by default), redoing only what changed.
     Build {
         #[command(flatten)]
         site: SiteArgs,
-        /// Where to write the site (default: the config's output_dir, `public`, under the root).
-        #[arg(short, long, value_name = "DIR")]
-        output: Option<PathBuf>,
+        #[command(flatten)]
+        build: BuildArgs,
+    },
+    /// Build (incrementally) only if enough changed since the last build: for cron jobs.
+    Rebuild {
+        #[command(flatten)]
+        site: SiteArgs,
+        #[command(flatten)]
+        build: BuildArgs,
+        #[command(flatten)]
+        gate: GateArgs,
+    },
+    /// Run `rebuild` on a cron schedule, in the foreground, until stopped (SIGINT/SIGTERM).
+    Schedule {
+        #[command(flatten)]
+        site: SiteArgs,
+        #[command(flatten)]
+        build: BuildArgs,
+        #[command(flatten)]
+        gate: GateArgs,
+        /// A cron expression (minute hour day month weekday), e.g. "*/15 * * * *".
+        #[arg(long, value_name = "EXPR")]
+        cron: String,
     },
     /// Load and render everything without writing; list every problem (exit 1 if any).
     Check {
@@ -64,6 +85,68 @@ struct SiteArgs {
     format: Format,
 }
 
+#[derive(Debug, Args)]
+struct BuildArgs {
+    /// Where to write the site (default: the config's output_dir, `public`, under the root).
+    #[arg(short, long, value_name = "DIR")]
+    output: Option<PathBuf>,
+    /// Ignore the previous build's state and build everything.
+    #[arg(long)]
+    full: bool,
+    /// Print why each output was written.
+    #[arg(long)]
+    explain: bool,
+    /// Wait for another sitegen working on this site instead of exiting.
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(Debug, Args)]
+struct GateArgs {
+    /// Build when at least this share of the pages changed: `5%` (or `0.05`).
+    #[arg(long, value_name = "PERCENT", default_value = "0%", value_parser = parse_threshold)]
+    threshold: f64,
+    /// Build anyway when the last build is older than this: `24h`, `30m`, `2d`, `90s`.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    max_age: Option<Duration>,
+}
+
+fn parse_threshold(text: &str) -> Result<f64, String> {
+    let (number, scale) = match text.trim().strip_suffix('%') {
+        Some(n) => (n, 100.0),
+        None => (text.trim(), 1.0),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a percentage like 5%"))?;
+    let fraction = value / scale;
+    if (0.0..=1.0).contains(&fraction) {
+        Ok(fraction)
+    } else {
+        Err(format!("`{text}` is not between 0% and 100%"))
+    }
+}
+
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 24h"))?;
+    let seconds = match unit {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: the unit is s, m, h or d")),
+    };
+    Ok(Duration::from_secs(number * seconds))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     /// A line for people.
@@ -87,8 +170,15 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e, Format::Text),
         },
-        Command::Build { site, output } => run(&site, Some(output), true),
-        Command::Check { site } => run(&site, None, false),
+        Command::Build { site, build } => run(&site, Some(&build), None),
+        Command::Rebuild { site, build, gate } => run(&site, Some(&build), Some(&gate)),
+        Command::Schedule {
+            site,
+            build,
+            gate,
+            cron,
+        } => schedule(&site, &build, &gate, &cron),
+        Command::Check { site } => run(&site, None, None),
     }
 }
 
@@ -106,58 +196,134 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-fn run(args: &SiteArgs, output: Option<Option<PathBuf>>, write: bool) -> ExitCode {
-    let options = Options {
+fn options(args: &SiteArgs, build: Option<&BuildArgs>, gate: Option<&GateArgs>) -> Options {
+    Options {
         root: args.root.clone(),
-        output: output.flatten(),
+        output: build.and_then(|b| b.output.clone()),
         drafts: args.drafts,
         overrides: args.overrides.clone(),
-        write,
-    };
+        write: build.is_some(),
+        full: build.is_some_and(|b| b.full),
+        wait: build.is_some_and(|b| b.wait),
+        gate: gate.map(|g| Gate {
+            threshold: g.threshold,
+            max_age: g.max_age,
+        }),
+    }
+}
+
+fn run(args: &SiteArgs, build: Option<&BuildArgs>, gate: Option<&GateArgs>) -> ExitCode {
+    let options = options(args, build, gate);
+    let explain = build.is_some_and(|b| b.explain);
     let interactive = std::io::stderr().is_terminal() && !args.quiet && args.format == Format::Text;
     let result = if interactive {
-        sitegen::build(&options, &Bar::new())
+        sitegen::build::run(&options, &Bar::new())
     } else {
-        sitegen::build(&options, &Quiet)
+        sitegen::build::run(&options, &Quiet)
     };
     match result {
-        Ok(report) => {
-            summarize(&report, args.format, write);
+        Ok(outcome) => {
+            report(
+                outcome,
+                args.format,
+                options.write,
+                options.gate.is_some(),
+                explain,
+            );
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e, args.format),
     }
 }
 
-fn summarize(report: &BuildReport, format: Format, write: bool) {
-    match format {
-        Format::Json => say(&serde_json::to_string(report).unwrap_or_default()),
-        Format::Text => {
+/// Runs `rebuild` on the cron schedule until SIGINT or SIGTERM.
+fn schedule(args: &SiteArgs, build: &BuildArgs, gate: &GateArgs, cron: &str) -> ExitCode {
+    let schedule = match sitegen::schedule::Schedule::parse(cron) {
+        Ok(s) => s,
+        Err(e) => return fail(&e, Format::Text),
+    };
+    let mut options = options(args, Some(build), Some(gate));
+    options.wait = true;
+    say(&format!(
+        "scheduled: `{}` for {}",
+        schedule.expression(),
+        args.root.display()
+    ));
+    let tick = || {
+        sitegen::build::run(&options, &Quiet).map(|outcome| match outcome {
+            Outcome::Skipped { reason, .. } => format!("skipped: {reason}"),
+            Outcome::Built { reason, report } => {
+                format!("built ({reason}): {}", summary_line(&report, true))
+            }
+        })
+    };
+    match sitegen::schedule::run(&schedule, tick, &mut |line| say(line)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e, Format::Text),
+    }
+}
+
+fn report(outcome: Outcome, format: Format, write: bool, gated: bool, explain: bool) {
+    let outcome = match outcome {
+        Outcome::Built { reason, mut report } => {
+            if !explain {
+                report.rebuilt.clear();
+            }
+            Outcome::Built { reason, report }
+        }
+        skipped => skipped,
+    };
+    if format == Format::Json {
+        let value = match &outcome {
+            Outcome::Built { report, .. } if !gated => serde_json::to_value(report),
+            other => serde_json::to_value(other),
+        };
+        say(&value.map(|v| v.to_string()).unwrap_or_default());
+        return;
+    }
+    match outcome {
+        Outcome::Skipped { reason, .. } => say(&format!("skipped: {reason}")),
+        Outcome::Built { reason, report } => {
             for warning in &report.warnings {
                 complain(&warning.to_string());
             }
-            let seconds = report.duration_ms as f64 / 1000.0;
-            let line = if write {
-                format!(
-                    "Built {} pages, {} sections, {} files in {seconds:.2}s into {}{}",
-                    report.pages,
-                    report.sections,
-                    report.files_written,
-                    report.output.display(),
-                    warnings_note(report.warnings.len())
-                )
-            } else {
-                format!(
-                    "Checked {} pages, {} sections, {} outputs in {seconds:.2}s: no errors{}",
-                    report.pages,
-                    report.sections,
-                    report.files_written,
-                    warnings_note(report.warnings.len())
-                )
-            };
-            say(&line);
+            for rebuilt in &report.rebuilt {
+                say(&format!("  {}: {}", rebuilt.file, rebuilt.reason));
+            }
+            if gated {
+                say(&format!("built: {reason}"));
+            }
+            say(&summary_line(&report, write));
         }
     }
+}
+
+fn summary_line(report: &BuildReport, write: bool) -> String {
+    let seconds = report.duration_ms as f64 / 1000.0;
+    let warnings = warnings_note(report.warnings.len());
+    if !write {
+        return format!(
+            "Checked {} pages, {} sections, {} outputs in {seconds:.2}s: no errors{warnings}",
+            report.pages, report.sections, report.files_written
+        );
+    }
+    let mut line = format!(
+        "Built {} pages, {} sections, {} files",
+        report.pages, report.sections, report.files_written
+    );
+    if report.pages_reused > 0 || report.outputs_removed > 0 {
+        line.push_str(&format!(
+            " ({} pages rendered, {} reused, {} outputs removed, {} changed)",
+            report.pages_rendered,
+            report.pages_reused,
+            report.outputs_removed,
+            sitegen::build::percent(report.changed_fraction)
+        ));
+    }
+    format!(
+        "{line} in {seconds:.2}s into {}{warnings}",
+        report.output.display()
+    )
 }
 
 fn warnings_note(count: usize) -> String {

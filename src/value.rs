@@ -13,11 +13,11 @@ const TOML_DATETIME: &str = "$__toml_private_datetime";
 pub fn unwrap_datetimes(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            if map.len() == 1 {
-                if let Some(Value::String(s)) = map.get(TOML_DATETIME) {
-                    *value = Value::String(s.clone());
-                    return;
-                }
+            if map.len() == 1
+                && let Some(Value::String(s)) = map.get(TOML_DATETIME)
+            {
+                *value = Value::String(s.clone());
+                return;
             }
             map.values_mut().for_each(unwrap_datetimes);
         }

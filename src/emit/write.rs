@@ -35,14 +35,20 @@ impl Sink {
         }
     }
 
-    /// Copies `source` to `file`.
-    pub fn copy(&self, source: &StaticSource, file: &str) -> Result<()> {
+    /// Copies `source` to `file`; returns the number of bytes.
+    pub fn copy(&self, source: &StaticSource, file: &str) -> Result<u64> {
         match (self, source) {
             (Self::Staging(staging), StaticSource::File(path)) => staging.copy(path, file),
-            (Self::Staging(staging), StaticSource::Builtin(bytes)) => staging.write(file, bytes),
-            (Self::Discard(count), _) => {
+            (Self::Staging(staging), StaticSource::Builtin(bytes)) => {
+                staging.write(file, bytes).map(|()| bytes.len() as u64)
+            }
+            (Self::Discard(count), StaticSource::File(path)) => {
                 count.fetch_add(1, Ordering::Relaxed);
-                Ok(())
+                Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
+            }
+            (Self::Discard(count), StaticSource::Builtin(bytes)) => {
+                count.fetch_add(1, Ordering::Relaxed);
+                Ok(bytes.len() as u64)
             }
         }
     }
@@ -122,13 +128,41 @@ impl Staging {
         Ok(())
     }
 
-    fn copy(&self, source: &Path, file: &str) -> Result<()> {
+    fn copy(&self, source: &Path, file: &str) -> Result<u64> {
         let target = self.target(file)?;
         if let Some(dir) = target.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        std::fs::copy(source, &target).map_err(|e| Error::io(source, e))?;
+        let size = std::fs::copy(source, &target).map_err(|e| Error::io(source, e))?;
         self.written.fetch_add(1, Ordering::Relaxed);
+        Ok(size)
+    }
+
+    /// Moves the staged `files` into the existing output folder (one rename each), deletes
+    /// `removed` there, and removes the staging folder: the incremental commit.
+    pub fn merge(self, files: &[&str], removed: &[String]) -> Result<()> {
+        for file in files {
+            let from = self.target(file)?;
+            let to = self.output.join(file);
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
+            if std::fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir()) {
+                std::fs::remove_dir_all(&to).map_err(|e| Error::io(&to, e))?;
+            }
+            std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        }
+        for file in removed {
+            let Ok(path) = self.target(file).map(|_| self.output.join(file)) else {
+                continue;
+            };
+            match std::fs::remove_file(&path) {
+                Ok(()) => prune_empty_parents(&path, &self.output),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        remove_tree(&self.staging);
         Ok(())
     }
 
@@ -159,6 +193,17 @@ impl Staging {
     /// Removes the staging folder, leaving the output as it was.
     pub fn abort(self) {
         remove_tree(&self.staging);
+    }
+}
+
+/// Removes the empty folders above `file`, up to (not including) `root`.
+fn prune_empty_parents(file: &Path, root: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == root || !d.starts_with(root) || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
     }
 }
 
@@ -198,10 +243,10 @@ fn remove_leftovers(parent: &Path, name: &str) {
             .strip_prefix(&format!(".{name}.staging-"))
             .or_else(|| file.strip_prefix(&format!(".{name}.old-")))
             .and_then(|pid| pid.parse::<u32>().ok());
-        if let Some(pid) = pid {
-            if pid == std::process::id() || !Path::new(&format!("/proc/{pid}")).exists() {
-                remove_tree(&entry.path());
-            }
+        if let Some(pid) = pid
+            && (pid == std::process::id() || !Path::new(&format!("/proc/{pid}")).exists())
+        {
+            remove_tree(&entry.path());
         }
     }
 }
@@ -209,6 +254,40 @@ fn remove_leftovers(parent: &Path, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::Staging;
+
+    #[test]
+    fn merge_replaces_changed_files_and_deletes_removed_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        std::fs::create_dir_all(out.join("old/deep")).unwrap();
+        std::fs::write(out.join("old/deep/index.html"), "old").unwrap();
+        std::fs::write(out.join("keep.html"), "keep").unwrap();
+        std::fs::write(out.join("a.html"), "a1").unwrap();
+        let staging = Staging::new(&out).unwrap();
+        staging.write("a.html", b"a2").unwrap();
+        staging.write("new/index.html", b"n").unwrap();
+        staging
+            .merge(
+                &["a.html", "new/index.html"],
+                &["old/deep/index.html".to_owned()],
+            )
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(out.join("a.html")).unwrap(), "a2");
+        assert_eq!(
+            std::fs::read_to_string(out.join("new/index.html")).unwrap(),
+            "n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("keep.html")).unwrap(),
+            "keep"
+        );
+        assert!(!out.join("old").exists(), "empty folders are pruned");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no staging folder left"
+        );
+    }
 
     #[test]
     fn commit_swaps_and_abort_keeps_the_old_output() {

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::diagnostics::{Diagnostic, key_line};
-use crate::load::front_matter::{
-    self, Date, PageFrontMatter, SectionFrontMatter, Split, parse_date,
-};
+use crate::diagnostics::Diagnostic;
+use crate::hash::ContentHash;
+use crate::load::front_matter::{self, Date, PageFrontMatter, SectionFrontMatter, parse_date};
 use crate::load::site::{Asset, Document, Page, PageId, Section, SectionId};
+use crate::load::source::{self, Cached, Freshness, Made, Parsed, SourceCache, Stat};
 use crate::markdown;
 
 /// A content file found by the walk.
@@ -24,12 +24,12 @@ enum Found {
     Asset,
 }
 
-/// Content files, by kind, with paths relative to content/.
+/// Content files, by kind, with paths relative to content/ and their stat.
 #[derive(Debug, Default)]
 pub struct Inventory {
-    sections: Vec<String>,
-    pages: Vec<String>,
-    assets: Vec<String>,
+    sections: Vec<(String, Stat)>,
+    pages: Vec<(String, Stat)>,
+    assets: Vec<(String, Stat)>,
 }
 
 /// Walks content/ (skipping hidden files; symlinks must stay inside the site).
@@ -57,9 +57,13 @@ pub fn walk(content: &Path, root: &Path, problems: &mut Vec<Diagnostic>) -> Inve
         };
         let path = entry.path();
         let mut is_file = entry.file_type().is_file();
+        let mut metadata = entry.metadata().ok();
         if entry.path_is_symlink() {
             match path.canonicalize() {
-                Ok(target) if target.starts_with(&canonical_root) => is_file = target.is_file(),
+                Ok(target) if target.starts_with(&canonical_root) => {
+                    metadata = std::fs::metadata(&target).ok();
+                    is_file = target.is_file();
+                }
                 _ => {
                     problems.push(
                         Diagnostic::error("symbolic link points outside the site")
@@ -82,10 +86,17 @@ pub fn walk(content: &Path, root: &Path, problems: &mut Vec<Diagnostic>) -> Inve
             );
             continue;
         };
+        let stat = metadata.as_ref().map_or(
+            Stat {
+                size: 0,
+                mtime_ns: 0,
+            },
+            Stat::of,
+        );
         match classify(path) {
-            Found::Section => inventory.sections.push(relative),
-            Found::Page => inventory.pages.push(relative),
-            Found::Asset => inventory.assets.push(relative),
+            Found::Section => inventory.sections.push((relative, stat)),
+            Found::Page => inventory.pages.push((relative, stat)),
+            Found::Asset => inventory.assets.push((relative, stat)),
         }
     }
     inventory
@@ -108,96 +119,14 @@ pub fn relative_to(path: &Path, root: &Path) -> PathBuf {
         .map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
 }
 
-/// A parsed file, before the model is assembled.
-struct Parsed<T> {
-    relative: String,
-    file: PathBuf,
-    meta: T,
-    body_offset: usize,
-    body_len: usize,
-    hash: blake3::Hash,
-    word_count: usize,
-    /// Markdown before `<!-- more -->`, rendered once paths are known.
-    summary_source: Option<String>,
-    /// Content paths this file links to with an anchor (`@/a.md#part`).
-    anchor_targets: Vec<String>,
-    /// Front matter text, for locating keys in later messages.
-    front_matter: String,
-    front_matter_line: usize,
-    text_for_errors: String,
-}
-
-impl<T> Parsed<T> {
-    /// A problem at the line of `key` in the front matter (or the file's first line).
-    fn at_key(&self, display: &Path, key: &str, message: String) -> Diagnostic {
-        let line = key_line(&self.front_matter, key).map_or(1, |l| l + self.front_matter_line - 1);
-        Diagnostic::error(message).at(display, &self.text_for_errors, line, None)
-    }
-}
-
-fn read_and_parse<T: serde::de::DeserializeOwned + Default>(
-    root: &Path,
-    content: &Path,
-    relative: &str,
-) -> Result<Parsed<T>, Diagnostic> {
-    let file = content.join(relative);
-    let display = relative_to(&file, root);
-    let bytes = std::fs::read(&file)
-        .map_err(|e| Diagnostic::error(format!("cannot read file: {e}")).in_file(&display))?;
-    let hash = blake3::hash(&bytes);
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => {
-            let offset = e.utf8_error().valid_up_to();
-            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            return Err(Diagnostic::error("file is not valid UTF-8")
-                .at_offset(&display, &lossy, offset)
-                .with_help("save the file as UTF-8"));
-        }
-    };
-    let split: Split<'_> = front_matter::split(&text).map_err(|message| {
-        Diagnostic::error(message)
-            .at(&display, &text, 1, Some(1))
-            .with_help(
-                "close the front matter with the same fence (`+++` or `---`) on a line of its own",
-            )
-    })?;
-    let meta = front_matter::parse::<T>(&split).map_err(|e| {
-        let line = e.line.map_or(split.front_matter_line, |l| l + split.front_matter_line - 1);
-        Diagnostic::error(format!("invalid front matter: {}", e.message))
-            .at(&display, &text, line, e.column)
-            .with_help("front matter is TOML between `+++` lines or YAML between `---` lines; see the content model in the README")
-    })?;
-    Ok(Parsed {
-        relative: relative.to_owned(),
-        file,
-        meta,
-        body_offset: split.body_offset,
-        body_len: split.body.len(),
-        hash,
-        word_count: markdown::word_count(split.body),
-        summary_source: markdown::summary_part(split.body).map(str::to_owned),
-        anchor_targets: anchor_targets(split.body),
-        front_matter: split.front_matter.to_owned(),
-        front_matter_line: split.front_matter_line,
-        text_for_errors: text[..split.body_offset].to_owned(),
-    })
-}
-
-/// Content paths linked with an anchor (`](@/a.md#part)`), found by a quick scan of the body so
-/// that only those pages keep their heading ids for the anchor check.
-fn anchor_targets(body: &str) -> Vec<String> {
-    body.match_indices("(@/")
-        .filter_map(|(i, _)| {
-            let rest = &body[i + 3..];
-            let link = &rest[..rest.find([')', ' ', '\n']).unwrap_or(rest.len())];
-            link.split_once('#').map(|(path, _)| path.to_owned())
-        })
-        .collect()
-}
-
 /// The pages and sections of a site, assembled.
 pub struct Content {
+    /// What this build made of every content file, for the next build's cache.
+    pub cache: Vec<(String, Cached)>,
+    /// Pages of the previous build whose file is gone.
+    pub removed_pages: usize,
+    /// How each content file compares with the previous build, by root-relative path.
+    pub freshness: Vec<(String, Freshness)>,
     /// Content paths that anchor links point to.
     pub anchor_targets: std::collections::HashSet<String>,
     /// Pages, by content path.
@@ -206,35 +135,70 @@ pub struct Content {
     pub sections: Vec<Section>,
 }
 
-/// Parses every file of `inventory` and assembles pages and sections.
+/// Parses every file of `inventory` (reusing `cache` where files did not change) and
+/// assembles pages and sections.
 pub fn assemble(
     root: &Path,
-    content: &Path,
     config: &Config,
     inventory: &Inventory,
     drafts: bool,
+    cache: &mut SourceCache,
     problems: &mut Vec<Diagnostic>,
 ) -> Content {
+    let key_of = |relative: &str| format!("content/{relative}");
+    // Take each file's entry out of the previous cache: unchanged parses move, not copy.
+    let mut take = |list: &[(String, Stat)]| -> Vec<Option<Cached>> {
+        list.iter().map(|(r, _)| cache.remove(&key_of(r))).collect()
+    };
+    let section_cache = take(&inventory.sections);
+    let page_cache = take(&inventory.pages);
     let (section_errors, sections): (Vec<_>, Vec<_>) = inventory
         .sections
         .par_iter()
-        .map(|r| read_and_parse::<SectionFrontMatter>(root, content, r))
+        .zip(section_cache)
+        .map(|((r, stat), cached)| {
+            source::markdown(root, &key_of(r), r, *stat, cached, |m| match m {
+                Made::Section(p) => Some(p),
+                _ => None,
+            })
+        })
         .partition_map(Into::into);
     let (page_errors, pages): (Vec<_>, Vec<_>) = inventory
         .pages
         .par_iter()
-        .map(|r| read_and_parse::<PageFrontMatter>(root, content, r))
+        .zip(page_cache)
+        .map(|((r, stat), cached)| {
+            source::markdown(root, &key_of(r), r, *stat, cached, |m| match m {
+                Made::Page(p) => Some(p),
+                _ => None,
+            })
+        })
         .partition_map(Into::into);
     problems.extend(section_errors);
     problems.extend(page_errors);
+    let removed_pages = cache
+        .iter()
+        .filter(|(key, c)| key.starts_with("content/") && matches!(c.made, Made::Page(_)))
+        .count();
     let anchor_targets = sections
         .iter()
-        .flat_map(|s| &s.anchor_targets)
-        .chain(pages.iter().flat_map(|p| &p.anchor_targets))
+        .flat_map(|(s, _)| &s.anchor_targets)
+        .chain(pages.iter().flat_map(|(p, _)| &p.anchor_targets))
         .cloned()
         .collect();
+    let mut freshness: Vec<(String, Freshness)> =
+        Vec::with_capacity(sections.len() + pages.len() + inventory.assets.len());
+    for (parsed, fresh) in sections
+        .iter()
+        .map(|(p, f)| (&p.relative, f))
+        .chain(pages.iter().map(|(p, f)| (&p.relative, f)))
+    {
+        freshness.push((key_of(parsed), *fresh));
+    }
+    let sections_parsed: Vec<_> = sections.into_iter().map(|(p, _)| p).collect();
+    let pages: Vec<_> = pages.into_iter().map(|(p, _)| p).collect();
 
-    let mut sections = build_sections(root, config, sections);
+    let mut sections = build_sections(root, config, &sections_parsed);
     let section_dirs: HashMap<String, SectionId> = sections
         .iter()
         .enumerate()
@@ -250,7 +214,7 @@ pub fn assemble(
 
     let mut built: Vec<Page> = Vec::with_capacity(pages.len());
     let mut kept_index: HashMap<usize, usize> = HashMap::new();
-    for (i, parsed) in pages.into_iter().enumerate() {
+    for (i, parsed) in pages.iter().enumerate() {
         if parsed.meta.draft && !drafts {
             continue;
         }
@@ -263,18 +227,63 @@ pub fn assemble(
         }
     }
 
+    let assets = hash_assets(root, inventory, cache, problems);
+    let stat_of = |list: &[(String, Stat)], relative: &str| {
+        list.binary_search_by(|(r, _)| r.as_str().cmp(relative))
+            .map_or(
+                Stat {
+                    size: 0,
+                    mtime_ns: 0,
+                },
+                |i| list[i].1,
+            )
+    };
+    let mut new_cache: Vec<(String, Cached)> =
+        Vec::with_capacity(sections_parsed.len() + pages.len() + assets.len());
+    for parsed in sections_parsed {
+        let stat = stat_of(&inventory.sections, &parsed.relative);
+        new_cache.push((
+            key_of(&parsed.relative),
+            Cached {
+                stat,
+                made: Made::Section(parsed),
+            },
+        ));
+    }
+    for parsed in pages {
+        let stat = stat_of(&inventory.pages, &parsed.relative);
+        new_cache.push((
+            key_of(&parsed.relative),
+            Cached {
+                stat,
+                made: Made::Page(parsed),
+            },
+        ));
+    }
+    for (key, stat, hash, fresh) in &assets {
+        freshness.push((key.clone(), *fresh));
+        new_cache.push((
+            key.clone(),
+            Cached {
+                stat: *stat,
+                made: Made::File(*hash),
+            },
+        ));
+    }
     attach_assets(
-        content,
-        inventory,
+        root,
+        &assets,
         &section_dirs,
         &bundle_dirs,
         &kept_index,
         &mut built,
         &mut sections,
-        config,
     );
     link_sections(&mut sections, &mut built);
     Content {
+        cache: new_cache,
+        removed_pages,
+        freshness,
         anchor_targets,
         pages: built,
         sections,
@@ -308,29 +317,22 @@ fn site_path_of(components: &[String]) -> String {
 fn build_sections(
     root: &Path,
     config: &Config,
-    parsed: Vec<Parsed<SectionFrontMatter>>,
+    parsed: &[Parsed<SectionFrontMatter>],
 ) -> Vec<Section> {
     let mut sections: Vec<Section> = parsed
-        .into_iter()
+        .iter()
         .map(|p| {
             let components = slugified_dir(dir_of(&p.relative));
             let path = site_path_of(&components);
             let is_root = p.relative == "_index.md";
-            let (template, template_line) = match &p.meta.template {
-                Some(t) => (
-                    t.clone(),
-                    key_line(&p.front_matter, "template")
-                        .map_or(1, |l| l + p.front_matter_line - 1),
-                ),
-                None => (
-                    (if is_root {
-                        "index.html"
-                    } else {
-                        "section.html"
-                    })
-                    .to_owned(),
-                    1,
-                ),
+            let template = match &p.meta.template {
+                Some(t) => t.clone(),
+                None => (if is_root {
+                    "index.html"
+                } else {
+                    "section.html"
+                })
+                .to_owned(),
             };
             let markdown = markdown::Options::new(&config.markdown, p.meta.insert_anchor_links);
             let _ = root;
@@ -338,20 +340,21 @@ fn build_sections(
                 doc: Document {
                     permalink: config.permalink(&path),
                     path,
-                    relative_path: p.relative,
-                    file: Some(p.file),
+                    file: Some(root.join("content").join(&p.relative)),
+                    relative_path: p.relative.clone(),
                     body_offset: p.body_offset,
                     body_len: p.body_len,
                     hash: p.hash,
+                    front_matter_hash: p.front_matter_hash,
+                    links: p.links.clone(),
                     word_count: p.word_count,
-                    summary: p.summary_source,
+                    summary: p.summary_source.clone(),
                     assets: Vec::new(),
                     template,
-                    template_line,
                     markdown,
                     ancestors: Vec::new(),
                 },
-                meta: p.meta,
+                meta: std::sync::Arc::clone(&p.meta),
                 parent: None,
                 pages: Vec::new(),
                 subsections: Vec::new(),
@@ -367,16 +370,17 @@ fn build_sections(
                 permalink: config.permalink("/"),
                 body_offset: 0,
                 body_len: 0,
-                hash: blake3::hash(b""),
+                hash: ContentHash::of(b""),
+                front_matter_hash: ContentHash::of(b""),
+                links: Vec::new(),
                 word_count: 0,
                 summary: None,
                 assets: Vec::new(),
                 template: "index.html".to_owned(),
-                template_line: 1,
                 markdown: markdown::Options::new(&config.markdown, None),
                 ancestors: Vec::new(),
             },
-            meta: SectionFrontMatter::default(),
+            meta: std::sync::Arc::default(),
             parent: None,
             pages: Vec::new(),
             subsections: Vec::new(),
@@ -406,11 +410,10 @@ fn nearest_section(dir: &str, section_dirs: &HashMap<String, SectionId>) -> Opti
 fn build_page(
     root: &Path,
     config: &Config,
-    p: Parsed<PageFrontMatter>,
+    p: &Parsed<PageFrontMatter>,
     section_dirs: &HashMap<String, SectionId>,
     sections: &[Section],
 ) -> Result<Page, Diagnostic> {
-    let display = relative_to(&p.file, root);
     let is_bundle = file_name(&p.relative) == "index.md";
     // A bundle's folder is the page; its section is the folder above.
     let page_dir = if is_bundle {
@@ -426,7 +429,7 @@ fn build_page(
     };
     let date = match (&p.meta.date, prefix_date) {
         (Some(value), _) => Some(parse_date(value).map_err(|e| {
-            p.at_key(&display, "date", format!("invalid date: {e}"))
+            p.at_key(root, "date", format!("invalid date: {e}"))
                 .with_help("write dates as 2024-05-01 or 2024-05-01T10:00:00Z")
         })?),
         (None, Some(text)) => parse_date(&serde_json::Value::String(text.to_owned())).ok(),
@@ -438,7 +441,7 @@ fn build_page(
         .as_ref()
         .map(|value| {
             parse_date(value).map_err(|e| {
-                p.at_key(&display, "updated", format!("invalid date: {e}"))
+                p.at_key(root, "updated", format!("invalid date: {e}"))
                     .with_help("write dates as 2024-05-01 or 2024-05-01T10:00:00Z")
             })
         })
@@ -449,12 +452,12 @@ fn build_page(
     };
     if slug.is_empty() {
         return Err(p
-            .at_key(&display, "slug", "the page's slug is empty".to_owned())
+            .at_key(root, "slug", "the page's slug is empty".to_owned())
             .with_help("give the page a `slug` made of letters or digits"));
     }
     let path = match &p.meta.path {
         Some(raw) => sanitize_site_path(raw).map_err(|e| {
-            p.at_key(&display, "path", e)
+            p.at_key(root, "path", e)
                 .with_help("`path` is a URL path inside the site, like `docs/intro`")
         })?,
         None => {
@@ -465,7 +468,7 @@ fn build_page(
     };
     for alias in &p.meta.aliases {
         sanitize_site_path(alias).map_err(|e| {
-            p.at_key(&display, "aliases", e)
+            p.at_key(root, "aliases", e)
                 .with_help("aliases are URL paths inside the site, like `/old/url/`")
         })?;
     }
@@ -476,7 +479,7 @@ fn build_page(
         .find(|name| config.taxonomy(name).is_none())
     {
         return Err(p
-            .at_key(&display, name, format!("taxonomy `{name}` is not defined in the config"))
+            .at_key(root, name, format!("taxonomy `{name}` is not defined in the config"))
             .with_help(format!("add `taxonomies = [{{ name = \"{name}\" }}]` to the config, or remove it from this page")));
     }
     let section = section_dirs.get(parent_dir).copied();
@@ -485,13 +488,12 @@ fn build_page(
         .iter()
         .rev()
         .find_map(|id| sections[id.0].meta.page_template.clone());
-    let (template, template_line) = match &p.meta.template {
-        Some(t) => (
-            t.clone(),
-            key_line(&p.front_matter, "template").map_or(1, |l| l + p.front_matter_line - 1),
-        ),
-        None => (page_template.unwrap_or_else(|| "page.html".to_owned()), 1),
-    };
+    let template = p
+        .meta
+        .template
+        .clone()
+        .or(page_template)
+        .unwrap_or_else(|| "page.html".to_owned());
     let anchor_links = ancestors
         .last()
         .and_then(|id| sections[id.0].meta.insert_anchor_links);
@@ -499,20 +501,21 @@ fn build_page(
         doc: Document {
             permalink: config.permalink(&path),
             path,
-            relative_path: p.relative,
-            file: Some(p.file),
+            file: Some(root.join("content").join(&p.relative)),
+            relative_path: p.relative.clone(),
             body_offset: p.body_offset,
             body_len: p.body_len,
             hash: p.hash,
+            front_matter_hash: p.front_matter_hash,
+            links: p.links.clone(),
             word_count: p.word_count,
-            summary: p.summary_source,
+            summary: p.summary_source.clone(),
             assets: Vec::new(),
             template,
-            template_line,
             markdown: markdown::Options::new(&config.markdown, anchor_links),
             ancestors,
         },
-        meta: p.meta,
+        meta: std::sync::Arc::clone(&p.meta),
         slug,
         date,
         updated,
@@ -565,36 +568,72 @@ pub fn sanitize_site_path(raw: &str) -> Result<String, String> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn attach_assets(
-    content: &Path,
+/// A content file that is not markdown: root-relative key, stat, hash, freshness.
+type HashedAsset = (String, Stat, ContentHash, Freshness);
+
+/// Hashes the non-markdown files of content/ (reading only those whose stat changed).
+fn hash_assets(
+    root: &Path,
     inventory: &Inventory,
+    cache: &SourceCache,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<HashedAsset> {
+    let results: Vec<Result<HashedAsset, Diagnostic>> = inventory
+        .assets
+        .par_iter()
+        .map(|(relative, stat)| {
+            let key = format!("content/{relative}");
+            let (hash, fresh) = source::file_hash(&root.join(&key), *stat, cache.get(&key))
+                .map_err(|e| Diagnostic::error(format!("cannot read file: {e}")).in_file(&key))?;
+            Ok((key, *stat, hash, fresh))
+        })
+        .collect();
+    let mut assets = Vec::with_capacity(results.len());
+    for result in results {
+        match result {
+            Ok(asset) => assets.push(asset),
+            Err(d) => problems.push(d),
+        }
+    }
+    assets
+}
+
+/// Gives each non-markdown file to the nearest bundle or section folder above it.
+fn attach_assets(
+    root: &Path,
+    assets: &[HashedAsset],
     section_dirs: &HashMap<String, SectionId>,
     bundle_dirs: &HashMap<String, usize>,
     kept_index: &HashMap<usize, usize>,
     pages: &mut [Page],
     sections: &mut [Section],
-    _config: &Config,
 ) {
-    for relative in &inventory.assets {
-        let source = content.join(relative);
-        // The nearest bundle or section folder above the file owns it.
+    for (key, _, hash, _) in assets {
+        let relative = &key["content/".len()..];
+        let source = root.join(key);
         let mut dir = dir_of(relative);
         loop {
+            let name = if dir.is_empty() {
+                relative.to_owned()
+            } else {
+                relative[dir.len() + 1..].to_owned()
+            };
             if let Some(index) = bundle_dirs.get(dir) {
                 if let Some(page) = kept_index.get(index) {
-                    let name = relative[dir.len() + 1..].to_owned();
-                    pages[*page].doc.assets.push(Asset { source, name });
+                    pages[*page].doc.assets.push(Asset {
+                        source,
+                        name,
+                        hash: *hash,
+                    });
                 }
                 break;
             }
             if let Some(id) = section_dirs.get(dir) {
-                let name = if dir.is_empty() {
-                    relative.clone()
-                } else {
-                    relative[dir.len() + 1..].to_owned()
-                };
-                sections[id.0].doc.assets.push(Asset { source, name });
+                sections[id.0].doc.assets.push(Asset {
+                    source,
+                    name,
+                    hash: *hash,
+                });
                 break;
             }
             if dir.is_empty() {
@@ -647,11 +686,11 @@ fn link_sections(sections: &mut [Section], pages: &mut [Page]) {
     let mut order: Vec<usize> = (0..sections.len()).collect();
     order.sort_by_key(|i| std::cmp::Reverse(sections[*i].doc.relative_path.matches('/').count()));
     for i in order {
-        if sections[i].meta.transparent {
-            if let Some(parent) = sections[i].parent {
-                let moved = direct[i].clone();
-                direct[parent.0].extend(moved);
-            }
+        if sections[i].meta.transparent
+            && let Some(parent) = sections[i].parent
+        {
+            let moved = direct[i].clone();
+            direct[parent.0].extend(moved);
         }
     }
     for (i, mut list) in direct.into_iter().enumerate() {

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::AnchorLinks;
@@ -124,7 +124,7 @@ pub fn parse<T: DeserializeOwned + Default>(split: &Split<'_>) -> Result<T, Pars
 }
 
 /// A page's front matter (Zola's fields).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PageFrontMatter {
     pub title: Option<String>,
@@ -150,7 +150,7 @@ pub struct PageFrontMatter {
 }
 
 /// A section's front matter (Zola's fields).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SectionFrontMatter {
     pub title: Option<String>,
@@ -200,7 +200,7 @@ impl Default for SectionFrontMatter {
 }
 
 /// How a section orders its pages.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SortBy {
     /// Newest first.

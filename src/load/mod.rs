@@ -8,6 +8,7 @@
 pub mod content;
 pub mod front_matter;
 pub mod site;
+pub mod source;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -19,6 +20,9 @@ use crate::diagnostics::{Diagnostic, Error, Result};
 use crate::markdown;
 use crate::theme::Theme;
 use site::{ContentRef, PageId, Site, StaticFile, StaticSource, Taxonomy, TemplateSource, Term};
+use source::{Cached, Freshness, Made, SourceCache, Stat};
+
+use crate::hash::ContentHash;
 
 /// Built-in templates, which a theme or the site may override by name.
 const BUILTIN_TEMPLATES: [(&str, &str); 6] = [
@@ -30,31 +34,46 @@ const BUILTIN_TEMPLATES: [(&str, &str); 6] = [
     ("404.html", include_str!("../builtin/404.html")),
 ];
 
-/// Loads the site at `root` with `config` (read from `config_file`). Drafts are kept when `drafts`.
-/// Returns the site and the warnings found.
+/// What loading produced.
+pub struct Loaded {
+    /// The site.
+    pub site: Site,
+    /// Warnings found.
+    pub warnings: Vec<Diagnostic>,
+    /// What was made of every source file, for the next build.
+    pub cache: SourceCache,
+    /// How each source file compares with the previous build (by root-relative path); files
+    /// of the previous build that are gone are not listed.
+    pub freshness: Vec<(String, Freshness)>,
+    /// Pages of the previous build whose file is gone.
+    pub removed_pages: usize,
+    /// Whether the cache differs from the previous one (files added, removed, changed, touched).
+    pub cache_changed: bool,
+}
+
+/// Loads the site at `root` with `config` (read from `config_file`). Drafts are kept when
+/// `drafts`. Files whose stat matches `cache` (the previous build's) are not read again.
 pub fn load(
     root: &Path,
     config: Config,
     config_file: &Path,
     drafts: bool,
-) -> Result<(Site, Vec<Diagnostic>)> {
+    mut cache: SourceCache,
+) -> Result<Loaded> {
     let theme = Theme::resolve(root, config.theme.as_deref(), config_file)
         .map_err(|d| Error::Config(Box::new(d)))?;
     let mut problems = Vec::new();
     let content_dir = root.join("content");
     let inventory = content::walk(&content_dir, root, &mut problems);
     let content::Content {
+        cache: new_cache,
+        removed_pages,
+        mut freshness,
         anchor_targets,
         mut pages,
         sections,
-    } = content::assemble(
-        root,
-        &content_dir,
-        &config,
-        &inventory,
-        drafts,
-        &mut problems,
-    );
+    } = content::assemble(root, &config, &inventory, drafts, &mut cache, &mut problems);
+    let mut new_cache: SourceCache = new_cache.into_iter().collect();
 
     let mut by_content_path = HashMap::with_capacity(pages.len() + sections.len());
     for (i, page) in pages.iter().enumerate() {
@@ -67,7 +86,14 @@ pub fn load(
         );
     }
     let taxonomies = taxonomies(&config, &pages);
-    let static_files = static_files(root, &theme, &mut problems);
+    let static_files = static_files(
+        root,
+        &theme,
+        &cache,
+        &mut new_cache,
+        &mut freshness,
+        &mut problems,
+    );
     let templates = templates(root, &theme, &mut problems);
 
     let mut site = Site {
@@ -101,7 +127,16 @@ pub fn load(
 
     let (errors, warnings): (Vec<_>, Vec<_>) = problems.into_iter().partition(Diagnostic::is_error);
     if errors.is_empty() {
-        Ok((site, warnings))
+        let cache_changed = freshness.iter().any(|(_, f)| *f != Freshness::Unchanged)
+            || cache.keys().any(|key| !new_cache.contains_key(key));
+        Ok(Loaded {
+            site,
+            warnings,
+            cache: new_cache,
+            freshness,
+            removed_pages,
+            cache_changed,
+        })
     } else {
         let mut all = errors;
         all.extend(warnings);
@@ -162,7 +197,7 @@ fn files_under(
     dir: &Path,
     root: &Path,
     problems: &mut Vec<Diagnostic>,
-) -> Vec<(String, std::path::PathBuf)> {
+) -> Vec<(String, std::path::PathBuf, Stat)> {
     if !dir.is_dir() {
         return Vec::new();
     }
@@ -193,38 +228,91 @@ fn files_under(
             );
             continue;
         }
-        if !path.is_file() {
+        let Ok(metadata) = std::fs::metadata(path) else {
+            continue;
+        };
+        if !metadata.is_file() {
             continue;
         }
         if let Some(name) = path.strip_prefix(dir).ok().and_then(Path::to_str) {
-            files.push((name.replace('\\', "/"), path.to_path_buf()));
+            files.push((
+                name.replace('\\', "/"),
+                path.to_path_buf(),
+                Stat::of(&metadata),
+            ));
         }
     }
     files
 }
 
-fn static_files(root: &Path, theme: &Theme, problems: &mut Vec<Diagnostic>) -> Vec<StaticFile> {
-    let mut by_name: BTreeMap<String, StaticSource> = BTreeMap::new();
+fn static_files(
+    root: &Path,
+    theme: &Theme,
+    cache: &SourceCache,
+    new_cache: &mut SourceCache,
+    freshness: &mut Vec<(String, Freshness)>,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<StaticFile> {
+    let mut by_name: BTreeMap<String, (StaticSource, Option<Stat>)> = BTreeMap::new();
     match theme {
         Theme::Builtin => {
             for (name, bytes) in Theme::builtin_files("static/") {
-                by_name.insert(name.to_owned(), StaticSource::Builtin(bytes));
+                by_name.insert(name.to_owned(), (StaticSource::Builtin(bytes), None));
             }
         }
         Theme::Folder(folder) => {
-            for (name, path) in files_under(&folder.join("static"), root, problems) {
-                by_name.insert(name, StaticSource::File(path));
+            for (name, path, stat) in files_under(&folder.join("static"), root, problems) {
+                by_name.insert(name, (StaticSource::File(path), Some(stat)));
             }
         }
         Theme::None => {}
     }
-    for (name, path) in files_under(&root.join("static"), root, problems) {
-        by_name.insert(name, StaticSource::File(path));
+    for (name, path, stat) in files_under(&root.join("static"), root, problems) {
+        by_name.insert(name, (StaticSource::File(path), Some(stat)));
     }
-    by_name
-        .into_iter()
-        .map(|(name, source)| StaticFile { source, name })
-        .collect()
+    let hashed: Vec<_> = by_name
+        .into_par_iter()
+        .map(|(name, (source, stat))| {
+            let hash = match (&source, stat) {
+                (StaticSource::Builtin(bytes), _) => Ok((ContentHash::of(bytes), None)),
+                (StaticSource::File(path), Some(stat)) => {
+                    let key = content::relative_to(path, root)
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    source::file_hash(path, stat, cache.get(&key))
+                        .map(|(hash, fresh)| (hash, Some((key, stat, fresh))))
+                        .map_err(|e| {
+                            Diagnostic::error(format!("cannot read file: {e}"))
+                                .in_file(content::relative_to(path, root))
+                        })
+                }
+                (StaticSource::File(path), None) => {
+                    Err(Diagnostic::error("cannot read file").in_file(path))
+                }
+            };
+            (name, source, hash)
+        })
+        .collect();
+    let mut files = Vec::with_capacity(hashed.len());
+    for (name, source, hash) in hashed {
+        match hash {
+            Ok((hash, record)) => {
+                if let Some((key, stat, fresh)) = record {
+                    freshness.push((key.clone(), fresh));
+                    new_cache.insert(
+                        key,
+                        Cached {
+                            stat,
+                            made: Made::File(hash),
+                        },
+                    );
+                }
+                files.push(StaticFile { source, hash, name });
+            }
+            Err(d) => problems.push(d),
+        }
+    }
+    files
 }
 
 fn templates(root: &Path, theme: &Theme, problems: &mut Vec<Diagnostic>) -> Vec<TemplateSource> {
@@ -256,7 +344,7 @@ fn templates(root: &Path, theme: &Theme, problems: &mut Vec<Diagnostic>) -> Vec<
         Theme::None => {}
     }
     disk.extend(files_under(&root.join("templates"), root, problems));
-    for (name, path) in disk {
+    for (name, path, _) in disk {
         match std::fs::read(&path) {
             Ok(bytes) => found.push((name, content::relative_to(&path, root), bytes.into())),
             Err(e) => problems.push(

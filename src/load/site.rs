@@ -33,6 +33,8 @@ pub enum ContentRef {
 pub struct Asset {
     /// The file.
     pub source: PathBuf,
+    /// Its hash.
+    pub hash: crate::hash::ContentHash,
     /// Its name relative to the owner's folder (`img/a.png`).
     pub name: String,
 }
@@ -53,7 +55,11 @@ pub struct Document {
     /// Length of the body, to notice a file that changed during the build.
     pub body_len: usize,
     /// Hash of the whole file.
-    pub hash: blake3::Hash,
+    pub hash: crate::hash::ContentHash,
+    /// Hash of the front matter's text.
+    pub front_matter_hash: crate::hash::ContentHash,
+    /// Content paths its markdown links to (`@/a.md`).
+    pub links: Vec<String>,
     /// Words in the body.
     pub word_count: usize,
     /// The summary (HTML before `<!-- more -->`).
@@ -62,8 +68,6 @@ pub struct Document {
     pub assets: Vec<Asset>,
     /// The template that renders it.
     pub template: String,
-    /// 1-based line of the `template` key, or 1.
-    pub template_line: usize,
     /// How its markdown is rendered.
     pub markdown: markdown::Options,
     /// Sections above it, the root first.
@@ -76,7 +80,7 @@ pub struct Page {
     /// File, path and rendering facts.
     pub doc: Document,
     /// The front matter.
-    pub meta: PageFrontMatter,
+    pub meta: std::sync::Arc<PageFrontMatter>,
     /// The last URL segment.
     pub slug: String,
     /// `date` (or the file name's date prefix).
@@ -97,7 +101,7 @@ pub struct Section {
     /// File, path and rendering facts.
     pub doc: Document,
     /// The front matter.
-    pub meta: SectionFrontMatter,
+    pub meta: std::sync::Arc<SectionFrontMatter>,
     /// The parent section.
     pub parent: Option<SectionId>,
     /// The pages it lists, in order (including those of transparent subsections).
@@ -148,6 +152,8 @@ pub enum StaticSource {
 pub struct StaticFile {
     /// The bytes' origin.
     pub source: StaticSource,
+    /// Their hash.
+    pub hash: crate::hash::ContentHash,
     /// Its path in the output (`css/site.css`).
     pub name: String,
 }

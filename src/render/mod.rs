@@ -32,6 +32,8 @@ pub struct Rendered {
     pub feed_content: Option<(PageId, String)>,
     /// Problems that do not stop the output from being written (warnings).
     pub warnings: Vec<Diagnostic>,
+    /// What the template functions read.
+    pub deps: Vec<crate::state::manifest::Dep>,
 }
 
 /// Renders outputs of one site with its templates.
@@ -81,7 +83,9 @@ impl Renderer {
                     Some(file) => {
                         let display = file.strip_prefix(&site.root).unwrap_or(file);
                         let text = std::fs::read_to_string(file).unwrap_or_default();
-                        Diagnostic::error(message).at(display, &text, doc.template_line, None)
+                        let line = crate::load::source::key_line_in_front_matter(&text, "template")
+                            .unwrap_or(1);
+                        Diagnostic::error(message).at(display, &text, line, None)
                     }
                     None => Diagnostic::error(format!("{message} (needed by the home page)")),
                 };
@@ -137,7 +141,7 @@ impl Renderer {
         let bytes = std::fs::read(file).map_err(|e| {
             vec![Diagnostic::error(format!("cannot read file: {e}")).in_file(&display)]
         })?;
-        if blake3::hash(&bytes) != doc.hash {
+        if crate::hash::ContentHash::of(&bytes) != doc.hash {
             return Err(vec![
                 Diagnostic::error("the file changed while the site was being built")
                     .in_file(&display)
@@ -173,8 +177,27 @@ impl Renderer {
         })
     }
 
-    /// Renders one planned output (feeds excepted: see [`Renderer::render_feed`]).
+    /// The content and heading ids of page `id`, for feeds and anchor checks of pages this
+    /// (incremental) build does not render.
+    pub fn page_body(&self, id: PageId) -> Result<(String, Vec<String>), Vec<Diagnostic>> {
+        let mut out = Rendered::default();
+        let doc = &self.site.page(id).doc;
+        let body = self.body(doc, &mut out)?;
+        let mut anchors = Vec::new();
+        collect_ids(&body.toc, &mut anchors);
+        Ok((body.html, anchors))
+    }
+
+    /// Renders one planned output (feeds excepted: see [`Renderer::render_feed`]), with what its
+    /// template functions read.
     pub fn render(&self, planned: &Planned) -> Result<Rendered, Vec<Diagnostic>> {
+        templates::take_recorded();
+        let mut rendered = self.render_output(planned)?;
+        rendered.deps = templates::take_recorded();
+        Ok(rendered)
+    }
+
+    fn render_output(&self, planned: &Planned) -> Result<Rendered, Vec<Diagnostic>> {
         let site = &self.site;
         let mut out = Rendered::default();
         let mut ctx = self.base_context(planned);
@@ -345,14 +368,23 @@ impl Renderer {
                 |d| d.instant.and_utc().to_rfc2822(),
             ),
         );
+        templates::take_recorded();
         let text = self
             .templates
             .render(template, &ctx, &format!("the feed {}", planned.path))
             .map_err(|d| vec![d])?;
         Ok(Rendered {
             text,
+            deps: templates::take_recorded(),
             ..Rendered::default()
         })
+    }
+}
+
+fn collect_ids(toc: &[markdown::Heading], out: &mut Vec<String>) {
+    for heading in toc {
+        out.push(heading.id.clone());
+        collect_ids(&heading.children, out);
     }
 }
 

@@ -11,8 +11,10 @@ use serde_json::Value;
 use tera::{Function, Tera};
 
 use crate::diagnostics::Diagnostic;
-use crate::load::site::{ContentRef, Site, StaticSource, TemplateSource};
+use crate::hash::{ContentHash, Fingerprint};
+use crate::load::site::{ContentRef, Site, TemplateSource};
 use crate::render::context;
+use crate::state::manifest::Dep;
 
 /// The compiled templates of a site, with sitegen's functions and filters.
 pub struct Templates {
@@ -20,6 +22,39 @@ pub struct Templates {
     pub tera: Tera,
     /// Where each template came from, for messages.
     origins: HashMap<String, (PathBuf, String)>,
+    /// What each template reads, found in its syntax tree.
+    analysis: HashMap<String, Analysis>,
+}
+
+/// What rendering a template depends on, found statically.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    /// The templates it uses: itself, its parents, includes and macro files, recursively; sorted.
+    pub closure: Vec<String>,
+    /// Hash of the closure's sources.
+    pub closure_hash: ContentHash,
+    /// Config paths it reads (`title`, `extra.menu`), sorted; `None` when it reads `config` whole.
+    pub config_paths: Option<Vec<String>>,
+    /// Whether it calls functions whose result changes between runs (`now`, `get_random`, `get_env`).
+    pub volatile: bool,
+}
+
+thread_local! {
+    /// What the template functions read during the render on this thread.
+    static RECORDED: std::cell::RefCell<Vec<Dep>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Notes that the render running on this thread read `dep`.
+fn record(dep: Dep) {
+    RECORDED.with(|r| r.borrow_mut().push(dep));
+}
+
+/// Takes what the functions read on this thread since the last call, sorted and deduplicated.
+pub fn take_recorded() -> Vec<Dep> {
+    let mut deps = RECORDED.with(|r| std::mem::take(&mut *r.borrow_mut()));
+    deps.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+    deps.dedup();
+    deps
 }
 
 impl Templates {
@@ -37,7 +72,11 @@ impl Templates {
             }
             origins.insert(name.clone(), (origin.clone(), text.clone()));
         }
-        let templates = Self { tera, origins };
+        let templates = Self {
+            tera,
+            origins,
+            analysis: HashMap::new(),
+        };
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -49,7 +88,21 @@ impl Templates {
             return Err(vec![templates.structure_error(&e)]);
         }
         register(&mut templates.tera, site);
+        templates.analysis = analyze(&templates.tera, &templates.origins);
         Ok(templates)
+    }
+
+    /// What `name` depends on (empty for an unknown template).
+    pub fn analysis(&self, name: &str) -> Analysis {
+        self.analysis.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Each template's source hash.
+    pub fn source_hashes(&self) -> HashMap<String, ContentHash> {
+        self.origins
+            .iter()
+            .map(|(name, (_, text))| (name.clone(), ContentHash::of(text.as_bytes())))
+            .collect()
     }
 
     /// Whether a template named `name` exists.
@@ -71,17 +124,15 @@ impl Templates {
 
     fn structure_error(&self, e: &tera::Error) -> Diagnostic {
         let message = chain(e);
-        if let tera::ErrorKind::MissingParent { current, parent } = &e.kind {
-            if let Some((origin, text)) = self.origins.get(current) {
-                let line = find_line(text, parent).unwrap_or(1);
-                return Diagnostic::error(format!(
-                    "template `{current}` extends `{parent}`, which does not exist"
-                ))
-                .at(origin, text, line, None)
-                .with_help(
-                    "create the parent template in templates/, or fix the name in `extends`",
-                );
-            }
+        if let tera::ErrorKind::MissingParent { current, parent } = &e.kind
+            && let Some((origin, text)) = self.origins.get(current)
+        {
+            let line = find_line(text, parent).unwrap_or(1);
+            return Diagnostic::error(format!(
+                "template `{current}` extends `{parent}`, which does not exist"
+            ))
+            .at(origin, text, line, None)
+            .with_help("create the parent template in templates/, or fix the name in `extends`");
         }
         Diagnostic::error(message)
             .with_help("check the `extends` and `import` tags of your templates")
@@ -180,12 +231,177 @@ fn parse_error(e: &tera::Error, origin: &Path, text: &str) -> Diagnostic {
     .with_help("see tera's documentation of template syntax (tera 1.x, as used by Zola)")
 }
 
+/// Walks every template's syntax tree for what it uses.
+fn analyze(tera: &Tera, origins: &HashMap<String, (PathBuf, String)>) -> HashMap<String, Analysis> {
+    let mut direct: HashMap<&str, Uses> = HashMap::new();
+    for (name, template) in &tera.templates {
+        let mut uses = Uses::default();
+        uses.templates.extend(template.parent.iter().cloned());
+        uses.templates.extend(
+            template
+                .imported_macro_files
+                .iter()
+                .map(|(file, _)| file.clone()),
+        );
+        visit_nodes(&template.ast, &mut uses);
+        direct.insert(name.as_str(), uses);
+    }
+    let mut out = HashMap::new();
+    for name in tera.templates.keys() {
+        let mut closure: Vec<String> = vec![name.clone()];
+        let mut i = 0;
+        while i < closure.len() {
+            if let Some(uses) = direct.get(closure[i].as_str()) {
+                for t in &uses.templates {
+                    if !closure.contains(t) {
+                        closure.push(t.clone());
+                    }
+                }
+            }
+            i += 1;
+        }
+        closure.sort();
+        let mut fp = Fingerprint::new("templates");
+        let mut paths: Option<Vec<String>> = Some(Vec::new());
+        let mut volatile = false;
+        for t in &closure {
+            fp.str(t).opt(origins.get(t).map(|(_, text)| text.as_str()));
+            if let Some(uses) = direct.get(t.as_str()) {
+                volatile |= uses.volatile;
+                match (&mut paths, uses.whole_config) {
+                    (_, true) => paths = None,
+                    (Some(list), false) => list.extend(uses.config_paths.iter().cloned()),
+                    (None, false) => {}
+                }
+            }
+        }
+        if let Some(list) = &mut paths {
+            list.sort();
+            list.dedup();
+        }
+        out.insert(
+            name.clone(),
+            Analysis {
+                closure_hash: fp.finish(),
+                closure,
+                config_paths: paths,
+                volatile,
+            },
+        );
+    }
+    out
+}
+
+/// What one template uses directly.
+#[derive(Default)]
+struct Uses {
+    templates: Vec<String>,
+    config_paths: Vec<String>,
+    whole_config: bool,
+    volatile: bool,
+}
+
+fn visit_nodes(nodes: &[tera::ast::Node], uses: &mut Uses) {
+    use tera::ast::Node;
+    for node in nodes {
+        match node {
+            Node::VariableBlock(_, expr) => visit_expr(expr, uses),
+            Node::MacroDefinition(_, def, _) => {
+                def.args
+                    .values()
+                    .flatten()
+                    .for_each(|e| visit_expr(e, uses));
+                visit_nodes(&def.body, uses);
+            }
+            Node::Include(_, names, _) => uses.templates.extend(names.iter().cloned()),
+            Node::Set(_, set) => visit_expr(&set.value, uses),
+            Node::FilterSection(_, section, _) => {
+                section
+                    .filter
+                    .args
+                    .values()
+                    .for_each(|e| visit_expr(e, uses));
+                visit_nodes(&section.body, uses);
+            }
+            Node::Block(_, block, _) => visit_nodes(&block.body, uses),
+            Node::Forloop(_, forloop, _) => {
+                visit_expr(&forloop.container, uses);
+                visit_nodes(&forloop.body, uses);
+                if let Some(empty) = &forloop.empty_body {
+                    visit_nodes(empty, uses);
+                }
+            }
+            Node::If(conditions, _) => {
+                for (_, expr, body) in &conditions.conditions {
+                    visit_expr(expr, uses);
+                    visit_nodes(body, uses);
+                }
+                if let Some((_, body)) = &conditions.otherwise {
+                    visit_nodes(body, uses);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn visit_expr(expr: &tera::ast::Expr, uses: &mut Uses) {
+    use tera::ast::ExprVal;
+    for filter in &expr.filters {
+        filter.args.values().for_each(|e| visit_expr(e, uses));
+    }
+    match &expr.val {
+        ExprVal::Ident(ident) => visit_ident(ident, uses),
+        ExprVal::Math(m) => {
+            visit_expr(&m.lhs, uses);
+            visit_expr(&m.rhs, uses);
+        }
+        ExprVal::Logic(l) => {
+            visit_expr(&l.lhs, uses);
+            visit_expr(&l.rhs, uses);
+        }
+        ExprVal::Test(test) => {
+            visit_ident(&test.ident, uses);
+            test.args.iter().for_each(|e| visit_expr(e, uses));
+        }
+        ExprVal::MacroCall(call) => call.args.values().for_each(|e| visit_expr(e, uses)),
+        ExprVal::FunctionCall(call) => {
+            if matches!(call.name.as_str(), "now" | "get_random" | "get_env") {
+                uses.volatile = true;
+            }
+            call.args.values().for_each(|e| visit_expr(e, uses));
+        }
+        ExprVal::Array(items) => items.iter().for_each(|e| visit_expr(e, uses)),
+        ExprVal::StringConcat(concat) => {
+            for value in &concat.values {
+                if let ExprVal::Ident(ident) = value {
+                    visit_ident(ident, uses);
+                }
+            }
+        }
+        ExprVal::In(within) => {
+            visit_expr(&within.lhs, uses);
+            visit_expr(&within.rhs, uses);
+        }
+        ExprVal::String(_) | ExprVal::Int(_) | ExprVal::Float(_) | ExprVal::Bool(_) => {}
+    }
+}
+
+fn visit_ident(ident: &str, uses: &mut Uses) {
+    let head = ident.split('[').next().unwrap_or(ident);
+    if head == "config" {
+        uses.whole_config = true;
+    } else if let Some(path) = head.strip_prefix("config.") {
+        uses.config_paths
+            .push(path.trim_end_matches('.').to_owned());
+    }
+}
+
 fn register(tera: &mut Tera, site: &Arc<Site>) {
     tera.register_function(
         "get_url",
         GetUrl {
             site: Arc::clone(site),
-            hashes: Mutex::default(),
         },
     );
     tera.register_function("get_page", GetPage(Arc::clone(site)));
@@ -219,7 +435,6 @@ fn bool_arg(args: &HashMap<String, Value>, name: &str) -> bool {
 /// `get_url(path, cachebust=false, trailing_slash=false)`.
 struct GetUrl {
     site: Arc<Site>,
-    hashes: Mutex<HashMap<String, String>>,
 }
 
 impl Function for GetUrl {
@@ -229,6 +444,7 @@ impl Function for GetUrl {
             let (file, anchor) = content
                 .split_once('#')
                 .map_or((content, None), |(f, a)| (f, Some(a)));
+            record(Dep::Url(file.to_owned()));
             let url = self.site.permalink_of(file).ok_or_else(|| {
                 tera::Error::msg(format!(
                     "`get_url`: no content file `{file}` (from `{path}`)"
@@ -247,6 +463,7 @@ impl Function for GetUrl {
         }
         if bool_arg(args, "cachebust") {
             let name = path.trim_start_matches('/');
+            record(Dep::Static(name.to_owned()));
             let hash = self.static_hash(name)?;
             url = format!("{url}?h={hash}");
         }
@@ -261,37 +478,16 @@ impl Function for GetUrl {
 impl GetUrl {
     /// A short blake3 hash of the static file `name`, computed once per build.
     fn static_hash(&self, name: &str) -> tera::Result<String> {
-        if let Some(hash) = self
-            .hashes
-            .lock()
-            .map_err(|_| tera::Error::msg("poisoned"))?
-            .get(name)
-        {
-            return Ok(hash.clone());
-        }
-        let file = self
-            .site
+        self.site
             .static_files
             .iter()
             .find(|f| f.name == name)
+            .map(|f| f.hash.short_hex())
             .ok_or_else(|| {
                 tera::Error::msg(format!(
                     "`get_url(cachebust=true)`: no static file `{name}`"
                 ))
-            })?;
-        let hash = match &file.source {
-            StaticSource::Builtin(bytes) => blake3::hash(bytes),
-            StaticSource::File(path) => blake3::hash(
-                &std::fs::read(path)
-                    .map_err(|e| tera::Error::msg(format!("{}: {e}", path.display())))?,
-            ),
-        };
-        let short = hash.to_hex()[..20].to_owned();
-        self.hashes
-            .lock()
-            .map_err(|_| tera::Error::msg("poisoned"))?
-            .insert(name.to_owned(), short.clone());
-        Ok(short)
+            })
     }
 }
 
@@ -301,6 +497,7 @@ struct GetPage(Arc<Site>);
 impl Function for GetPage {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let path = string_arg(args, "path", "get_page")?.trim_start_matches("@/");
+        record(Dep::Page(path.to_owned()));
         match self.0.by_content_path.get(path) {
             Some(ContentRef::Page(id)) => Ok(context::page(&self.0, *id, None, true)),
             _ => Err(tera::Error::msg(format!(
@@ -316,6 +513,10 @@ struct GetSection(Arc<Site>);
 impl Function for GetSection {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let path = string_arg(args, "path", "get_section")?.trim_start_matches("@/");
+        record(Dep::Section {
+            path: path.to_owned(),
+            listing: !bool_arg(args, "metadata_only"),
+        });
         match self.0.by_content_path.get(path) {
             Some(ContentRef::Section(id)) => Ok(context::section(
                 &self.0,
@@ -336,6 +537,7 @@ struct GetTaxonomy(Arc<Site>);
 impl Function for GetTaxonomy {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let kind = string_arg(args, "kind", "get_taxonomy")?;
+        record(Dep::Taxonomy(kind.to_owned()));
         match self.0.taxonomies.iter().find(|t| t.config.name == kind) {
             Some(taxonomy) => Ok(context::taxonomy(&self.0, taxonomy)),
             None if args.get("required").and_then(Value::as_bool) == Some(false) => Ok(Value::Null),
@@ -353,6 +555,10 @@ impl Function for GetTaxonomyUrl {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let kind = string_arg(args, "kind", "get_taxonomy_url")?;
         let name = string_arg(args, "name", "get_taxonomy_url")?;
+        record(Dep::TermUrl {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+        });
         let taxonomy = self
             .0
             .taxonomies
@@ -397,6 +603,9 @@ impl Function for LoadData {
             .join(&relative)
             .canonicalize()
             .map_err(|e| tera::Error::msg(format!("`load_data`: cannot read `{raw}`: {e}")))?;
+        record(Dep::Data(
+            path.strip_prefix(&root).unwrap_or(&path).to_path_buf(),
+        ));
         if !path.starts_with(&root) {
             return Err(tera::Error::msg(format!(
                 "`load_data`: `{raw}` is outside the site's folder"
@@ -497,10 +706,9 @@ impl tera::Filter for MarkdownFilter {
             if let Some(inner) = trimmed
                 .strip_prefix("<p>")
                 .and_then(|s| s.strip_suffix("</p>"))
+                && !inner.contains("<p>")
             {
-                if !inner.contains("<p>") {
-                    html = inner.to_owned();
-                }
+                html = inner.to_owned();
             }
         }
         Ok(Value::String(html))

@@ -60,15 +60,24 @@ fn summary_is_one_line_and_json_is_one_object() {
         run.stderr
     );
 
-    let json = site.run(&["build", "--format", "json"]);
+    let json = site.run(&["build", "--format", "json", "--full"]);
     json.assert_ok();
     let value = json.json();
     assert_eq!(value["pages"], 6);
     assert_eq!(value["sections"], 3);
     assert_eq!(value["files_written"], 26);
+    assert_eq!(value["pages_rendered"], 6);
+    assert_eq!(value["changed_fraction"], 1.0);
     assert!(value["duration_ms"].is_u64());
     assert_eq!(value["errors"], serde_json::json!([]));
     assert!(value["warnings"].is_array());
+
+    let again = site.run(&["build", "--format", "json"]).json();
+    assert_eq!(again["files_written"], 0, "nothing changed: {again}");
+    assert_eq!(again["pages_rendered"], 0);
+    assert_eq!(again["pages_reused"], 6);
+    assert_eq!(again["outputs_removed"], 0);
+    assert_eq!(again["changed_fraction"], 0.0);
 }
 
 #[test]

@@ -2,12 +2,16 @@
 //!
 //! Pure. Decides what is written where (pages, paginated sections, taxonomy pages, aliases,
 //! feeds, sitemap, static files, bundle assets) and reports two sources claiming one file.
-//! Step 2 of the roadmap adds hashing here to skip unchanged outputs.
+//! [`hash`] hashes the inputs of each output; [`diff`] compares them with the previous build's.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
+pub mod diff;
+pub mod hash;
+
 use crate::diagnostics::{Diagnostic, Error, Result};
+use crate::hash::ContentHash;
 use crate::load::content::sanitize_site_path;
 use crate::load::site::{PageId, SectionId, Site, StaticSource};
 
@@ -88,6 +92,8 @@ pub struct Planned {
 pub struct Copy {
     /// Where the bytes come from.
     pub source: StaticSource,
+    /// Their hash.
+    pub hash: ContentHash,
     /// The file, relative to the output folder.
     pub file: String,
 }
@@ -103,6 +109,22 @@ pub struct BuildPlan {
     pub copies: Vec<Copy>,
     /// Pages whose rendered content feeds need.
     pub feed_pages: BTreeSet<PageId>,
+}
+
+/// The template an output is rendered with (none for the sitemap index).
+pub fn template_of<'a>(site: &'a Site, output: &'a Output) -> Option<&'a str> {
+    match output {
+        Output::Page(id) => Some(&site.page(*id).doc.template),
+        Output::Section { id, .. } => Some(&site.section(*id).doc.template),
+        Output::Taxonomy(_) => Some("taxonomy_list.html"),
+        Output::Term { .. } => Some("taxonomy_single.html"),
+        Output::Redirect { .. } => Some("alias.html"),
+        Output::NotFound => Some("404.html"),
+        Output::Robots => Some("robots.txt"),
+        Output::Sitemap(SitemapPart::Index(_)) => None,
+        Output::Sitemap(_) => Some("sitemap.xml"),
+        Output::Feed { template, .. } => Some(template),
+    }
 }
 
 /// The output file of a site path: `/a/b/` → `a/b/index.html`, `/a.html` → `a.html`.
@@ -174,6 +196,7 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
             if claim(file.clone(), &owner, &mut problems) {
                 plan.copies.push(Copy {
                     source: StaticSource::File(asset.source.clone()),
+                    hash: asset.hash,
                     file,
                 });
             }
@@ -252,6 +275,7 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
             if claim(file.clone(), &owner, &mut problems) {
                 plan.copies.push(Copy {
                     source: StaticSource::File(asset.source.clone()),
+                    hash: asset.hash,
                     file,
                 });
             }
@@ -347,6 +371,7 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
         ) {
             plan.copies.push(Copy {
                 source: file.source.clone(),
+                hash: file.hash,
                 file: file.name.clone(),
             });
         }

@@ -1,0 +1,107 @@
+//! Content hashes: blake3 digests of files, outputs and the inputs of outputs.
+//!
+//! A [`ContentHash`] is what the build state stores and compares; a [`Fingerprint`] builds one
+//! from many parts (each length-prefixed, so `("ab", "c")` and `("a", "bc")` differ).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A blake3 digest.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl ContentHash {
+    /// The hash of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(*blake3::hash(bytes).as_bytes())
+    }
+
+    /// The first 20 hex digits, for cache-busting URLs.
+    pub fn short_hex(&self) -> String {
+        self.0[..10].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContentHash({})", self.short_hex())
+    }
+}
+
+/// Builds a [`ContentHash`] from many parts.
+#[derive(Default)]
+pub struct Fingerprint(blake3::Hasher);
+
+impl Fingerprint {
+    /// A fingerprint of nothing yet, tagged with `kind` so different things never collide.
+    pub fn new(kind: &str) -> Self {
+        let mut f = Self(blake3::Hasher::new());
+        f.str(kind);
+        f
+    }
+
+    /// Adds a string.
+    pub fn str(&mut self, s: &str) -> &mut Self {
+        self.bytes(s.as_bytes())
+    }
+
+    /// Adds bytes, length first.
+    pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
+        self.0.update(&(b.len() as u64).to_le_bytes());
+        self.0.update(b);
+        self
+    }
+
+    /// Adds a number.
+    pub fn num(&mut self, n: u64) -> &mut Self {
+        self.0.update(&n.to_le_bytes());
+        self
+    }
+
+    /// Adds an optional string (absent differs from empty).
+    pub fn opt(&mut self, s: Option<&str>) -> &mut Self {
+        match s {
+            Some(s) => self.num(1).str(s),
+            None => self.num(0),
+        }
+    }
+
+    /// Adds another hash.
+    pub fn hash(&mut self, h: &ContentHash) -> &mut Self {
+        self.0.update(&h.0);
+        self
+    }
+
+    /// Adds any serializable value, as JSON.
+    pub fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> &mut Self {
+        let text = serde_json::to_vec(value).unwrap_or_default();
+        self.bytes(&text)
+    }
+
+    /// The digest.
+    pub fn finish(&self) -> ContentHash {
+        ContentHash(*self.0.finalize().as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ContentHash, Fingerprint};
+
+    #[test]
+    fn parts_are_delimited() {
+        let ab_c = Fingerprint::new("t").str("ab").str("c").finish();
+        let a_bc = Fingerprint::new("t").str("a").str("bc").finish();
+        assert_ne!(ab_c, a_bc);
+        assert_ne!(
+            Fingerprint::new("x").finish(),
+            Fingerprint::new("y").finish()
+        );
+        assert_ne!(
+            Fingerprint::new("t").opt(None).finish(),
+            Fingerprint::new("t").opt(Some("")).finish()
+        );
+        assert_eq!(ContentHash::of(b"abc").short_hex().len(), 20);
+    }
+}

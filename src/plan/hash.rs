@@ -1,0 +1,320 @@
+//! The inputs of every output, hashed: what decides whether it must be rendered again.
+//!
+//! Pure over the site model (only `load_data` dependencies read a file). Each page gets a
+//! *listing fingerprint*, the hash of everything a listing shows of it (title, dates, summary,
+//! URL, word count, front matter…); listings, feeds, siblings and `get_page` depend on those, so
+//! a body edit that leaves them alone re-renders one page only.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::hash::{ContentHash, Fingerprint};
+use crate::load::site::{ContentRef, Document, PageId, Site, StaticSource};
+use crate::plan::{Copy, Output, Planned, SitemapPart, sitemap_entries};
+use crate::render::Templates;
+use crate::state::manifest::{Dep, Inputs};
+
+/// Per-build hashes shared by every output.
+pub struct Fingerprints {
+    /// The listing fingerprint of each page.
+    pub pages: Vec<ContentHash>,
+    /// Per template: the hash of its sources and of the config values it reads, and whether it
+    /// is volatile.
+    templates: HashMap<String, (ContentHash, ContentHash, bool)>,
+}
+
+fn doc_common(f: &mut Fingerprint, doc: &Document) {
+    f.str(&doc.relative_path)
+        .str(&doc.path)
+        .str(&doc.permalink)
+        .hash(&doc.front_matter_hash)
+        .num(doc.word_count as u64);
+    f.opt(doc.summary.as_deref());
+    for ancestor in &doc.ancestors {
+        f.num(ancestor.0 as u64);
+    }
+    for asset in &doc.assets {
+        f.str(&asset.name).hash(&asset.hash);
+    }
+}
+
+/// What a listing shows of page `id`.
+fn listing_fingerprint(site: &Site, id: PageId) -> ContentHash {
+    let page = site.page(id);
+    let mut f = Fingerprint::new("page-listing");
+    doc_common(&mut f, &page.doc);
+    f.str(&page.slug)
+        .opt(page.date.as_ref().map(|d| d.text.as_str()));
+    for ancestor in &page.doc.ancestors {
+        f.str(&site.section(*ancestor).doc.relative_path);
+    }
+    f.finish()
+}
+
+impl Fingerprints {
+    /// Computes the fingerprints of `site` (in parallel) and of its templates.
+    pub fn new(site: &Site, templates: &Templates, config: &Value) -> Self {
+        let pages = (0..site.pages.len())
+            .into_par_iter()
+            .map(|i| listing_fingerprint(site, PageId(i)))
+            .collect();
+        let mut base = Fingerprint::new("config-base");
+        base.str(env!("CARGO_PKG_VERSION"))
+            .str(&site.config.base_url)
+            .str(&site.config.default_language)
+            .num(u64::from(site.config.minify))
+            .json(&site.config.markdown);
+        let base = base.finish();
+        let templates = site
+            .templates
+            .iter()
+            .map(|t| {
+                let analysis = templates.analysis(&t.name);
+                let mut f = Fingerprint::new("config");
+                f.hash(&base);
+                match &analysis.config_paths {
+                    None => {
+                        f.json(config);
+                    }
+                    Some(paths) => {
+                        for path in paths {
+                            let pointer = format!("/{}", path.replace('.', "/"));
+                            f.str(path).json(&config.pointer(&pointer));
+                        }
+                    }
+                }
+                (
+                    t.name.clone(),
+                    (analysis.closure_hash, f.finish(), analysis.volatile),
+                )
+            })
+            .collect();
+        Self { pages, templates }
+    }
+
+    /// Whether `template` reads the clock, the environment or random numbers.
+    pub fn volatile(&self, template: &str) -> bool {
+        self.templates.get(template).is_some_and(|t| t.2)
+    }
+
+    fn template(&self, name: &str) -> (ContentHash, ContentHash) {
+        self.templates.get(name).map_or_else(
+            || {
+                (
+                    Fingerprint::new("missing-template").str(name).finish(),
+                    ContentHash::default(),
+                )
+            },
+            |t| (t.0, t.1),
+        )
+    }
+}
+
+/// The inputs of a planned output.
+pub fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inputs {
+    let mut own = Fingerprint::new("output");
+    own.str(&planned.path).str(&planned.file);
+    let mut listing = Fingerprint::new("listing");
+    let list = |f: &mut Fingerprint, ids: &[PageId]| {
+        for id in ids {
+            f.hash(&fps.pages[id.0]);
+        }
+    };
+    match &planned.output {
+        Output::Page(id) => {
+            let page = site.page(*id);
+            own.hash(&fps.pages[id.0])
+                .hash(&page.doc.hash)
+                .str(&page.doc.template);
+            links(site, &mut own, &page.doc);
+            for sibling in [page.lower, page.higher] {
+                match sibling {
+                    Some(s) => listing.hash(&fps.pages[s.0]),
+                    None => listing.num(0),
+                };
+            }
+        }
+        Output::Section { id, pager, pagers } => {
+            let section = site.section(*id);
+            doc_common(&mut own, &section.doc);
+            own.hash(&section.doc.hash)
+                .str(&section.doc.template)
+                .num(*pager as u64)
+                .num(*pagers as u64);
+            for sub in &section.subsections {
+                own.str(&site.section(*sub).doc.relative_path);
+            }
+            links(site, &mut own, &section.doc);
+            list(&mut listing, &section.pages);
+        }
+        Output::Taxonomy(t) => {
+            let taxonomy = &site.taxonomies[*t];
+            own.json(&taxonomy.config);
+            for term in &taxonomy.terms {
+                listing.str(&term.name).str(&term.permalink);
+                list(&mut listing, &term.pages);
+            }
+        }
+        Output::Term {
+            taxonomy,
+            term,
+            pager,
+            pagers,
+        } => {
+            let taxonomy = &site.taxonomies[*taxonomy];
+            let term = &taxonomy.terms[*term];
+            own.json(&taxonomy.config)
+                .str(&term.name)
+                .str(&term.permalink)
+                .num(*pager as u64)
+                .num(*pagers as u64);
+            list(&mut listing, &term.pages);
+        }
+        Output::Redirect { to } => {
+            own.str(to);
+        }
+        Output::NotFound | Output::Robots => {}
+        Output::Sitemap(part) => {
+            own.str(&format!("{part:?}"));
+            if !matches!(part, SitemapPart::Index(_)) {
+                for (url, updated) in sitemap_entries(site) {
+                    listing.str(&url).opt(updated.as_deref());
+                }
+            }
+        }
+        Output::Feed { template, pages } => {
+            own.str(template);
+            for id in pages {
+                let page = site.page(*id);
+                listing
+                    .hash(&fps.pages[id.0])
+                    .hash(&page.doc.hash)
+                    .opt(page.updated.as_ref().map(|d| d.text.as_str()));
+            }
+        }
+    }
+    let (template, config) = match crate::plan::template_of(site, &planned.output) {
+        Some(name) => fps.template(name),
+        None => (ContentHash::default(), ContentHash::default()),
+    };
+    Inputs {
+        source: own.finish(),
+        template,
+        config,
+        listing: listing.finish(),
+    }
+}
+
+/// Internal links resolve to their targets' URLs, and anchors are checked against their
+/// headings: a document depends on the URL and the source of what it links to.
+fn links(site: &Site, f: &mut Fingerprint, doc: &Document) {
+    for target in &doc.links {
+        match site.by_content_path.get(target) {
+            Some(ContentRef::Page(id)) => f
+                .str(&site.page(*id).doc.permalink)
+                .hash(&site.page(*id).doc.hash),
+            Some(ContentRef::Section(id)) => f
+                .str(&site.section(*id).doc.permalink)
+                .hash(&site.section(*id).doc.hash),
+            None => f.str(target).num(0),
+        };
+    }
+}
+
+/// The inputs of a copied file: its bytes.
+pub fn copy_inputs(copy: &Copy) -> Inputs {
+    let source = match &copy.source {
+        StaticSource::Builtin(bytes) => ContentHash::of(bytes),
+        StaticSource::File(_) => copy.hash,
+    };
+    Inputs {
+        source: Fingerprint::new("copy").hash(&source).finish(),
+        template: ContentHash::default(),
+        config: ContentHash::default(),
+        listing: ContentHash::default(),
+    }
+}
+
+/// The current hash of something a template read.
+pub fn dep_hash(site: &Site, fps: &Fingerprints, dep: &Dep) -> ContentHash {
+    let mut f = Fingerprint::new("dep");
+    match dep {
+        Dep::Page(path) => match site.by_content_path.get(path) {
+            Some(ContentRef::Page(id)) => {
+                let page = site.page(*id);
+                f.hash(&fps.pages[id.0]);
+                for sibling in [page.lower, page.higher].into_iter().flatten() {
+                    f.hash(&fps.pages[sibling.0]);
+                }
+            }
+            _ => {
+                f.str("missing");
+            }
+        },
+        Dep::Section { path, listing } => match site.by_content_path.get(path) {
+            Some(ContentRef::Section(id)) => {
+                let section = site.section(*id);
+                doc_common(&mut f, &section.doc);
+                f.hash(&section.doc.hash);
+                for sub in &section.subsections {
+                    f.str(&site.section(*sub).doc.relative_path);
+                }
+                if *listing {
+                    for page in &section.pages {
+                        f.hash(&fps.pages[page.0]);
+                    }
+                }
+            }
+            _ => {
+                f.str("missing");
+            }
+        },
+        Dep::Taxonomy(kind) => match site.taxonomies.iter().find(|t| t.config.name == *kind) {
+            Some(taxonomy) => {
+                f.json(&taxonomy.config);
+                for term in &taxonomy.terms {
+                    f.str(&term.name).str(&term.permalink);
+                    for page in &term.pages {
+                        f.hash(&fps.pages[page.0]);
+                    }
+                }
+            }
+            None => {
+                f.str("missing");
+            }
+        },
+        Dep::TermUrl { kind, name } => {
+            let slug = slug::slugify(name);
+            let url = site
+                .taxonomies
+                .iter()
+                .find(|t| t.config.name == *kind)
+                .and_then(|t| t.terms.iter().find(|term| term.slug == slug))
+                .map(|term| term.permalink.as_str());
+            f.opt(url);
+        }
+        Dep::Url(path) => {
+            f.opt(site.permalink_of(path).as_deref());
+        }
+        Dep::Static(name) => {
+            f.opt(
+                site.static_files
+                    .iter()
+                    .find(|s| s.name == *name)
+                    .map(|s| s.hash.short_hex())
+                    .as_deref(),
+            );
+        }
+        Dep::Data(path) => match std::fs::read(site.root.join(path)) {
+            Ok(bytes) => {
+                f.hash(&ContentHash::of(&bytes));
+            }
+            Err(_) => {
+                f.str("missing");
+            }
+        },
+    }
+    f.finish()
+}

@@ -1,0 +1,53 @@
+//! `.sitegen/`: what a build leaves for the next one.
+//!
+//! Two kinds of state fail differently and are kept apart. The build manifest (this module)
+//! is derived data: what each output was made from, and the previous parse of every source
+//! file. It is written atomically after the output is updated, and a missing, corrupt or
+//! foreign-version manifest only means a full rebuild. (The AI results of a later stage cost
+//! money and will live in a database beside it.)
+//!
+//! Files: `manifest` (MessagePack, versioned), `pending` (the journal of a build that was
+//! updating the output when it stopped), `lock`, `.gitignore`, `README`.
+
+pub mod manifest;
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostics::{Error, Result};
+
+/// The state folder's name, in the site's root.
+pub const DIR: &str = ".sitegen";
+
+/// The state folder of the site at `root`.
+pub fn dir(root: &Path) -> PathBuf {
+    root.join(DIR)
+}
+
+/// Creates the state folder with its `.gitignore` and README when missing.
+pub fn ensure(root: &Path) -> Result<PathBuf> {
+    let dir = dir(root);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(
+            &ignore,
+            "# sitegen's build state: derived, rebuilt when missing.\n*\n",
+        )
+        .map_err(|e| Error::io(&ignore, e))?;
+    }
+    let readme = dir.join("README");
+    if !readme.exists() {
+        std::fs::write(&readme, README).map_err(|e| Error::io(&readme, e))?;
+    }
+    Ok(dir)
+}
+
+const README: &str = "\
+This folder is sitegen's build state. It is safe to delete: the next build is then a full one.
+
+manifest  what every output was built from (MessagePack, versioned), and the parse of every
+          source file keyed by its size and modification time
+pending   present only while a build is replacing files in the output folder; a build that
+          finds it rebuilds those files
+lock      held by the sitegen process working on the site; names its pid
+";

@@ -3,4 +3,5 @@
 mod build;
 mod cli;
 mod errors;
+mod incremental;
 mod support;

@@ -20,15 +20,17 @@ use serde::Serialize;
 
 use crate::diagnostics::{self, Diagnostic, Error, Result};
 use crate::emit::{Sink, Staging};
-use crate::hash::ContentHash;
+use crate::hash::{ContentHash, Fingerprint};
 use crate::load::site::{ContentRef, PageId, Site};
 use crate::load::source::Freshness;
+use crate::load::source::Stat;
 use crate::markdown::AnchorLink;
 use crate::plan::diff::{self, Item};
 use crate::plan::hash::{self as input_hash, Fingerprints};
 use crate::plan::{self, BuildPlan, Output, Planned};
 use crate::render::{Rendered, Renderer, Templates};
 use crate::state::manifest::{self, Manifest, OutputRecord, Reason};
+use crate::state::stamp::{self, Stamp};
 use crate::{config, load, lock, post, state};
 
 /// What to build, from the command line.
@@ -183,6 +185,28 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
     } else {
         None
     };
+    // The stat of every source file, taken before anything is read: the no-op check compares
+    // it with the last build's, and this build's stamp records it.
+    let theme_folder = config
+        .theme
+        .clone()
+        .filter(|t| root.join("themes").join(t).is_dir());
+    let files = stamp::source_files(root, theme_folder.as_deref());
+    let config_hash = Fingerprint::new("effective-config")
+        .json(&config)
+        .num(u64::from(options.drafts))
+        .str(&output_abs.to_string_lossy())
+        .finish();
+    if options.write && !options.full && manifest::pending(&state_dir).is_none() {
+        if let Some(stamp) = stamp::read(&state_dir)
+            .filter(|s| stamp::unchanged(s, &state_dir, &config_hash, &files, &output))
+        {
+            return Ok(nothing_changed(
+                &stamp, options, &state_dir, output, warnings, started,
+            ));
+        }
+    }
+    stamp::clear(&state_dir);
     let mut previous = if options.full || !options.write {
         None
     } else {
@@ -346,10 +370,32 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
                 outputs: records,
                 templates: templates_now,
             };
-            manifest::write(&state_dir, &manifest)?;
+            let manifest_hash = manifest::write(&state_dir, &manifest)?;
             manifest::end(&state_dir)?;
+            write_stamp(
+                &state_dir,
+                &manifest,
+                manifest_hash,
+                config_hash,
+                files,
+                &site,
+                &items,
+            );
         } else {
             staging.abort();
+            if let (Some(previous), Some(manifest_hash)) =
+                (&previous, manifest::file_hash(&state_dir))
+            {
+                write_stamp(
+                    &state_dir,
+                    previous,
+                    manifest_hash,
+                    config_hash,
+                    files,
+                    &site,
+                    &items,
+                );
+            }
         }
         write_last_build(&state_dir);
     }
@@ -376,6 +422,89 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         reason: built_reason,
         report: Box::new(report),
     })
+}
+
+/// The stamp of a successful build: what it read and wrote.
+fn write_stamp(
+    state_dir: &Path,
+    manifest: &Manifest,
+    manifest_hash: ContentHash,
+    config: ContentHash,
+    files: Vec<(String, Stat)>,
+    site: &Site,
+    items: &[Item<'_>],
+) {
+    let mut outputs: Vec<(String, u64)> = manifest
+        .outputs
+        .iter()
+        .map(|(file, r)| (file.clone(), r.size))
+        .collect();
+    outputs.sort();
+    // Files read through load_data count as sources too.
+    let data_read = manifest
+        .outputs
+        .values()
+        .flat_map(|r| &r.deps)
+        .any(|(dep, _)| matches!(dep, manifest::Dep::Data(_)));
+    let stamp = Stamp {
+        engine: env!("CARGO_PKG_VERSION").to_owned(),
+        config,
+        files,
+        outputs,
+        pages: site.pages.len(),
+        sections: site.sections.len(),
+        volatile: data_read || items.iter().any(|i| i.volatile),
+        manifest: manifest_hash,
+    };
+    if let Err(e) = stamp::write(state_dir, &stamp) {
+        tracing::warn!("cannot write the build stamp ({e}); the next build reads everything");
+    }
+}
+
+/// The report of a build that found nothing changed since the last one.
+fn nothing_changed(
+    stamp: &Stamp,
+    options: &Options,
+    state_dir: &Path,
+    output: PathBuf,
+    warnings: Vec<Diagnostic>,
+    started: Instant,
+) -> Outcome {
+    let age = last_build_age(state_dir);
+    if let Some(gate) = options.gate {
+        let too_old = matches!((gate.max_age, age), (Some(max), Some(age)) if age >= max);
+        if gate.threshold > 0.0 && !too_old {
+            return skipped(0.0, gate.threshold, age);
+        }
+    }
+    write_last_build(state_dir);
+    let report = BuildReport {
+        pages: stamp.pages,
+        sections: stamp.sections,
+        files_written: 0,
+        duration_ms: started.elapsed().as_millis(),
+        errors: Vec::new(),
+        warnings,
+        pages_rendered: 0,
+        pages_reused: stamp.pages,
+        outputs_removed: 0,
+        changed_fraction: 0.0,
+        rebuilt: Vec::new(),
+        output,
+    };
+    let reason = match (options.gate, age) {
+        (Some(gate), Some(age)) if gate.threshold > 0.0 => format!(
+            "last build {}s ago (max age {}s)",
+            age.as_secs(),
+            gate.max_age.map_or(0, |m| m.as_secs())
+        ),
+        (Some(gate), _) => format!("0% changed (>= {})", percent(gate.threshold)),
+        (None, _) => "build".to_owned(),
+    };
+    Outcome::Built {
+        reason,
+        report: Box::new(report),
+    }
 }
 
 fn skipped(changed_fraction: f64, threshold: f64, age: Option<Duration>) -> Outcome {

@@ -169,11 +169,19 @@ pub fn read(state: &Path) -> Option<Manifest> {
     }
 }
 
-/// Writes `manifest` atomically: a temp file, fsync, rename, fsync of the folder.
-pub fn write(state: &Path, manifest: &Manifest) -> Result<()> {
+/// Writes `manifest` atomically (temp file, fsync, rename); returns the hash of its bytes.
+pub fn write(state: &Path, manifest: &Manifest) -> Result<ContentHash> {
     let bytes = rmp_serde::to_vec(manifest)
         .map_err(|e| Error::Usage(format!("cannot encode the build state: {e}")))?;
-    write_atomic(&manifest_path(state), &bytes)
+    write_atomic(&manifest_path(state), &bytes)?;
+    Ok(ContentHash::of(&bytes))
+}
+
+/// The hash of the manifest file as it is on disk.
+pub fn file_hash(state: &Path) -> Option<ContentHash> {
+    std::fs::read(manifest_path(state))
+        .ok()
+        .map(|bytes| ContentHash::of(&bytes))
 }
 
 /// The output files a stopped build was replacing: `Some(None)` means all of them.
@@ -210,7 +218,8 @@ pub fn end(state: &Path) -> Result<()> {
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path` atomically: a temp file, fsync, rename, fsync of the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     file.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;

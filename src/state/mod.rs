@@ -6,10 +6,12 @@
 //! foreign-version manifest only means a full rebuild. (The AI results of a later stage cost
 //! money and will live in a database beside it.)
 //!
-//! Files: `manifest` (MessagePack, versioned), `pending` (the journal of a build that was
-//! updating the output when it stopped), `lock`, `.gitignore`, `README`.
+//! Files: `manifest` (MessagePack, versioned), `stamp` (the stat of every file the last build
+//! read, for the no-op check), `pending` (the journal of a build that was updating the output
+//! when it stopped), `last-build`, `lock`, `.gitignore`, `README`.
 
 pub mod manifest;
+pub mod stamp;
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +49,9 @@ This folder is sitegen's build state. It is safe to delete: the next build is th
 
 manifest  what every output was built from (MessagePack, versioned), and the parse of every
           source file keyed by its size and modification time
+stamp     the size and modification time of every file the last build read, to see quickly
+          that nothing changed
+last-build  when the last build finished (seconds since 1970), for `rebuild --max-age`
 pending   present only while a build is replacing files in the output folder; a build that
           finds it rebuilds those files
 lock      held by the sitegen process working on the site; names its pid

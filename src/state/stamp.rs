@@ -1,0 +1,110 @@
+//! The stamp: a compact picture of every file a build read, to see in milliseconds that nothing
+//! changed.
+//!
+//! A no-op rebuild is the common case (cron runs every few minutes). Rather than decode the
+//! whole manifest and load 10,000 pages to find nothing to do, the build compares the stat of
+//! every source file, the effective config and the output files with this stamp, written after
+//! the manifest by the last successful build. Any difference, a volatile template or a pending
+//! journal, and the build takes the ordinary path.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::ContentHash;
+use crate::load::source::Stat;
+
+/// What the last build read and wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// The sitegen version.
+    pub engine: String,
+    /// Hash of the effective config, the drafts flag and the output folder.
+    pub config: ContentHash,
+    /// Every source file (root-relative) with its stat, sorted.
+    pub files: Vec<(String, Stat)>,
+    /// Every output file with its size, sorted.
+    pub outputs: Vec<(String, u64)>,
+    /// Pages and sections in the site, for the report.
+    pub pages: usize,
+    /// Sections in the site.
+    pub sections: usize,
+    /// Whether some output must be rendered on every build.
+    pub volatile: bool,
+    /// The hash of the manifest written with it: a manifest changed or damaged since means the
+    /// ordinary path.
+    pub manifest: ContentHash,
+}
+
+/// Every file under the folders a build reads, with its stat, sorted; hidden files skipped.
+pub fn source_files(root: &Path, theme: Option<&str>) -> Vec<(String, Stat)> {
+    let mut dirs = vec![
+        "content".to_owned(),
+        "static".to_owned(),
+        "templates".to_owned(),
+    ];
+    if let Some(theme) = theme {
+        dirs.push(format!("themes/{theme}"));
+    }
+    let mut files = Vec::new();
+    for dir in dirs {
+        let walker = walkdir::WalkDir::new(root.join(&dir))
+            .follow_links(true)
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        for entry in walker.filter_map(Result::ok) {
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let (Ok(relative), Ok(metadata)) = (entry.path().strip_prefix(root), entry.metadata())
+            else {
+                continue;
+            };
+            files.push((
+                relative.to_string_lossy().replace('\\', "/"),
+                Stat::of(&metadata),
+            ));
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
+}
+
+/// Reads the stamp of the state folder `state`.
+pub fn read(state: &Path) -> Option<Stamp> {
+    let bytes = std::fs::read(state.join("stamp")).ok()?;
+    rmp_serde::from_slice::<Stamp>(&bytes)
+        .ok()
+        .filter(|s| s.engine == env!("CARGO_PKG_VERSION"))
+}
+
+/// Writes the stamp (after the manifest).
+pub fn write(state: &Path, stamp: &Stamp) -> crate::diagnostics::Result<()> {
+    let bytes = rmp_serde::to_vec(stamp).map_err(|e| {
+        crate::diagnostics::Error::Usage(format!("cannot encode the build stamp: {e}"))
+    })?;
+    super::manifest::write_atomic(&state.join("stamp"), &bytes)
+}
+
+/// Removes the stamp: the next build takes the ordinary path.
+pub fn clear(state: &Path) {
+    let _ = std::fs::remove_file(state.join("stamp"));
+}
+
+/// Whether nothing the last build read or wrote changed: same config, same files with the
+/// same stat, every output present with its size, nothing volatile.
+pub fn unchanged(
+    stamp: &Stamp,
+    state: &Path,
+    config: &ContentHash,
+    files: &[(String, Stat)],
+    output: &Path,
+) -> bool {
+    !stamp.volatile
+        && stamp.config == *config
+        && stamp.files == files
+        && super::manifest::file_hash(state) == Some(stamp.manifest)
+        && stamp.outputs.iter().all(|(file, size)| {
+            std::fs::metadata(output.join(file)).is_ok_and(|m| m.is_file() && m.len() == *size)
+        })
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Incremental rebuilds of the shared corpus, against sitegen's and Hugo's full builds.
+
+Usage:
+    benches/incremental.py [--pages 10000] [--runs 10] [--corpus DIR] [--sitegen BIN]
+
+On a copy of the zola/ layout of ../shared/bench/gen_corpus.py, times whole `sitegen build`
+processes (wall clock, medians):
+  * full: `sitegen build --full` into the same output folder;
+  * no-op: `sitegen build` with nothing changed;
+  * one-page edit: a line appended to one page's body, then `sitegen build`;
+  * template edit: a comment added to page.html (used by every page), then `sitegen build`;
+and Hugo's full build of the hugo/ layout (Hugo's CLI has no incremental build).
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GEN = os.path.join(ROOT, "..", "shared", "bench", "gen_corpus.py")
+
+
+def timed(cmd):
+    # Deleting or replacing thousands of files keeps the disk busy after the process exits;
+    # let it settle so one run does not pay for the previous one.
+    os.sync()
+    time.sleep(1)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+    return elapsed
+
+
+def median_ms(samples):
+    return statistics.median(samples) * 1000
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=10000)
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--corpus", default=os.path.join(ROOT, "target", "bench-corpus"))
+    ap.add_argument("--sitegen", default=os.path.join(ROOT, "target", "release", "sitegen"))
+    ap.add_argument("--hugo", default=shutil.which("hugo") or "hugo")
+    a = ap.parse_args()
+    if not os.path.exists(a.sitegen):
+        sys.exit(f"{a.sitegen} not found: run `cargo build --release` first")
+
+    corpus = os.path.join(a.corpus, str(a.pages))
+    if not os.path.exists(os.path.join(corpus, "MANIFEST.txt")):
+        subprocess.run([sys.executable, GEN, "--pages", str(a.pages), "--out", corpus, "--clean"], check=True, stdout=subprocess.DEVNULL)
+    site = os.path.join(a.corpus, f"incremental-{a.pages}")
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.copytree(os.path.join(corpus, "zola"), site)
+    out = os.path.join(site, "public")
+    build = [a.sitegen, "build", "--quiet", "--root", site, "--output", out]
+    sample = next(line.split("=", 1)[1] for line in open(os.path.join(corpus, "MANIFEST.txt")) if line.startswith("sample_page_file="))
+    page = os.path.join(site, sample.strip())
+    template = os.path.join(site, "templates", "page.html")
+
+    results = {}
+    results["full build (--full)"] = [timed(build + ["--full"]) for _ in range(max(3, a.runs // 2))]
+    timed(build)
+    results["no-op rebuild"] = [timed(build) for _ in range(a.runs)]
+    edits = []
+    for i in range(a.runs):
+        with open(page, "a") as f:
+            f.write(f"\nAn edited paragraph {i}.\n")
+        edits.append(timed(build))
+    results["one-page text edit"] = edits
+    templates = []
+    for i in range(max(3, a.runs // 3)):
+        with open(template, "a") as f:
+            f.write(f"{{# edit {i} #}}\n")
+        templates.append(timed(build))
+    results["edit of page.html (every page)"] = templates
+    hugo_out = os.path.join(a.corpus, f"hugo-out-{a.pages}")
+    hugo = []
+    for run in range(max(3, a.runs // 2)):
+        dest = f"{hugo_out}-{run}"
+        hugo.append(timed([a.hugo, "--quiet", "-s", os.path.join(corpus, "hugo"), "-d", dest]))
+        shutil.rmtree(dest, ignore_errors=True)
+    results["Hugo full build"] = hugo
+
+    full = median_ms(results["full build (--full)"])
+    print(f"# {a.pages:,} pages, {os.cpu_count()} CPUs, whole-process wall time, medians\n")
+    print("| run | median | runs | vs sitegen full | vs Hugo full |")
+    print("|---|---:|---:|---:|---:|")
+    hugo_ms = median_ms(hugo)
+    for name, samples in results.items():
+        m = median_ms(samples)
+        print(f"| {name} | {m:,.0f} ms | {len(samples)} | {m / full * 100:.1f}% | {m / hugo_ms * 100:.1f}% |")
+    shutil.rmtree(site, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

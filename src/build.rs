@@ -348,13 +348,13 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
             || sources_changed
             || interrupted.is_some();
         if changed || previous.is_none() {
-            if let Some(previous) = &previous {
+            // Kept outputs keep their records (moved, not copied: 100,000 of them add up).
+            if let Some(previous) = &mut previous {
                 for item in &items {
-                    if let (false, Some(record)) = (
-                        records.contains_key(item.file),
-                        previous.outputs.get(item.file),
-                    ) {
-                        records.insert(item.file.to_owned(), record.clone());
+                    if !records.contains_key(item.file)
+                        && let Some(record) = previous.outputs.remove(item.file)
+                    {
+                        records.insert(item.file.to_owned(), record);
                     }
                 }
             }
@@ -584,24 +584,24 @@ fn items<'a>(
     site: &'a Site,
     plan: &'a BuildPlan,
     fps: &Fingerprints,
-    templates: &Templates,
+    templates: &'a Templates,
 ) -> Vec<Item<'a>> {
     let rendered = plan.renders.iter().chain(&plan.deferred).map(|planned| {
         let template = plan::template_of(site, &planned.output);
-        let analysis = template.map(|t| templates.analysis(t)).unwrap_or_default();
+        let analysis = template.and_then(|t| templates.analysis(t));
         Item {
             file: &planned.file,
             inputs: input_hash::inputs(site, fps, planned),
             template,
-            closure: analysis.closure,
-            volatile: analysis.volatile,
+            closure: analysis.map_or(&[][..], |a| &a.closure[..]),
+            volatile: analysis.is_some_and(|a| a.volatile),
         }
     });
     let copies = plan.copies.iter().map(|copy| Item {
         file: &copy.file,
         inputs: input_hash::copy_inputs(copy),
         template: None,
-        closure: Vec::new(),
+        closure: &[],
         volatile: false,
     });
     let mut all: Vec<Item<'a>> =

@@ -8,8 +8,33 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A blake3 digest.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ContentHash(pub [u8; 32]);
+
+/// Stored as 32 raw bytes (MessagePack `bin`), not as an array of numbers.
+impl Serialize for ContentHash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentHash {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl<'de> serde::de::Visitor<'de> for Bytes {
+            type Value = ContentHash;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("32 bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ContentHash, E> {
+                <[u8; 32]>::try_from(v)
+                    .map(ContentHash)
+                    .map_err(|_| E::invalid_length(v.len(), &self))
+            }
+        }
+        deserializer.deserialize_bytes(Bytes)
+    }
+}
 
 impl ContentHash {
     /// The hash of `bytes`.
@@ -88,6 +113,14 @@ impl Fingerprint {
 #[cfg(test)]
 mod tests {
     use super::{ContentHash, Fingerprint};
+
+    #[test]
+    fn serializes_as_bytes() {
+        let h = ContentHash::of(b"x");
+        let bytes = rmp_serde::to_vec(&h).unwrap();
+        assert_eq!(bytes.len(), 34, "bin8 header and 32 bytes");
+        assert_eq!(rmp_serde::from_slice::<ContentHash>(&bytes).unwrap(), h);
+    }
 
     #[test]
     fn parts_are_delimited() {

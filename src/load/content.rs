@@ -340,7 +340,7 @@ fn build_sections(
                 doc: Document {
                     permalink: config.permalink(&path),
                     path,
-                    file: Some(root.join("content").join(&p.relative)),
+                    has_file: true,
                     relative_path: p.relative.clone(),
                     body_offset: p.body_offset,
                     body_len: p.body_len,
@@ -365,7 +365,7 @@ fn build_sections(
         sections.push(Section {
             doc: Document {
                 relative_path: "_index.md".to_owned(),
-                file: None,
+                has_file: false,
                 path: "/".to_owned(),
                 permalink: config.permalink("/"),
                 body_offset: 0,
@@ -501,7 +501,7 @@ fn build_page(
         doc: Document {
             permalink: config.permalink(&path),
             path,
-            file: Some(root.join("content").join(&p.relative)),
+            has_file: true,
             relative_path: p.relative.clone(),
             body_offset: p.body_offset,
             body_len: p.body_len,

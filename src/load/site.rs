@@ -44,8 +44,8 @@ pub struct Asset {
 pub struct Document {
     /// Path relative to content/, with `/` (`blog/a.md`).
     pub relative_path: String,
-    /// The file, when there is one (the root section may be implicit).
-    pub file: Option<PathBuf>,
+    /// Whether it has a file (the root section may be implicit).
+    pub has_file: bool,
     /// The site path (`/blog/a/`).
     pub path: String,
     /// The absolute URL.
@@ -193,6 +193,12 @@ pub struct Site {
 }
 
 impl Site {
+    /// The file of `doc`, when it has one.
+    pub fn file_of(&self, doc: &Document) -> Option<PathBuf> {
+        doc.has_file
+            .then(|| self.root.join("content").join(&doc.relative_path))
+    }
+
     /// The root section (`content/_index.md`, real or implicit).
     pub fn root_section(&self) -> &Section {
         &self.sections[0]

@@ -22,7 +22,7 @@ pub struct Item<'a> {
     /// Its template's name, to say which template changed.
     pub template: Option<&'a str>,
     /// The templates it is rendered with.
-    pub closure: Vec<String>,
+    pub closure: &'a [String],
     /// Whether its template reads the clock or the environment.
     pub volatile: bool,
 }
@@ -185,11 +185,12 @@ mod tests {
         previous
             .outputs
             .insert("gone.html".into(), record("gone", vec![]));
+        let closure = vec!["page.html".to_owned()];
         let item = |file: &'static str, source: &str| Item {
             file,
             inputs: inputs(source),
             template: Some("page.html"),
-            closure: vec!["page.html".into()],
+            closure: &closure,
             volatile: false,
         };
         let items = [

@@ -71,7 +71,7 @@ impl Fingerprints {
             .templates
             .iter()
             .map(|t| {
-                let analysis = templates.analysis(&t.name);
+                let analysis = templates.analysis(&t.name).cloned().unwrap_or_default();
                 let mut f = Fingerprint::new("config");
                 f.hash(&base);
                 match &analysis.config_paths {

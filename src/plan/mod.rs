@@ -204,7 +204,7 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
     }
 
     for (i, section) in site.sections.iter().enumerate() {
-        let owner = if section.doc.file.is_some() {
+        let owner = if section.doc.has_file {
             display_of(&section.doc.relative_path)
         } else {
             "the home page".to_owned()

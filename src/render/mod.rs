@@ -79,10 +79,10 @@ impl Renderer {
         for doc in docs {
             if !self.templates.has(&doc.template) {
                 let message = format!("template `{}` not found", doc.template);
-                let d = match &doc.file {
+                let d = match site.file_of(doc) {
                     Some(file) => {
-                        let display = file.strip_prefix(&site.root).unwrap_or(file);
-                        let text = std::fs::read_to_string(file).unwrap_or_default();
+                        let display = file.strip_prefix(&site.root).unwrap_or(&file);
+                        let text = std::fs::read_to_string(&file).unwrap_or_default();
                         let line = crate::load::source::key_line_in_front_matter(&text, "template")
                             .unwrap_or(1);
                         Diagnostic::error(message).at(display, &text, line, None)
@@ -131,12 +131,12 @@ impl Renderer {
 
     /// Reads and renders the markdown body of `doc`.
     fn body(&self, doc: &Document, out: &mut Rendered) -> Result<Body, Vec<Diagnostic>> {
-        let Some(file) = &doc.file else {
+        let Some(file) = self.site.file_of(doc) else {
             return Ok(Body::default());
         };
         let display = file
             .strip_prefix(&self.site.root)
-            .unwrap_or(file)
+            .unwrap_or(&file)
             .to_path_buf();
         let bytes = std::fs::read(file).map_err(|e| {
             vec![Diagnostic::error(format!("cannot read file: {e}")).in_file(&display)]

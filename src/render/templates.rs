@@ -93,8 +93,8 @@ impl Templates {
     }
 
     /// What `name` depends on (empty for an unknown template).
-    pub fn analysis(&self, name: &str) -> Analysis {
-        self.analysis.get(name).cloned().unwrap_or_default()
+    pub fn analysis(&self, name: &str) -> Option<&Analysis> {
+        self.analysis.get(name)
     }
 
     /// Each template's source hash.

@@ -152,8 +152,8 @@ fn pending_path(state: &Path) -> PathBuf {
 /// another version: `None` (with a log line saying why), which means a full build.
 pub fn read(state: &Path) -> Option<Manifest> {
     let path = manifest_path(state);
-    let bytes = std::fs::read(&path).ok()?;
-    match rmp_serde::from_slice::<Manifest>(&bytes) {
+    let file = std::fs::File::open(&path).ok()?;
+    match rmp_serde::from_read::<_, Manifest>(std::io::BufReader::with_capacity(1 << 20, file)) {
         Ok(m) if m.format == FORMAT && m.engine == env!("CARGO_PKG_VERSION") => Some(m),
         Ok(m) => {
             tracing::info!(format = m.format, engine = %m.engine, "build state of another version; building in full");
@@ -170,11 +170,51 @@ pub fn read(state: &Path) -> Option<Manifest> {
 }
 
 /// Writes `manifest` atomically (temp file, fsync, rename); returns the hash of its bytes.
+/// It is encoded straight into the file: at 100,000 pages a buffer of it would be 60 MB.
 pub fn write(state: &Path, manifest: &Manifest) -> Result<ContentHash> {
-    let bytes = rmp_serde::to_vec(manifest)
+    let path = manifest_path(state);
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut writer = HashingWriter {
+        inner: std::io::BufWriter::with_capacity(1 << 20, file),
+        hasher: blake3::Hasher::new(),
+    };
+    rmp_serde::encode::write(&mut writer, manifest)
         .map_err(|e| Error::Usage(format!("cannot encode the build state: {e}")))?;
-    write_atomic(&manifest_path(state), &bytes)?;
-    Ok(ContentHash::of(&bytes))
+    let hash = ContentHash(*writer.hasher.finalize().as_bytes());
+    let file = writer
+        .inner
+        .into_inner()
+        .map_err(|e| Error::io(&tmp, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(file);
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    sync_dir(state);
+    Ok(hash)
+}
+
+/// Writes through to a file while hashing what is written.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
 }
 
 /// The hash of the manifest file as it is on disk.

@@ -182,25 +182,14 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
             plan.renders
                 .push(planned(Output::Page(PageId(i)), &page.doc.path));
         }
-        add_aliases(
+        add_aliases_and_assets(
             &mut plan,
+            &page.doc,
             &page.meta.aliases,
-            &page.doc.permalink,
             &owner,
             &mut claim,
             &mut problems,
         );
-        let dir = dir_of(&page.doc.path);
-        for asset in &page.doc.assets {
-            let file = format!("{dir}{}", asset.name);
-            if claim(file.clone(), &owner, &mut problems) {
-                plan.copies.push(Copy {
-                    source: StaticSource::File(asset.source.clone()),
-                    hash: asset.hash,
-                    file,
-                });
-            }
-        }
     }
 
     for (i, section) in site.sections.iter().enumerate() {
@@ -261,25 +250,14 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
                 );
             }
         }
-        add_aliases(
+        add_aliases_and_assets(
             &mut plan,
+            &section.doc,
             &meta.aliases,
-            &section.doc.permalink,
             &owner,
             &mut claim,
             &mut problems,
         );
-        let dir = dir_of(&section.doc.path);
-        for asset in &section.doc.assets {
-            let file = format!("{dir}{}", asset.name);
-            if claim(file.clone(), &owner, &mut problems) {
-                plan.copies.push(Copy {
-                    source: StaticSource::File(asset.source.clone()),
-                    hash: asset.hash,
-                    file,
-                });
-            }
-        }
     }
 
     let config_owner = "the taxonomies of the config";
@@ -442,6 +420,29 @@ fn display_of(content_path: &str) -> String {
         .join(content_path)
         .display()
         .to_string()
+}
+
+/// The redirect pages of a document's aliases, and the copies of its co-located files.
+fn add_aliases_and_assets(
+    plan: &mut BuildPlan,
+    doc: &crate::load::site::Document,
+    aliases: &[String],
+    owner: &str,
+    claim: &mut impl FnMut(String, &str, &mut Vec<Diagnostic>) -> bool,
+    problems: &mut Vec<Diagnostic>,
+) {
+    add_aliases(plan, aliases, &doc.permalink, owner, claim, problems);
+    let dir = dir_of(&doc.path);
+    for asset in &doc.assets {
+        let file = format!("{dir}{}", asset.name);
+        if claim(file.clone(), owner, problems) {
+            plan.copies.push(Copy {
+                source: StaticSource::File(asset.source.clone()),
+                hash: asset.hash,
+                file,
+            });
+        }
+    }
 }
 
 fn add_aliases(

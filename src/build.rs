@@ -586,17 +586,21 @@ fn items<'a>(
     fps: &Fingerprints,
     templates: &'a Templates,
 ) -> Vec<Item<'a>> {
-    let rendered = plan.renders.iter().chain(&plan.deferred).map(|planned| {
-        let template = plan::template_of(site, &planned.output);
-        let analysis = template.and_then(|t| templates.analysis(t));
-        Item {
-            file: &planned.file,
-            inputs: input_hash::inputs(site, fps, planned),
-            template,
-            closure: analysis.map_or(&[][..], |a| &a.closure[..]),
-            volatile: analysis.is_some_and(|a| a.volatile),
-        }
-    });
+    let rendered = plan
+        .renders
+        .par_iter()
+        .chain(&plan.deferred)
+        .map(|planned| {
+            let template = plan::template_of(site, &planned.output);
+            let analysis = template.and_then(|t| templates.analysis(t));
+            Item {
+                file: &planned.file,
+                inputs: input_hash::inputs(site, fps, planned),
+                template,
+                closure: analysis.map_or(&[][..], |a| &a.closure[..]),
+                volatile: analysis.is_some_and(|a| a.volatile),
+            }
+        });
     let copies = plan.copies.iter().map(|copy| Item {
         file: &copy.file,
         inputs: input_hash::copy_inputs(copy),
@@ -604,9 +608,7 @@ fn items<'a>(
         closure: &[],
         volatile: false,
     });
-    let mut all: Vec<Item<'a>> =
-        Vec::with_capacity(plan.renders.len() + plan.deferred.len() + plan.copies.len());
-    all.extend(rendered);
+    let mut all: Vec<Item<'a>> = rendered.collect();
     all.extend(copies);
     all
 }

@@ -379,13 +379,24 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
                 templates: templates_now,
             };
             tracing::info!(elapsed = ?started.elapsed(), "output updated");
-            let manifest_hash = manifest::write(&state_dir, &manifest)?;
+            let delta = manifest::Delta {
+                sources_changed: loaded
+                    .freshness
+                    .iter()
+                    .filter(|(_, f)| *f != Freshness::Unchanged)
+                    .map(|(key, _)| key.as_str())
+                    .collect(),
+                sources_removed: loaded.removed_sources,
+                outputs_changed: written.clone(),
+                outputs_removed: &diff.removed,
+            };
+            let generation = manifest::write(&state_dir, &manifest, incremental.then_some(&delta))?;
             tracing::info!(elapsed = ?started.elapsed(), "build state written");
             manifest::end(&state_dir)?;
             write_stamp(
                 &state_dir,
                 &manifest,
-                manifest_hash,
+                generation,
                 config_hash,
                 files,
                 &site,
@@ -394,13 +405,13 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
             drop_later(manifest);
         } else {
             staging.abort();
-            if let (Some(previous), Some(manifest_hash)) =
-                (&previous, manifest::file_hash(&state_dir))
+            if let (Some(previous), Some(generation)) =
+                (&previous, manifest::generation(&state_dir))
             {
                 write_stamp(
                     &state_dir,
                     previous,
-                    manifest_hash,
+                    generation,
                     config_hash,
                     files,
                     &site,
@@ -455,7 +466,7 @@ fn drop_later<T: Send + 'static>(value: T) {
 fn write_stamp(
     state_dir: &Path,
     manifest: &Manifest,
-    manifest_hash: ContentHash,
+    generation: u64,
     config: ContentHash,
     files: Vec<(String, Stat)>,
     site: &Site,
@@ -481,7 +492,7 @@ fn write_stamp(
         pages: site.pages.len(),
         sections: site.sections.len(),
         volatile: data_read || items.iter().any(|i| i.volatile),
-        manifest: manifest_hash,
+        generation,
     };
     if let Err(e) = stamp::write(state_dir, &stamp) {
         tracing::warn!("cannot write the build stamp ({e}); the next build reads everything");

@@ -47,6 +47,8 @@ pub struct Loaded {
     pub freshness: Vec<(String, Freshness)>,
     /// Pages of the previous build whose file is gone.
     pub removed_pages: usize,
+    /// Cache keys of the previous build whose file is gone.
+    pub removed_sources: Vec<String>,
     /// Whether the cache differs from the previous one (files added, removed, changed, touched).
     pub cache_changed: bool,
 }
@@ -127,14 +129,19 @@ pub fn load(
 
     let (errors, warnings): (Vec<_>, Vec<_>) = problems.into_iter().partition(Diagnostic::is_error);
     if errors.is_empty() {
-        let cache_changed = freshness.iter().any(|(_, f)| *f != Freshness::Unchanged)
-            || cache.keys().any(|key| !new_cache.contains_key(key));
+        let removed_sources: Vec<String> = cache
+            .into_keys()
+            .filter(|key| !new_cache.contains_key(key))
+            .collect();
+        let cache_changed = !removed_sources.is_empty()
+            || freshness.iter().any(|(_, f)| *f != Freshness::Unchanged);
         Ok(Loaded {
             site,
             warnings,
             cache: new_cache,
             freshness,
             removed_pages,
+            removed_sources,
             cache_changed,
         })
     } else {

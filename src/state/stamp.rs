@@ -31,9 +31,9 @@ pub struct Stamp {
     pub sections: usize,
     /// Whether some output must be rendered on every build.
     pub volatile: bool,
-    /// The hash of the manifest written with it: a manifest changed or damaged since means the
-    /// ordinary path.
-    pub manifest: ContentHash,
+    /// The generation of the manifest written with it: a manifest changed or damaged since
+    /// means the ordinary path.
+    pub generation: u64,
 }
 
 /// Every file under the folders a build reads, with its stat, sorted; hidden files skipped.
@@ -103,7 +103,7 @@ pub fn unchanged(
     !stamp.volatile
         && stamp.config == *config
         && stamp.files == files
-        && super::manifest::file_hash(state) == Some(stamp.manifest)
+        && super::manifest::generation(state) == Some(stamp.generation)
         && stamp.outputs.iter().all(|(file, size)| {
             std::fs::metadata(output.join(file)).is_ok_and(|m| m.is_file() && m.len() == *size)
         })

@@ -295,7 +295,14 @@ fn a_deleted_output_file_is_rebuilt() {
 fn corrupt_or_foreign_state_means_a_full_build() {
     let site = SiteTest::fixture("basic");
     site.build().assert_ok();
-    std::fs::write(site.root().join(".sitegen/manifest"), b"not a manifest").unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(site.root().join(format!(".sitegen/state.sqlite{suffix}")));
+    }
+    std::fs::write(
+        site.root().join(".sitegen/state.sqlite"),
+        b"not a database, not a manifest",
+    )
+    .unwrap();
     let json = site.run(&["build", "--format", "json"]).json();
     assert_eq!(json["files_written"], 26, "{json}");
     assert_eq!(site.tree(), clean_build_of(&site));

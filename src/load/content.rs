@@ -152,7 +152,9 @@ pub fn assemble(
     };
     let section_cache = take(&inventory.sections);
     let page_cache = take(&inventory.pages);
-    let (section_errors, sections): (Vec<_>, Vec<_>) = inventory
+    // Collected in order into one exact-size vector, then split: rayon's partition_map grows
+    // and concatenates lists of these large values, which showed in profiles.
+    let sections: Vec<_> = inventory
         .sections
         .par_iter()
         .zip(section_cache)
@@ -162,8 +164,9 @@ pub fn assemble(
                 _ => None,
             })
         })
-        .partition_map(Into::into);
-    let (page_errors, pages): (Vec<_>, Vec<_>) = inventory
+        .collect();
+    let (sections, section_errors) = split_results(sections);
+    let pages: Vec<_> = inventory
         .pages
         .par_iter()
         .zip(page_cache)
@@ -173,7 +176,8 @@ pub fn assemble(
                 _ => None,
             })
         })
-        .partition_map(Into::into);
+        .collect();
+    let (pages, page_errors) = split_results(pages);
     problems.extend(section_errors);
     problems.extend(page_errors);
     let removed_pages = cache
@@ -212,18 +216,23 @@ pub fn assemble(
         .filter(|(dir, _)| !section_dirs.contains_key(dir))
         .collect();
 
+    let results: Vec<Option<Result<Page, Diagnostic>>> = pages
+        .par_iter()
+        .map(|parsed| {
+            (!parsed.meta.draft || drafts)
+                .then(|| build_page(root, config, parsed, &section_dirs, &sections))
+        })
+        .collect();
     let mut built: Vec<Page> = Vec::with_capacity(pages.len());
     let mut kept_index: HashMap<usize, usize> = HashMap::new();
-    for (i, parsed) in pages.iter().enumerate() {
-        if parsed.meta.draft && !drafts {
-            continue;
-        }
-        match build_page(root, config, parsed, &section_dirs, &sections) {
-            Ok(page) => {
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Some(Ok(page)) => {
                 kept_index.insert(i, built.len());
                 built.push(page);
             }
-            Err(d) => problems.push(d),
+            Some(Err(d)) => problems.push(d),
+            None => {}
         }
     }
 
@@ -288,6 +297,19 @@ pub fn assemble(
         pages: built,
         sections,
     }
+}
+
+/// The successes and the failures of `results`, each in order.
+fn split_results<T, E>(results: Vec<Result<T, E>>) -> (Vec<T>, Vec<E>) {
+    let mut ok = Vec::with_capacity(results.len());
+    let mut errors = Vec::new();
+    for result in results {
+        match result {
+            Ok(value) => ok.push(value),
+            Err(e) => errors.push(e),
+        }
+    }
+    (ok, errors)
 }
 
 fn file_name(relative: &str) -> &str {

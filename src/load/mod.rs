@@ -167,18 +167,24 @@ fn taxonomies(config: &Config, pages: &[site::Page]) -> Vec<Taxonomy> {
             let slug = slug::slugify(&tc.name);
             let path = format!("/{slug}/");
             let mut terms: BTreeMap<String, Term> = BTreeMap::new();
+            // Term names repeat across thousands of pages: slugify each name once.
+            let mut slugs: HashMap<&str, String> = HashMap::new();
             for (i, page) in pages.iter().enumerate() {
                 for name in page.meta.taxonomies.get(&tc.name).into_iter().flatten() {
-                    let term_slug = slug::slugify(name);
-                    let term_path = format!("{path}{term_slug}/");
+                    let term_slug = slugs
+                        .entry(name.as_str())
+                        .or_insert_with(|| slug::slugify(name));
                     terms
                         .entry(term_slug.clone())
-                        .or_insert_with(|| Term {
-                            name: name.clone(),
-                            slug: term_slug,
-                            permalink: config.permalink(&term_path),
-                            path: term_path,
-                            pages: Vec::new(),
+                        .or_insert_with(|| {
+                            let term_path = format!("{path}{term_slug}/");
+                            Term {
+                                name: name.clone(),
+                                slug: term_slug.clone(),
+                                permalink: config.permalink(&term_path),
+                                path: term_path,
+                                pages: Vec::new(),
+                            }
                         })
                         .pages
                         .push(PageId(i));

@@ -240,14 +240,21 @@ fn read_db(state: &Path) -> rusqlite::Result<Option<Manifest>> {
         return Ok(None);
     }
     let decode = |e: rmp_serde::decode::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
-    let mut sources = SourceCache::new();
+    // Sized up front: growing maps of 10,000 large records rehashes and moves them repeatedly.
+    let count = |table: &str| -> rusqlite::Result<usize> {
+        db.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .map(|n| usize::try_from(n).unwrap_or(0))
+    };
+    let mut sources = SourceCache::with_capacity(count("sources")?);
     let mut statement = db.prepare("SELECT key, record FROM sources")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
         let record = rmp_serde::from_slice(row.get_ref(1)?.as_blob()?).map_err(decode)?;
         sources.insert(row.get(0)?, record);
     }
-    let mut outputs = HashMap::new();
+    let mut outputs = HashMap::with_capacity(count("outputs")?);
     let mut statement = db.prepare("SELECT file, record FROM outputs")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {

@@ -440,6 +440,7 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         rebuilt,
         output,
     };
+    tracing::info!(elapsed = ?started.elapsed(), "done");
     drop(items);
     drop(renderer);
     drop(templates);

@@ -143,6 +143,7 @@ fn fixture() -> &'static Fixture {
             &loaded.file,
             false,
             Default::default(),
+            &sitegen::load::walk::walk(dir.path(), None),
         )
         .unwrap()
         .site;

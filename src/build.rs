@@ -190,8 +190,9 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
     let theme_folder = config
         .theme
         .clone()
-        .filter(|t| root.join("themes").join(t).is_dir());
-    let files = stamp::source_files(root, theme_folder.as_deref());
+        .filter(|t| !t.contains(['/', '\\']) && t != ".." && root.join("themes").join(t).is_dir());
+    let sources = load::walk::walk(root, theme_folder.as_deref());
+    let files = sources.files.clone();
     let config_hash = Fingerprint::new("effective-config")
         .json(&config)
         .num(u64::from(options.drafts))
@@ -219,7 +220,7 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         .as_mut()
         .map(|m| std::mem::take(&mut m.sources))
         .unwrap_or_default();
-    let loaded = load::load(root, config, &file, options.drafts, cache)
+    let loaded = load::load(root, config, &file, options.drafts, cache, &sources)
         .map_err(|e| with_warnings(e, &warnings))?;
     warnings.extend(loaded.warnings);
     tracing::info!(pages = loaded.site.pages.len(), elapsed = ?started.elapsed(), "loaded");

@@ -14,6 +14,7 @@ use crate::hash::ContentHash;
 use crate::load::front_matter::{self, Date, PageFrontMatter, SectionFrontMatter, parse_date};
 use crate::load::site::{Asset, Document, Page, PageId, Section, SectionId};
 use crate::load::source::{self, Cached, Freshness, Made, Parsed, SourceCache, Stat};
+use crate::load::walk::SourceFiles;
 use crate::markdown;
 
 /// A content file found by the walk.
@@ -32,78 +33,22 @@ pub struct Inventory {
     assets: Vec<(String, Stat)>,
 }
 
-/// Walks content/ (skipping hidden files; symlinks must stay inside the site).
-pub fn walk(content: &Path, root: &Path, problems: &mut Vec<Diagnostic>) -> Inventory {
+/// The content files among the site's source files, by kind.
+pub fn inventory(sources: &SourceFiles) -> Inventory {
     let mut inventory = Inventory::default();
-    if !content.is_dir() {
-        return inventory;
-    }
-    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let walker = walkdir::WalkDir::new(content)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-    for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                problems.push(
-                    Diagnostic::error(format!("cannot read content: {e}"))
-                        .in_file(e.path().unwrap_or(content)),
-                );
-                continue;
-            }
-        };
-        let path = entry.path();
-        let mut is_file = entry.file_type().is_file();
-        let mut metadata = entry.metadata().ok();
-        if entry.path_is_symlink() {
-            match path.canonicalize() {
-                Ok(target) if target.starts_with(&canonical_root) => {
-                    metadata = std::fs::metadata(&target).ok();
-                    is_file = target.is_file();
-                }
-                _ => {
-                    problems.push(
-                        Diagnostic::error("symbolic link points outside the site")
-                            .in_file(relative_to(path, root))
-                            .with_help("content may only link to files inside the site's folder; copy the file in instead"),
-                    );
-                    continue;
-                }
-            }
-        }
-        if !is_file {
-            continue;
-        }
-        let Ok(relative) = path.strip_prefix(content) else {
-            continue;
-        };
-        let Some(relative) = relative.to_str().map(|s| s.replace('\\', "/")) else {
-            problems.push(
-                Diagnostic::error("file name is not valid UTF-8").in_file(relative_to(path, root)),
-            );
-            continue;
-        };
-        let stat = metadata.as_ref().map_or(
-            Stat {
-                size: 0,
-                mtime_ns: 0,
-            },
-            Stat::of,
-        );
-        match classify(path) {
-            Found::Section => inventory.sections.push((relative, stat)),
-            Found::Page => inventory.pages.push((relative, stat)),
-            Found::Asset => inventory.assets.push((relative, stat)),
+    for (relative, stat) in sources.under("content") {
+        let entry = (relative.to_owned(), stat);
+        match classify(relative) {
+            Found::Section => inventory.sections.push(entry),
+            Found::Page => inventory.pages.push(entry),
+            Found::Asset => inventory.assets.push(entry),
         }
     }
     inventory
 }
 
-fn classify(path: &Path) -> Found {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+fn classify(relative: &str) -> Found {
+    let name = file_name(relative);
     if name == "_index.md" {
         Found::Section
     } else if name.ends_with(".md") {

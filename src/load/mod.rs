@@ -9,6 +9,7 @@ pub mod content;
 pub mod front_matter;
 pub mod site;
 pub mod source;
+pub mod walk;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -21,6 +22,7 @@ use crate::markdown;
 use crate::theme::Theme;
 use site::{ContentRef, PageId, Site, StaticFile, StaticSource, Taxonomy, TemplateSource, Term};
 use source::{Cached, Freshness, Made, SourceCache, Stat};
+use walk::SourceFiles;
 
 use crate::hash::ContentHash;
 
@@ -61,12 +63,12 @@ pub fn load(
     config_file: &Path,
     drafts: bool,
     mut cache: SourceCache,
+    sources: &SourceFiles,
 ) -> Result<Loaded> {
     let theme = Theme::resolve(root, config.theme.as_deref(), config_file)
         .map_err(|d| Error::Config(Box::new(d)))?;
-    let mut problems = Vec::new();
-    let content_dir = root.join("content");
-    let inventory = content::walk(&content_dir, root, &mut problems);
+    let mut problems = sources.problems.clone();
+    let inventory = content::inventory(sources);
     let content::Content {
         cache: new_cache,
         removed_pages,
@@ -90,13 +92,14 @@ pub fn load(
     let taxonomies = taxonomies(&config, &pages);
     let static_files = static_files(
         root,
+        sources,
         &theme,
         &cache,
         &mut new_cache,
         &mut freshness,
         &mut problems,
     );
-    let templates = templates(root, &theme, &mut problems);
+    let templates = templates(root, sources, &theme, &mut problems);
 
     let mut site = Site {
         root: root.to_path_buf(),
@@ -205,61 +208,29 @@ fn taxonomies(config: &Config, pages: &[site::Page]) -> Vec<Taxonomy> {
         .collect()
 }
 
-/// Every regular file under `dir`, as (path relative to `dir` with `/`, full path). Hidden files are skipped.
-fn files_under(
-    dir: &Path,
-    root: &Path,
-    problems: &mut Vec<Diagnostic>,
-) -> Vec<(String, std::path::PathBuf, Stat)> {
-    if !dir.is_dir() {
-        return Vec::new();
-    }
-    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let mut files = Vec::new();
-    let walker = walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-    for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                problems.push(Diagnostic::error(format!("cannot read folder: {e}")).in_file(dir));
-                continue;
-            }
-        };
-        let path = entry.path();
-        if entry.path_is_symlink()
-            && !path
-                .canonicalize()
-                .is_ok_and(|t| t.starts_with(&canonical_root))
-        {
-            problems.push(
-                Diagnostic::error("symbolic link points outside the site")
-                    .in_file(content::relative_to(path, root))
-                    .with_help("copy the file into the site instead of linking to it"),
-            );
-            continue;
-        }
-        let Ok(metadata) = std::fs::metadata(path) else {
-            continue;
-        };
-        if !metadata.is_file() {
-            continue;
-        }
-        if let Some(name) = path.strip_prefix(dir).ok().and_then(Path::to_str) {
-            files.push((
-                name.replace('\\', "/"),
-                path.to_path_buf(),
-                Stat::of(&metadata),
-            ));
-        }
-    }
-    files
+/// The files under the root-relative folder `dir`, as (name relative to it, full path, stat).
+fn files_under<'a>(
+    sources: &'a SourceFiles,
+    root: &'a Path,
+    dir: &'a str,
+) -> impl Iterator<Item = (String, std::path::PathBuf, Stat)> + 'a {
+    sources
+        .under(dir)
+        .map(move |(name, stat)| (name.to_owned(), root.join(dir).join(name), stat))
+}
+
+/// The root-relative folder of a theme folder (`themes/NAME`).
+fn theme_dir(root: &Path, folder: &Path) -> String {
+    folder
+        .strip_prefix(root)
+        .unwrap_or(folder)
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 fn static_files(
     root: &Path,
+    sources: &SourceFiles,
     theme: &Theme,
     cache: &SourceCache,
     new_cache: &mut SourceCache,
@@ -274,13 +245,17 @@ fn static_files(
             }
         }
         Theme::Folder(folder) => {
-            for (name, path, stat) in files_under(&folder.join("static"), root, problems) {
+            for (name, path, stat) in files_under(
+                sources,
+                root,
+                &format!("{}/static", theme_dir(root, folder)),
+            ) {
                 by_name.insert(name, (StaticSource::File(path), Some(stat)));
             }
         }
         Theme::None => {}
     }
-    for (name, path, stat) in files_under(&root.join("static"), root, problems) {
+    for (name, path, stat) in files_under(sources, root, "static") {
         by_name.insert(name, (StaticSource::File(path), Some(stat)));
     }
     let hashed: Vec<_> = by_name
@@ -328,7 +303,12 @@ fn static_files(
     files
 }
 
-fn templates(root: &Path, theme: &Theme, problems: &mut Vec<Diagnostic>) -> Vec<TemplateSource> {
+fn templates(
+    root: &Path,
+    sources: &SourceFiles,
+    theme: &Theme,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<TemplateSource> {
     let mut found: Vec<(String, std::path::PathBuf, std::borrow::Cow<'static, [u8]>)> =
         BUILTIN_TEMPLATES
             .iter()
@@ -351,12 +331,14 @@ fn templates(root: &Path, theme: &Theme, problems: &mut Vec<Diagnostic>) -> Vec<
                 ));
             }
         }
-        Theme::Folder(folder) => {
-            disk.extend(files_under(&folder.join("templates"), root, problems))
-        }
+        Theme::Folder(folder) => disk.extend(files_under(
+            sources,
+            root,
+            &format!("{}/templates", theme_dir(root, folder)),
+        )),
         Theme::None => {}
     }
-    disk.extend(files_under(&root.join("templates"), root, problems));
+    disk.extend(files_under(sources, root, "templates"));
     for (name, path, _) in disk {
         match std::fs::read(&path) {
             Ok(bytes) => found.push((name, content::relative_to(&path, root), bytes.into())),

@@ -36,40 +36,6 @@ pub struct Stamp {
     pub generation: u64,
 }
 
-/// Every file under the folders a build reads, with its stat, sorted; hidden files skipped.
-pub fn source_files(root: &Path, theme: Option<&str>) -> Vec<(String, Stat)> {
-    let mut dirs = vec![
-        "content".to_owned(),
-        "static".to_owned(),
-        "templates".to_owned(),
-    ];
-    if let Some(theme) = theme {
-        dirs.push(format!("themes/{theme}"));
-    }
-    let mut files = Vec::new();
-    for dir in dirs {
-        let walker = walkdir::WalkDir::new(root.join(&dir))
-            .follow_links(true)
-            .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-        for entry in walker.filter_map(Result::ok) {
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let (Ok(relative), Ok(metadata)) = (entry.path().strip_prefix(root), entry.metadata())
-            else {
-                continue;
-            };
-            files.push((
-                relative.to_string_lossy().replace('\\', "/"),
-                Stat::of(&metadata),
-            ));
-        }
-    }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    files
-}
-
 /// Reads the stamp of the state folder `state`.
 pub fn read(state: &Path) -> Option<Stamp> {
     let bytes = std::fs::read(state.join("stamp")).ok()?;

@@ -312,7 +312,6 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
             return Err(with_warnings(e, &warnings));
         }
     };
-    warnings.extend(produced.warnings.iter().cloned());
     let files_written = sink.files_written();
     tracing::info!(elapsed = ?started.elapsed(), files_written, "rendered");
 
@@ -739,10 +738,9 @@ type BodyResult = std::result::Result<(String, Vec<String>), Vec<Diagnostic>>;
 type Written = (u64, ContentHash, Vec<manifest::Dep>);
 
 /// What producing the outputs left: per output index, the size and hash of what was written
-/// and what its template functions read; and the warnings.
+/// and what its template functions read.
 struct Produced {
     outputs: Vec<(usize, Written)>,
-    warnings: Vec<Diagnostic>,
 }
 
 /// One finished output: what the later checks need from it.
@@ -755,7 +753,6 @@ struct Done {
     anchors: Option<(String, Vec<String>)>,
     anchor_links: Vec<(String, AnchorLink)>,
     feed_content: Option<(PageId, String)>,
-    warnings: Vec<Diagnostic>,
 }
 
 /// Renders, post-processes and writes the `selected` outputs (indexes into renders, then
@@ -787,7 +784,6 @@ fn produce(
             anchors: rendered.anchors,
             anchor_links: rendered.anchor_links,
             feed_content: rendered.feed_content,
-            warnings: rendered.warnings,
         })
     };
     let done: Vec<Result<Done>> = selected
@@ -819,10 +815,6 @@ fn produce(
             Err(other) => return Err(other),
         }
     }
-    let mut warnings: Vec<Diagnostic> = finished
-        .iter_mut()
-        .flat_map(|d| std::mem::take(&mut d.warnings))
-        .collect();
     let mut anchors: HashMap<String, Vec<String>> = finished
         .iter_mut()
         .filter_map(|d| d.anchors.take())
@@ -848,7 +840,6 @@ fn produce(
         }
     }
     if !problems.is_empty() {
-        problems.append(&mut warnings);
         return Err(Error::Site(problems));
     }
     let mut contents: HashMap<PageId, String> = finished
@@ -896,14 +887,13 @@ fn produce(
         }
     }
     if !problems.is_empty() {
-        problems.append(&mut warnings);
         return Err(Error::Site(problems));
     }
     let outputs = finished
         .into_iter()
         .map(|d| (d.index, (d.size, d.hash, d.deps)))
         .collect();
-    Ok(Produced { outputs, warnings })
+    Ok(Produced { outputs })
 }
 
 /// An error when `link` (from the page at content path `from`) names an anchor its target lacks.

@@ -97,32 +97,15 @@ pub fn assemble(
     };
     let section_cache = take(&inventory.sections);
     let page_cache = take(&inventory.pages);
-    // Collected in order into one exact-size vector, then split: rayon's partition_map grows
-    // and concatenates lists of these large values, which showed in profiles.
-    let sections: Vec<_> = inventory
-        .sections
-        .par_iter()
-        .zip(section_cache)
-        .map(|((r, stat), cached)| {
-            source::markdown(root, &key_of(r), r, *stat, cached, |m| match m {
-                Made::Section(p) => Some(p),
-                _ => None,
-            })
-        })
-        .collect();
-    let (sections, section_errors) = split_results(sections);
-    let pages: Vec<_> = inventory
-        .pages
-        .par_iter()
-        .zip(page_cache)
-        .map(|((r, stat), cached)| {
-            source::markdown(root, &key_of(r), r, *stat, cached, |m| match m {
-                Made::Page(p) => Some(p),
-                _ => None,
-            })
-        })
-        .collect();
-    let (pages, page_errors) = split_results(pages);
+    let (sections, section_errors) =
+        parse_all(root, &inventory.sections, section_cache, |m| match m {
+            Made::Section(p) => Some(p),
+            _ => None,
+        });
+    let (pages, page_errors) = parse_all(root, &inventory.pages, page_cache, |m| match m {
+        Made::Page(p) => Some(p),
+        _ => None,
+    });
     problems.extend(section_errors);
     problems.extend(page_errors);
     let removed_pages = cache
@@ -242,6 +225,36 @@ pub fn assemble(
         pages: built,
         sections,
     }
+}
+
+/// Parses the markdown files `list` in parallel, reusing their `cached` entries, in order; the
+/// failures apart.
+fn parse_all<T>(
+    root: &Path,
+    list: &[(String, Stat)],
+    cached: Vec<Option<Cached>>,
+    pick: fn(Made) -> Option<Parsed<T>>,
+) -> (Vec<(Parsed<T>, Freshness)>, Vec<Diagnostic>)
+where
+    T: serde::de::DeserializeOwned + Default + Send + Sync,
+{
+    // Collected in order into one exact-size vector, then split: rayon's partition_map grows
+    // and concatenates lists of these large values, which showed in profiles.
+    let results: Vec<_> = list
+        .par_iter()
+        .zip(cached)
+        .map(|((relative, stat), cached)| {
+            source::markdown(
+                root,
+                &format!("content/{relative}"),
+                relative,
+                *stat,
+                cached,
+                pick,
+            )
+        })
+        .collect();
+    split_results(results)
 }
 
 /// The successes and the failures of `results`, each in order.

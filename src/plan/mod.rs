@@ -364,7 +364,29 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
 
 /// How many URLs the sitemap lists: rendered pages, sections (with their pagers), taxonomies and terms.
 pub fn sitemap_len(site: &Site) -> usize {
-    sitemap_entries(site).len()
+    let pages = site
+        .pages
+        .iter()
+        .filter(|p| p.meta.render != Some(false))
+        .count();
+    let sections: usize = site
+        .sections
+        .iter()
+        .filter(|s| s.meta.render && s.meta.redirect_to.is_none())
+        .map(|s| {
+            s.meta
+                .paginate_by
+                .filter(|n| *n > 0)
+                .map_or(1, |n| s.pages.len().div_ceil(n).max(1))
+        })
+        .sum();
+    let taxonomies: usize = site
+        .taxonomies
+        .iter()
+        .filter(|t| t.config.render)
+        .map(|t| 1 + t.terms.len())
+        .sum();
+    pages + sections + taxonomies
 }
 
 /// The sitemap's URLs and their last-modified dates, sorted by URL.

@@ -30,8 +30,6 @@ pub struct Rendered {
     pub anchor_links: Vec<(String, AnchorLink)>,
     /// The page's content, when a feed needs it.
     pub feed_content: Option<(PageId, String)>,
-    /// Problems that do not stop the output from being written (warnings).
-    pub warnings: Vec<Diagnostic>,
     /// What the template functions read.
     pub deps: Vec<crate::state::manifest::Dep>,
 }

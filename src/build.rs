@@ -193,6 +193,7 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         .filter(|t| !t.contains(['/', '\\']) && t != ".." && root.join("themes").join(t).is_dir());
     let sources = load::walk::walk(root, theme_folder.as_deref());
     let files = sources.files.clone();
+    tracing::info!(elapsed = ?started.elapsed(), "walked");
     let config_hash = Fingerprint::new("effective-config")
         .json(&config)
         .num(u64::from(options.drafts))

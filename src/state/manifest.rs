@@ -189,7 +189,10 @@ fn open(state: &Path, create: bool) -> rusqlite::Result<rusqlite::Connection> {
         flags | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     db.busy_timeout(std::time::Duration::from_secs(10))?;
-    db.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")?;
+    // Reading 100,000 rows through a memory map skips a copy of every page of the file.
+    db.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA mmap_size=1073741824;",
+    )?;
     db.execute_batch(SCHEMA)?;
     Ok(db)
 }

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::diagnostics::{self, Diagnostic, Error, Result};
 use crate::emit::{Sink, Staging};
+use crate::generate::stage::{self as generate, GenerationReport};
 use crate::hash::{ContentHash, Fingerprint};
 use crate::load::site::{ContentRef, PageId, Site};
 use crate::load::source::Freshness;
@@ -52,6 +53,10 @@ pub struct Options {
     pub wait: bool,
     /// Build only when enough changed (`sitegen rebuild`).
     pub gate: Option<Gate>,
+    /// Most USD the build's generation may spend (`--max-cost`), over the config's.
+    pub max_cost: Option<f64>,
+    /// Fail when any generated field got fallback copy (`--strict`).
+    pub strict: bool,
 }
 
 /// The threshold gate of `sitegen rebuild`.
@@ -69,6 +74,23 @@ pub trait Progress: Sync {
     fn start(&self, total: usize);
     /// One more is done.
     fn advance(&self);
+    /// Where the generation of copy stands (called a few times a second while it runs).
+    fn generation(&self, _status: &GenerationStatus) {}
+}
+
+/// Where the generation of copy stands, for a progress display.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GenerationStatus {
+    /// Generated fields of the site.
+    pub total: u64,
+    /// Fields with their copy (generated, cached or fallback).
+    pub done: u64,
+    /// Fields that failed (they get fallback copy).
+    pub failed: u64,
+    /// Tokens used so far (in + out).
+    pub tokens: u64,
+    /// USD spent so far.
+    pub cost_usd: f64,
 }
 
 /// No progress display.
@@ -114,6 +136,9 @@ pub struct BuildReport {
     pub changed_fraction: f64,
     /// Every output written, with the reason (`--explain`).
     pub rebuilt: Vec<Rebuilt>,
+    /// What generation did, when the site has generated fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<GenerationReport>,
     /// The output folder.
     #[serde(skip)]
     pub output: PathBuf,
@@ -225,6 +250,18 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         .map_err(|e| with_warnings(e, &warnings))?;
     warnings.extend(loaded.warnings);
     tracing::info!(pages = loaded.site.pages.len(), elapsed = ?started.elapsed(), "loaded");
+    let (provider_name, provider) = generate::provider(&loaded.site.config).map_err(|message| {
+        with_warnings(
+            Error::Config(Box::new(
+                Diagnostic::error(message)
+                    .in_file(&file)
+                    .with_help("name a provider of [providers], or \"offline\""),
+            )),
+            &warnings,
+        )
+    })?;
+    let jobs = generate::plan(&loaded.site, &provider, &loaded.site.config.generate)
+        .map_err(|d| with_warnings(Error::Site(d), &warnings))?;
     let site = Arc::new(loaded.site);
     let plan = plan::plan(&site).map_err(|e| with_warnings(e, &warnings))?;
     let templates =
@@ -239,8 +276,30 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         return Err(with_warnings(Error::Site(missing), &warnings));
     }
 
+    // The copy of generated fields: cached and fallback copy at once, the rest on a thread of
+    // its own while the site renders.
+    let generation = if jobs.is_empty() {
+        None
+    } else if options.write {
+        let max_cost = options.max_cost.or(site.config.generate.max_cost);
+        let (running, more) = generate::start(
+            Arc::clone(&site),
+            jobs,
+            &state::ensure(root)?,
+            provider_name,
+            provider,
+            max_cost,
+        )
+        .map_err(|e| with_warnings(e, &warnings))?;
+        warnings.extend(more);
+        Some(running)
+    } else {
+        generate::fill_fallbacks(&site, &jobs);
+        None
+    };
+    let nonce = u64::try_from(unix_now()).unwrap_or_default() ^ u64::from(std::process::id());
     let config_json = serde_json::to_value(&site.config).unwrap_or_default();
-    let fps = Fingerprints::new(&site, &templates, &config_json);
+    let fps = Fingerprints::new(&site, &templates, &config_json, nonce);
     let items = items(&site, &plan, &fps, &templates);
     let incremental = previous.is_some() && output.is_dir();
     let templates_now = templates.source_hashes();
@@ -304,7 +363,82 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
     } else {
         Sink::Discard(Default::default())
     };
-    let produced = match produce(&site, &plan, &renderer, &sink, &selected, progress) {
+    let mut selected = selected;
+    if site.generated.any_waiting() {
+        // Pages whose copy is still being written go last, and listings after them: a thread
+        // waiting for copy then leaves the rest of the site to the others.
+        let waits = |i: &usize| match plan.renders.get(*i).map(|r| &r.output) {
+            Some(Output::Page(id)) => u8::from(site.generated.is_waiting(*id)),
+            Some(_) => 2,
+            None => 0,
+        };
+        selected.sort_by_key(waits);
+    }
+    let produced = match &generation {
+        Some(running) if !running.is_idle() => {
+            // Generation shows its progress while the site renders.
+            let rendering = std::sync::atomic::AtomicBool::new(true);
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    while rendering.load(std::sync::atomic::Ordering::Relaxed) {
+                        progress.generation(&running.status());
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                });
+                let produced = produce(&site, &plan, &renderer, &sink, &selected, progress);
+                rendering.store(false, std::sync::atomic::Ordering::Relaxed);
+                produced
+            })
+        }
+        _ => produce(&site, &plan, &renderer, &sink, &selected, progress),
+    };
+    let generation = match generation.map(generate::Running::finish).transpose() {
+        Ok(report) => report,
+        Err(e) => {
+            if let Sink::Staging(staging) = sink {
+                staging.abort();
+            }
+            return Err(with_warnings(e, &warnings));
+        }
+    };
+    if let Some(report) = &generation {
+        for (class, (budget, jobs)) in &report.over_budget {
+            warnings.push(
+                Diagnostic::warning(format!(
+                    "{jobs} generated field(s) of class `{class}` got fallback copy: over the budget {budget}"
+                ))
+                .with_help("raise the budget in [generate.classes] or --max-cost; the next build retries them"),
+            );
+        }
+        if report.breaker_opened {
+            warnings.push(Diagnostic::warning(
+                "the provider kept failing: its circuit breaker opened and the remaining fields got fallback copy",
+            ).with_help("see `sitegen stats` for the errors; the next build retries them"));
+        }
+    }
+    if options.strict
+        && let Some(report) = generation.as_ref().filter(|r| r.fallbacks > 0)
+    {
+        if let Sink::Staging(staging) = sink {
+            staging.abort();
+        }
+        let d = Diagnostic::error(format!(
+            "{} generated fields got fallback copy ({} failed); --strict allows none",
+            report.fallbacks, report.failures
+        ))
+        .with_help(
+            "see `sitegen stats` for what failed; their answers that arrived are kept in the cache",
+        );
+        return Err(with_warnings(Error::Site(vec![d]), &warnings));
+    }
+    // Outputs that showed copy being generated are recorded with the copy they got.
+    let items = if generation.is_some() {
+        let fps = Fingerprints::new(&site, &templates, &config_json, nonce);
+        self::items(&site, &plan, &fps, &templates)
+    } else {
+        items
+    };
+    let produced = match produced {
         Ok(produced) => produced,
         Err(e) => {
             if let Sink::Staging(staging) = sink {
@@ -439,6 +573,7 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         outputs_removed: if options.write { diff.removed.len() } else { 0 },
         changed_fraction,
         rebuilt,
+        generation,
         output,
     };
     tracing::info!(elapsed = ?started.elapsed(), "done");
@@ -493,7 +628,10 @@ fn write_stamp(
         outputs,
         pages: site.pages.len(),
         sections: site.sections.len(),
-        volatile: data_read || items.iter().any(|i| i.volatile),
+        // Fallback copy waiting for a retry makes the next build do more than nothing.
+        volatile: data_read
+            || items.iter().any(|i| i.volatile)
+            || !site.generated.pending().is_empty(),
         generation,
     };
     if let Err(e) = stamp::write(state_dir, &stamp) {
@@ -530,6 +668,7 @@ fn nothing_changed(
         outputs_removed: 0,
         changed_fraction: 0.0,
         rebuilt: Vec::new(),
+        generation: None,
         output,
     };
     let reason = match (options.gate, age) {
@@ -662,6 +801,27 @@ fn changed_fraction(
             changed.insert(format!("content/{}", site.page(*id).doc.relative_path));
         }
     }
+    // Records of collections have no file: their pages' decisions tell.
+    let mut added_records = 0;
+    for (i, planned) in plan.renders.iter().enumerate() {
+        if let Output::Page(id) = &planned.output
+            && !site.page(*id).doc.has_file
+        {
+            match &diff.decisions[i] {
+                Some(Reason::New) => added_records += 1,
+                Some(Reason::SourceChanged) => {}
+                _ => continue,
+            }
+            changed.insert(site.page(*id).doc.relative_path.clone());
+        }
+    }
+    let added_files = freshness
+        .iter()
+        .filter(|(key, f)| *f == Freshness::Added && page_keys.contains(key))
+        .count();
+    // Pages gone = pages before + pages added - pages now.
+    let removed = removed
+        .max((previous.pages + added_files + added_records).saturating_sub(site.pages.len()));
     let total = site.pages.len().max(previous.pages).max(1);
     ((changed.len() + removed) as f64 / total as f64).min(1.0)
 }

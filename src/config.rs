@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::{Diagnostic, Error, Result};
+use crate::generate::{ClassBudget, ProviderConfig};
 
 /// File names tried, in order, in the site's root.
 pub const FILE_NAMES: [&str; 3] = ["sitegen.toml", "zola.toml", "config.toml"];
@@ -53,6 +54,13 @@ pub struct Config {
     /// Free-form values for templates (`config.extra`).
     #[serde(deserialize_with = "crate::value::table")]
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Data files turned into pages (`[[collections]]`).
+    pub collections: Vec<CollectionConfig>,
+    /// AI copy generation (`[generate]`).
+    pub generate: GenerateConfig,
+    /// Model providers by name (`[providers.NAME]`); `offline` is built in.
+    #[serde(skip_serializing)]
+    pub providers: BTreeMap<String, ProviderConfig>,
     // Zola keys that sitegen accepts and ignores, with a warning when they ask for something
     // (not flattened into a struct of their own: serde's flatten disables deny_unknown_fields).
     #[serde(skip_serializing)]
@@ -98,6 +106,9 @@ impl Default for Config {
             markdown: MarkdownConfig::default(),
             author: None,
             extra: serde_json::Map::new(),
+            collections: Vec::new(),
+            generate: GenerateConfig::default(),
+            providers: BTreeMap::new(),
             compile_sass: false,
             build_search_index: false,
             hard_link_static: false,
@@ -130,6 +141,99 @@ pub struct TaxonomyConfig {
     /// Whether the taxonomy's pages are written.
     #[serde(default = "yes")]
     pub render: bool,
+}
+
+/// A data file whose records become pages (`[[collections]]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionConfig {
+    /// Its name, for messages.
+    pub name: String,
+    /// The data file, relative to the root (`data/listings.csv`): CSV, JSON (an array of
+    /// objects), JSON Lines, YAML (a list of mappings) or TOML (an array of tables).
+    pub data: PathBuf,
+    /// The URL path of each record's page, with `{field}` placeholders filled with the
+    /// record's slugified values (`/listings/{city}/{slug}/`).
+    pub path: String,
+    /// The template that renders the pages.
+    #[serde(default = "default_collection_template")]
+    pub template: String,
+    /// The page title, with `{field}` placeholders filled with the record's values.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The page description, with placeholders as `title`.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The page date: the name of a field holding a date.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// Taxonomy name → term pattern (`{ cities = "{city}" }`); a pattern that is exactly
+    /// `{field}` whose value is a list gives one term per item.
+    #[serde(default)]
+    pub taxonomies: BTreeMap<String, String>,
+    /// Generated fields of every page: field → prompt.
+    #[serde(default)]
+    pub generate: BTreeMap<String, GenField>,
+}
+
+fn default_collection_template() -> String {
+    "page.html".to_owned()
+}
+
+/// A generated field: which prompt writes it, with what variables.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum GenField {
+    /// Just the prompt (`snippet = "snippet@2"`).
+    Prompt(String),
+    /// The prompt and its variables.
+    Full {
+        /// `name` (its newest version) or `name@version`.
+        prompt: String,
+        /// Values the prompt reads as `vars.NAME`.
+        #[serde(default)]
+        vars: BTreeMap<String, serde_json::Value>,
+    },
+}
+
+impl GenField {
+    /// The prompt's reference.
+    pub fn prompt(&self) -> &str {
+        match self {
+            Self::Prompt(p) | Self::Full { prompt: p, .. } => p,
+        }
+    }
+
+    /// The variables.
+    pub fn vars(&self) -> serde_json::Value {
+        match self {
+            Self::Prompt(_) => serde_json::Value::Object(serde_json::Map::new()),
+            Self::Full { vars, .. } => serde_json::json!(vars),
+        }
+    }
+}
+
+/// `[generate]`: which provider writes the copy, and the budgets.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GenerateConfig {
+    /// The provider's name: `offline` (built in: every field gets its prompt's fallback) or
+    /// one of `[providers]`.
+    pub provider: String,
+    /// Most USD one build may spend (`--max-cost` overrides).
+    pub max_cost: Option<f64>,
+    /// Budgets and batch sizes per request class.
+    pub classes: BTreeMap<String, ClassBudget>,
+}
+
+impl Default for GenerateConfig {
+    fn default() -> Self {
+        Self {
+            provider: "offline".to_owned(),
+            max_cost: None,
+            classes: BTreeMap::new(),
+        }
+    }
 }
 
 /// `[markdown]`: how content is rendered.

@@ -42,6 +42,11 @@ impl ContentHash {
         Self(*blake3::hash(bytes).as_bytes())
     }
 
+    /// All 64 hex digits.
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The first 20 hex digits, for cache-busting URLs.
     pub fn short_hex(&self) -> String {
         self.0[..10].iter().map(|b| format!("{b:02x}")).collect()

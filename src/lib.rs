@@ -23,6 +23,7 @@ pub mod build;
 pub mod config;
 pub mod diagnostics;
 pub mod emit;
+pub mod generate;
 pub mod hash;
 pub mod init;
 pub mod load;

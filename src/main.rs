@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sitegen::build::{BuildReport, Gate, Options, Outcome, Progress, Quiet};
+use sitegen::build::{BuildReport, Gate, GenerationStatus, Options, Outcome, Progress, Quiet};
 use sitegen::{Diagnostic, Error};
 
 /// A fast static site generator for large sites, with Zola's content conventions.
@@ -64,6 +64,22 @@ enum Command {
         #[command(flatten)]
         site: SiteArgs,
     },
+    /// AI generation: calls, cache hit rate, tokens, cost and latency, from the traces in
+    /// .sitegen/generations.sqlite (the last build by default).
+    Stats {
+        /// The site's folder.
+        #[arg(short, long, value_name = "DIR", default_value = ".")]
+        root: PathBuf,
+        /// Every build since this long ago (`24h`, `7d`) instead of the last one.
+        #[arg(long, value_name = "AGE", value_parser = parse_age, conflicts_with = "all")]
+        since: Option<Duration>,
+        /// Every build recorded.
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +115,12 @@ struct BuildArgs {
     /// Wait for another sitegen working on this site instead of exiting.
     #[arg(long)]
     wait: bool,
+    /// Most USD this build's AI generation may spend; jobs beyond it get fallback copy.
+    #[arg(long, value_name = "USD")]
+    max_cost: Option<f64>,
+    /// Fail when any generated field got fallback copy (for CI gates).
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +201,12 @@ fn main() -> ExitCode {
             cron,
         } => schedule(&site, &build, &gate, &cron),
         Command::Check { site } => run(&site, None, None),
+        Command::Stats {
+            root,
+            since,
+            all,
+            format,
+        } => stats(&root, since, all, format),
     }
 }
 
@@ -205,6 +233,8 @@ fn options(args: &SiteArgs, build: Option<&BuildArgs>, gate: Option<&GateArgs>) 
         write: build.is_some(),
         full: build.is_some_and(|b| b.full),
         wait: build.is_some_and(|b| b.wait),
+        max_cost: build.and_then(|b| b.max_cost),
+        strict: build.is_some_and(|b| b.strict),
         gate: gate.map(|g| Gate {
             threshold: g.threshold,
             max_age: g.max_age,
@@ -233,6 +263,46 @@ fn run(args: &SiteArgs, build: Option<&BuildArgs>, gate: Option<&GateArgs>) -> E
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e, args.format),
+    }
+}
+
+/// Prints the generation statistics of the site at `root`.
+fn stats(root: &std::path::Path, since: Option<Duration>, all: bool, format: Format) -> ExitCode {
+    use sitegen::state::generations::{self, Range, Store};
+    let state = sitegen::state::dir(root);
+    if !state.join(generations::FILE).exists() {
+        return fail(
+            &Error::Usage(format!(
+                "no generations recorded in {}: build a site with generated fields first",
+                state.display()
+            )),
+            format,
+        );
+    }
+    let range = match (since, all) {
+        (_, true) => Range::All,
+        (Some(age), _) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            Range::Since(i64::try_from(now.saturating_sub(age).as_secs()).unwrap_or(0))
+        }
+        (None, false) => Range::LastBuild,
+    };
+    let stats = Store::open(&state).and_then(|store| {
+        store
+            .stats(range)
+            .map_err(|e| Error::Usage(format!("cannot read the generation traces: {e}")))
+    });
+    match stats {
+        Ok(stats) => {
+            match format {
+                Format::Json => say(&serde_json::to_string(&stats).unwrap_or_default()),
+                Format::Text => say(generations::render_text(&stats).trim_end()),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, format),
     }
 }
 
@@ -380,7 +450,7 @@ impl Bar {
     fn new() -> Self {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} outputs ({eta})")
+            ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} outputs ({eta}) {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Self(bar)
@@ -397,6 +467,21 @@ impl Progress for Bar {
 
     fn advance(&self) {
         self.0.inc(1);
+    }
+
+    fn generation(&self, status: &GenerationStatus) {
+        if status.done < status.total && self.0.is_hidden() {
+            self.0.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        self.0.set_message(format!(
+            "· copy {}/{} done, {} pending, {} failed, {} tokens, ${:.4}",
+            status.done,
+            status.total,
+            status.total - status.done,
+            status.failed,
+            status.tokens,
+            status.cost_usd
+        ));
     }
 }
 

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::diagnostics::Diagnostic;
 use crate::hash::ContentHash;
+use crate::load::data::Record;
 use crate::load::front_matter::{self, Date, PageFrontMatter, SectionFrontMatter, parse_date};
 use crate::load::site::{Asset, Document, Page, PageId, Section, SectionId};
 use crate::load::source::{self, Cached, Freshness, Made, Parsed, SourceCache, Stat};
@@ -88,6 +89,7 @@ pub fn assemble(
     inventory: &Inventory,
     drafts: bool,
     cache: &mut SourceCache,
+    records: Vec<Record>,
     problems: &mut Vec<Diagnostic>,
 ) -> Content {
     let key_of = |relative: &str| format!("content/{relative}");
@@ -161,6 +163,18 @@ pub fn assemble(
             }
             Some(Err(d)) => problems.push(d),
             None => {}
+        }
+    }
+
+    // Pages of collections come after the files' (bundle indices above stay valid).
+    let collection_pages: Vec<Result<Page, Diagnostic>> = records
+        .into_par_iter()
+        .map(|record| collection_page(root, config, record, &section_dirs, &sections))
+        .collect();
+    for page in collection_pages {
+        match page {
+            Ok(page) => built.push(page),
+            Err(d) => problems.push(d),
         }
     }
 
@@ -502,6 +516,105 @@ fn build_page(
         section,
         higher: None,
         lower: None,
+        data: None,
+    })
+}
+
+/// The page of a collection's record: no file, its fields as `page.data`, in the deepest
+/// section whose URL path holds its own.
+fn collection_page(
+    root: &Path,
+    config: &Config,
+    record: Record,
+    section_dirs: &HashMap<String, SectionId>,
+    sections: &[Section],
+) -> Result<Page, Diagnostic> {
+    let collection = &config.collections[record.collection];
+    let at = |message: String| {
+        let text = std::fs::read_to_string(root.join(&record.file)).unwrap_or_default();
+        let d = Diagnostic::error(message);
+        if record.file.ends_with(".csv") || record.file.ends_with(".jsonl") {
+            d.at(&record.file, &text, record.line, None)
+        } else {
+            d.in_file(&record.file)
+        }
+    };
+    let date = record
+        .date
+        .as_ref()
+        .map(|value| {
+            parse_date(value).map_err(|e| {
+                at(format!("invalid date: {e}"))
+                    .with_help("write dates as 2024-05-01 or 2024-05-01T10:00:00Z")
+            })
+        })
+        .transpose()?;
+    if let Some(name) = record
+        .taxonomies
+        .keys()
+        .find(|name| config.taxonomy(name).is_none())
+    {
+        return Err(at(format!(
+            "collection `{}`: taxonomy `{name}` is not defined in the config",
+            collection.name
+        ))
+        .with_help(format!(
+            "add `taxonomies = [{{ name = \"{name}\" }}]` to the config"
+        )));
+    }
+    // The deepest section whose path is a prefix of the page's.
+    let section = section_dirs
+        .iter()
+        .filter(|(_, id)| record.path.starts_with(&sections[id.0].doc.path))
+        .max_by_key(|(_, id)| sections[id.0].doc.path.len())
+        .map(|(dir, id)| (dir.clone(), *id));
+    let ancestors = section
+        .as_ref()
+        .map(|(dir, _)| section_chain(dir, section_dirs))
+        .unwrap_or_default();
+    let slug = record
+        .path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let meta = PageFrontMatter {
+        title: record.title,
+        description: record.description,
+        date: record.date,
+        template: Some(collection.template.clone()),
+        taxonomies: record.taxonomies,
+        generate: collection.generate.clone(),
+        ..PageFrontMatter::default()
+    };
+    let relative_path = format!("@{}{}", collection.name, record.path);
+    Ok(Page {
+        doc: Document {
+            permalink: config.permalink(&record.path),
+            path: record.path,
+            has_file: false,
+            relative_path,
+            body_offset: 0,
+            body_len: 0,
+            hash: record.hash,
+            front_matter_hash: record.hash,
+            links: Vec::new(),
+            word_count: 0,
+            summary: None,
+            assets: Vec::new(),
+            template: collection.template.clone(),
+            markdown: markdown::Options::new(&config.markdown, None),
+            ancestors,
+        },
+        meta: std::sync::Arc::new(meta),
+        slug,
+        date,
+        updated: None,
+        section: section.map(|(_, id)| id),
+        higher: None,
+        lower: None,
+        data: Some(record.data),
     })
 }
 

@@ -147,6 +147,8 @@ pub struct PageFrontMatter {
     pub in_search_index: Option<bool>,
     /// Zola's `render`, accepted for compatibility: `false` skips the page's own output.
     pub render: Option<bool>,
+    /// Generated fields (`[generate]`): field → prompt, read as `page.generated.FIELD`.
+    pub generate: BTreeMap<String, crate::config::GenField>,
 }
 
 /// A section's front matter (Zola's fields).

@@ -6,7 +6,9 @@
 //! `<!-- more -->`), which listings need before any page is rendered.
 
 pub mod content;
+pub mod data;
 pub mod front_matter;
+pub mod prompts;
 pub mod site;
 pub mod source;
 pub mod walk;
@@ -69,6 +71,16 @@ pub fn load(
         .map_err(|d| Error::Config(Box::new(d)))?;
     let mut problems = sources.problems.clone();
     let inventory = content::inventory(sources);
+    let records = data::load(root, &config.collections, &mut problems);
+    let prompts = prompts::Prompts::load(
+        root,
+        sources
+            .files
+            .iter()
+            .map(|(path, _)| path.as_str())
+            .filter(|path| path.starts_with("prompts/")),
+        &mut problems,
+    );
     let content::Content {
         cache: new_cache,
         removed_pages,
@@ -76,7 +88,15 @@ pub fn load(
         anchor_targets,
         mut pages,
         sections,
-    } = content::assemble(root, &config, &inventory, drafts, &mut cache, &mut problems);
+    } = content::assemble(
+        root,
+        &config,
+        &inventory,
+        drafts,
+        &mut cache,
+        records,
+        &mut problems,
+    );
     let mut new_cache: SourceCache = new_cache.into_iter().collect();
 
     let mut by_content_path = HashMap::with_capacity(pages.len() + sections.len());
@@ -111,6 +131,8 @@ pub fn load(
         templates,
         by_content_path,
         anchor_targets,
+        prompts,
+        generated: Default::default(),
     };
     // Summaries need every page's URL (for `@/` links), so they come last.
     let summaries: Vec<Option<String>> = pages

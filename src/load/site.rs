@@ -93,6 +93,8 @@ pub struct Page {
     pub lower: Option<PageId>,
     /// The page after it in its section's order (Zola's `higher`).
     pub higher: Option<PageId>,
+    /// The record of a collection's page (`page.data`).
+    pub data: Option<std::sync::Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// A section: a folder with `_index.md`.
@@ -190,6 +192,11 @@ pub struct Site {
     pub by_content_path: HashMap<String, ContentRef>,
     /// Content paths that `@/…#anchor` links point to.
     pub anchor_targets: std::collections::HashSet<String>,
+    /// The prompts of prompts/, compiled.
+    pub prompts: crate::load::prompts::Prompts,
+    /// The generated copy of pages (`page.generated`), filled in by the generate stage while
+    /// the site renders.
+    pub generated: crate::generate::copy::GeneratedCopy,
 }
 
 impl Site {

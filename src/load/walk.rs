@@ -1,5 +1,5 @@
-//! Finding the site's source files: one walk of content/, static/, templates/ and the theme's
-//! folder, taken before anything is read.
+//! Finding the site's source files: one walk of content/, static/, templates/, data/, prompts/
+//! and the theme's folder, taken before anything is read.
 //!
 //! Its list (root-relative paths with their size and modification time, sorted) feeds both
 //! the no-op check (the stamp) and loading, so the two can never disagree about what the
@@ -47,6 +47,8 @@ pub fn walk(root: &Path, theme: Option<&str>) -> SourceFiles {
         "content".to_owned(),
         "static".to_owned(),
         "templates".to_owned(),
+        "data".to_owned(),
+        "prompts".to_owned(),
     ];
     if let Some(theme) = theme {
         dirs.push(format!("themes/{theme}"));

@@ -41,9 +41,14 @@ fn doc_common(f: &mut Fingerprint, doc: &Document) {
 }
 
 /// What a listing shows of page `id`.
-fn listing_fingerprint(site: &Site, id: PageId) -> ContentHash {
+fn listing_fingerprint(site: &Site, id: PageId, nonce: u64) -> ContentHash {
     let page = site.page(id);
     let mut f = Fingerprint::new("page-listing");
+    if !page.meta.generate.is_empty()
+        && let Some(copy) = site.generated.fingerprint(id, nonce)
+    {
+        f.hash(&copy);
+    }
     doc_common(&mut f, &page.doc);
     f.str(&page.slug)
         .opt(page.date.as_ref().map(|d| d.text.as_str()));
@@ -54,11 +59,13 @@ fn listing_fingerprint(site: &Site, id: PageId) -> ContentHash {
 }
 
 impl Fingerprints {
-    /// Computes the fingerprints of `site` (in parallel) and of its templates.
-    pub fn new(site: &Site, templates: &Templates, config: &Value) -> Self {
+    /// Computes the fingerprints of `site` (in parallel) and of its templates. The copy of a
+    /// page still being generated hashes with `nonce`, a value unique to the build, so that
+    /// every output showing it is rendered again.
+    pub fn new(site: &Site, templates: &Templates, config: &Value, nonce: u64) -> Self {
         let pages = (0..site.pages.len())
             .into_par_iter()
-            .map(|i| listing_fingerprint(site, PageId(i)))
+            .map(|i| listing_fingerprint(site, PageId(i), nonce))
             .collect();
         let mut base = Fingerprint::new("config-base");
         base.str(env!("CARGO_PKG_VERSION"))

@@ -107,6 +107,22 @@ pub fn page(site: &Site, id: PageId, body: Option<&Body>, siblings: bool) -> Val
     map.insert("summary".into(), page.doc.summary.clone().into());
     map.insert("extra".into(), Value::Object(meta.extra.clone()));
     map.insert("taxonomies".into(), json!(meta.taxonomies));
+    map.insert(
+        "data".into(),
+        page.data
+            .as_ref()
+            .map_or(Value::Null, |d| Value::Object(d.as_ref().clone())),
+    );
+    // Generated copy: waits while the page's copy is being written.
+    let generated = if meta.generate.is_empty() {
+        Map::new()
+    } else {
+        site.generated
+            .get(id)
+            .map(|f| f.as_ref().clone())
+            .unwrap_or_default()
+    };
+    map.insert("generated".into(), Value::Object(generated));
     if siblings {
         let sibling =
             |other: Option<PageId>| other.map_or(Value::Null, |o| self::page(site, o, None, false));

@@ -215,8 +215,14 @@ impl Renderer {
             Output::Section { id, pager, pagers } => {
                 let section = site.section(*id);
                 let body = self.body(&section.doc, &mut out)?;
-                ctx.insert("section", &context::section(site, *id, Some(&body), true));
-                if let Some(by) = section.meta.paginate_by.filter(|n| *n > 0) {
+                let paginate_by = section.meta.paginate_by.filter(|n| *n > 0);
+                // As Zola: a paginated section lists its pages in `paginator.pages` only, so
+                // each of its N pages does not carry the whole list.
+                ctx.insert(
+                    "section",
+                    &context::section(site, *id, Some(&body), paginate_by.is_none()),
+                );
+                if let Some(by) = paginate_by {
                     let paginator = context::paginator(
                         site,
                         &section.pages,

@@ -177,7 +177,7 @@ impl Templates {
 }
 
 /// The messages of an error and its sources, one per line.
-fn chain(e: &tera::Error) -> String {
+pub fn chain(e: &tera::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

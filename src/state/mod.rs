@@ -10,6 +10,7 @@
 //! read, for the no-op check), `pending` (the journal of a build that was updating the output
 //! when it stopped), `last-build`, `lock`, `.gitignore`, `README`.
 
+pub mod generations;
 pub mod manifest;
 pub mod stamp;
 
@@ -45,7 +46,8 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
 }
 
 const README: &str = "\
-This folder is sitegen's build state. It is safe to delete: the next build is then a full one.
+This folder is sitegen's build state. All of it is safe to delete (the next build is then a
+full one) except generations.sqlite, whose AI results cost money to make again.
 
 manifest  what every output was built from (MessagePack, versioned), and the parse of every
           source file keyed by its size and modification time
@@ -55,4 +57,8 @@ last-build  when the last build finished (seconds since 1970), for `rebuild --ma
 pending   present only while a build is replacing files in the output folder; a build that
           finds it rebuilds those files
 lock      held by the sitegen process working on the site; names its pid
+generations.sqlite  the AI results cache, and a trace of every generation each build asked
+          for (tokens, cost, latency, outcome) and the fields left with fallback copy; an
+          SQLite database: `sqlite3 .sitegen/generations.sqlite .schema` describes its tables,
+          `sitegen stats` sums it up
 ";

@@ -3,9 +3,10 @@
 # tests/e2e/axe.mjs (axe-core accessibility scan + full-page screenshots, phone and desktop
 # widths, in Debian's chromium driven by playwright-core).
 #
-# Usage: bash tests/e2e/run.sh [SITE ...]     SITE: root, blog, init (default: all three)
+# Usage: bash tests/e2e/run.sh [SITE ...]     SITE: root, blog, directory, init (default: all four)
 #   root  the repository's own site (sitegen build --root .)
 #   blog  examples/blog
+#   directory  examples/directory (2,400 listings, offline copy)
 #   init  a site made by `sitegen init` (the built-in default theme)
 #
 # Environment:
@@ -30,10 +31,10 @@ in_ci() { [[ "${CI:-}" == true || "${CI:-}" == 1 ]]; }
 abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$ORIG_PWD/$1" ;; esac; }
 
 SITES=("$@")
-[[ ${#SITES[@]} -gt 0 ]] || SITES=(root blog init)
+[[ ${#SITES[@]} -gt 0 ]] || SITES=(root blog directory init)
 for s in "${SITES[@]}"; do
-  case $s in root | blog | init) ;; *) die "unknown site '$s' (expected root, blog or init)" ;; esac
-  if [[ $s == blog && ! -d $REPO/examples/blog ]]; then die "examples/blog is missing"; fi
+  case $s in root | blog | directory | init) ;; *) die "unknown site '$s' (expected root, blog, directory or init)" ;; esac
+  if [[ $s == blog || $s == directory ]] && [[ ! -d $REPO/examples/$s ]]; then die "examples/$s is missing"; fi
 done
 
 E2E_OUT=$(abspath "${E2E_OUT:-$REPO/target/e2e-screenshots}")
@@ -194,8 +195,8 @@ for site in "${SITES[@]}"; do
     root)
       out=$(build_site root "$REPO")
       ;;
-    blog)
-      out=$(build_site blog "$REPO/examples/blog")
+    blog | directory)
+      out=$(build_site "$site" "$REPO/examples/$site")
       ;;
     init)
       log "[init] sitegen init $WORK/init-site"

@@ -3,5 +3,8 @@
 mod build;
 mod cli;
 mod errors;
+mod generate;
 mod incremental;
+mod llm_mock;
+mod queue;
 mod support;

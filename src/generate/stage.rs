@@ -1,0 +1,706 @@
+//! The generate stage: from the pages' generated fields to their copy.
+//!
+//! 1. [`plan`] renders every field's prompt with its page into a [`Job`] keyed by what it asks
+//!    (provider, model, prompt version and text), so identical jobs share one key.
+//! 2. [`start`] looks every key up in the cache of `.sitegen/generations.sqlite`. Hits are
+//!    copy at once; with the `offline` provider, so are the prompts' fallbacks. The rest go to
+//!    the [`queue`] on a thread of their own, and the pages waiting for them are marked so the
+//!    renderer renders everything else meanwhile.
+//! 3. Each answer is committed to the database as it arrives (a crash loses nothing paid
+//!    for), then given to the pages that asked for it; a page whose fields are all answered
+//!    is released to the renderer. A job that failed, was over budget or met an open breaker
+//!    gets its prompt's fallback, and its page is recorded as pending for the next build.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::GenerateConfig;
+use crate::diagnostics::{Diagnostic, Error, Result};
+use crate::generate::queue::{self, Budgets, QueueStats};
+use crate::generate::{Answer, Job, Outcome, ProviderConfig, ProviderKind, checks};
+use crate::hash::Fingerprint;
+use crate::load::prompts::Prompt;
+use crate::load::site::{PageId, Site};
+use crate::state::generations::{Store, Trace};
+
+/// One generated field of one page.
+#[derive(Debug, Clone)]
+struct FieldJob {
+    page: PageId,
+    field: String,
+    /// `name@version` of its prompt.
+    prompt: String,
+    /// Its job's key.
+    key: String,
+    /// What the prompt and its fallback see.
+    context: Arc<tera::Context>,
+}
+
+/// The jobs of a build.
+#[derive(Debug, Default)]
+pub struct Planned {
+    fields: Vec<FieldJob>,
+    /// Distinct jobs, by key.
+    jobs: HashMap<String, Job>,
+    /// Per key, the page's public text that an answer may echo.
+    public: HashMap<String, String>,
+}
+
+impl Planned {
+    /// Whether no page has generated fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+/// What the stage did, for the report (`generation` in `--format json`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GenerationReport {
+    /// Generated fields of the site's pages.
+    pub jobs: u64,
+    /// Fields whose copy came from the cache.
+    pub cache_hits: u64,
+    /// HTTP requests sent.
+    pub requests: u64,
+    /// Requests sent again.
+    pub retries: u64,
+    /// Input tokens used.
+    pub tokens_in: u64,
+    /// Output tokens used.
+    pub tokens_out: u64,
+    /// What they cost, in USD.
+    pub cost_usd: f64,
+    /// Fields that got their prompt's fallback (offline, failed, over budget, breaker open).
+    pub fallbacks: u64,
+    /// Fields whose generation failed.
+    pub failures: u64,
+    /// Per class, the budget that made jobs fall back and how many.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub over_budget: BTreeMap<String, (String, u64)>,
+    /// Whether the provider's circuit breaker opened.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub breaker_opened: bool,
+}
+
+/// The provider a build uses, resolved from the config.
+pub fn provider(
+    config: &crate::config::Config,
+) -> std::result::Result<(String, ProviderConfig), String> {
+    let name = config.generate.provider.clone();
+    match config.providers.get(&name) {
+        Some(p) => Ok((name, p.clone())),
+        None if name == "offline" => Ok((name, ProviderConfig::offline())),
+        None => Err(format!(
+            "`generate.provider` is `{name}`, which is not in [providers]"
+        )),
+    }
+}
+
+/// Renders the prompts of every generated field of `site` into jobs.
+pub fn plan(
+    site: &Site,
+    provider: &ProviderConfig,
+    generate: &GenerateConfig,
+) -> std::result::Result<Planned, Vec<Diagnostic>> {
+    use rayon::prelude::*;
+    let with_fields: Vec<usize> = (0..site.pages.len())
+        .filter(|i| !site.pages[*i].meta.generate.is_empty())
+        .collect();
+    if with_fields.is_empty() {
+        return Ok(Planned::default());
+    }
+    let config = serde_json::to_value(&site.config).unwrap_or_default();
+    let results: Vec<std::result::Result<Vec<PlannedField>, Diagnostic>> = with_fields
+        .par_iter()
+        .map(|i| page_jobs(site, PageId(*i), provider, generate, &config))
+        .collect();
+    let mut planned = Planned::default();
+    let mut problems = Vec::new();
+    for result in results {
+        match result {
+            Ok(list) => {
+                for (field, job, public) in list {
+                    planned.public.entry(job.key.clone()).or_insert(public);
+                    planned.jobs.entry(job.key.clone()).or_insert(job);
+                    planned.fields.push(field);
+                }
+            }
+            Err(d) => problems.push(d),
+        }
+    }
+    if problems.is_empty() {
+        Ok(planned)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Where a page's problem is reported: its file, or its collection's data file.
+fn page_origin(site: &Site, id: PageId) -> String {
+    let page = site.page(id);
+    if page.doc.has_file {
+        format!("content/{}", page.doc.relative_path)
+    } else {
+        site.config
+            .collections
+            .iter()
+            .find(|c| page.doc.relative_path.starts_with(&format!("@{}/", c.name)))
+            .map_or_else(
+                || page.doc.relative_path.clone(),
+                |c| c.data.to_string_lossy().into_owned(),
+            )
+    }
+}
+
+/// A field, its job, and the page's public text.
+type PlannedField = (FieldJob, Job, String);
+
+fn page_jobs(
+    site: &Site,
+    id: PageId,
+    provider: &ProviderConfig,
+    generate: &GenerateConfig,
+    config: &Value,
+) -> std::result::Result<Vec<PlannedField>, Diagnostic> {
+    let page = site.page(id);
+    let meta = &page.meta;
+    let data = page.data.as_deref().cloned().unwrap_or_default();
+    let page_value = serde_json::json!({
+        "title": meta.title,
+        "description": meta.description,
+        "path": page.doc.path,
+        "permalink": page.doc.permalink,
+        "data": data,
+        "extra": meta.extra,
+        "taxonomies": meta.taxonomies,
+    });
+    let public = public_text(&page_value);
+    let mut out = Vec::with_capacity(meta.generate.len());
+    for (field, spec) in &meta.generate {
+        let problem = |message: String, help: &str| {
+            Diagnostic::error(format!("{}: {message}", page.doc.path))
+                .in_file(page_origin(site, id))
+                .with_help(help.to_owned())
+        };
+        let Some(prompt) = site.prompts.resolve(spec.prompt()) else {
+            return Err(problem(
+                format!(
+                    "the field `{field}` asks for the prompt `{}`, which prompts/ does not have",
+                    spec.prompt()
+                ),
+                "add the prompt file to prompts/, or fix the name (`name` or `name@version`)",
+            ));
+        };
+        let mut context = tera::Context::new();
+        context.insert("page", &page_value);
+        context.insert("vars", &spec.vars());
+        context.insert("config", config);
+        let text = site.prompts.render(prompt, "", &context).map_err(|e| {
+            problem(
+                format!("the prompt `{}` failed: {e}", prompt.id()),
+                "fix the prompt template",
+            )
+        })?;
+        let system = match &prompt.system {
+            Some(_) => Some(
+                site.prompts
+                    .render(prompt, "system", &context)
+                    .map_err(|e| {
+                        problem(
+                            format!("the system message of `{}` failed: {e}", prompt.id()),
+                            "fix the prompt's `system`",
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        let job = job(prompt, provider, generate, system, text);
+        out.push((
+            FieldJob {
+                page: id,
+                field: field.clone(),
+                prompt: prompt.id(),
+                key: job.key.clone(),
+                context: Arc::new(context),
+            },
+            job,
+            public.clone(),
+        ));
+    }
+    Ok(out)
+}
+
+fn job(
+    prompt: &Prompt,
+    provider: &ProviderConfig,
+    generate: &GenerateConfig,
+    system: Option<String>,
+    text: String,
+) -> Job {
+    let class = generate.classes.get(&prompt.class);
+    let max_tokens = class
+        .and_then(|c| c.max_tokens)
+        .map_or(prompt.max_tokens, |cap| cap.min(prompt.max_tokens));
+    let kind = match provider.kind {
+        ProviderKind::Openai => "openai",
+        ProviderKind::Offline => "offline",
+    };
+    let key = Fingerprint::new("generation")
+        .str(kind)
+        .str(&provider.model)
+        .str(&prompt.id())
+        .hash(&prompt.hash)
+        .opt(system.as_deref())
+        .str(&text)
+        .finish();
+    Job {
+        key: key.hex(),
+        prompt: prompt.id(),
+        class: prompt.class.clone(),
+        system,
+        text,
+        output: Arc::clone(&prompt.output),
+        max_tokens,
+        batch_size: class.and_then(|c| c.batch_size).unwrap_or(1).max(1),
+    }
+}
+
+/// Every string of a page's public fields, for the personal-data check.
+fn public_text(value: &Value) -> String {
+    fn walk(value: &Value, out: &mut String) {
+        match value {
+            Value::String(s) => {
+                out.push_str(s);
+                out.push('\n');
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+            Value::Number(n) => {
+                out.push_str(&n.to_string());
+                out.push('\n');
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    walk(value, &mut out);
+    out
+}
+
+/// Gives every field its fallback, without the cache or a provider (`sitegen check`).
+pub fn fill_fallbacks(site: &Site, planned: &Planned) {
+    let mut by_page: BTreeMap<PageId, Map<String, Value>> = BTreeMap::new();
+    for field in &planned.fields {
+        let value = site
+            .prompts
+            .resolve(&field.prompt)
+            .and_then(|p| site.prompts.fallback(p, &field.context).ok())
+            .unwrap_or_default();
+        by_page
+            .entry(field.page)
+            .or_default()
+            .insert(field.field.clone(), value);
+    }
+    for (page, fields) in by_page {
+        site.generated.set(page, Arc::new(fields), false);
+    }
+}
+
+/// The running stage: [`Running::finish`] waits for the queue and records the pending pages.
+pub struct Running {
+    shared: Arc<Shared>,
+    worker: Option<JoinHandle<QueueStats>>,
+}
+
+/// What the answering thread and the finishing driver share.
+struct Shared {
+    site: Arc<Site>,
+    store: Store,
+    build: i64,
+    provider_name: String,
+    model: String,
+    fields: Vec<FieldJob>,
+    /// Field indices per key.
+    by_key: HashMap<String, Vec<usize>>,
+    /// Field indices per page.
+    by_page: HashMap<PageId, Vec<usize>>,
+    state: Mutex<Progress>,
+}
+
+#[derive(Default)]
+struct Progress {
+    /// Per field, its value and whether it is a fallback (None: not answered yet).
+    values: Vec<Option<(Value, bool)>>,
+    report: GenerationReport,
+    /// Answers not committed yet (the database write failed), kept to retry.
+    problems: Vec<String>,
+}
+
+/// Starts the stage: fills what the cache and fallbacks give at once, and sends the rest to
+/// the provider on a thread of its own.
+pub fn start(
+    site: Arc<Site>,
+    planned: Planned,
+    state_dir: &Path,
+    provider_name: String,
+    provider: ProviderConfig,
+    max_cost: Option<f64>,
+) -> Result<(Running, Vec<Diagnostic>)> {
+    let mut warnings = Vec::new();
+    let store = Store::open(state_dir)?;
+    let db_error = |e: rusqlite::Error| {
+        Error::Usage(format!(
+            "cannot use the generation cache {}: {e}",
+            store.path().display()
+        ))
+    };
+    let build = store
+        .begin_build(&provider_name, &provider.model)
+        .map_err(db_error)?;
+    let keys: Vec<&str> = planned.jobs.keys().map(String::as_str).collect();
+    let cached = store.lookup(&keys).map_err(db_error)?;
+    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by_page: HashMap<PageId, Vec<usize>> = HashMap::new();
+    for (i, f) in planned.fields.iter().enumerate() {
+        by_key.entry(f.key.clone()).or_default().push(i);
+        by_page.entry(f.page).or_default().push(i);
+    }
+    let shared = Arc::new(Shared {
+        site: Arc::clone(&site),
+        store,
+        build,
+        model: provider.model.clone(),
+        provider_name: provider_name.clone(),
+        fields: planned.fields,
+        by_key,
+        by_page,
+        state: Mutex::new(Progress {
+            values: Vec::new(),
+            report: GenerationReport::default(),
+            problems: Vec::new(),
+        }),
+    });
+    {
+        let mut state = shared.lock();
+        state.values = vec![None; shared.fields.len()];
+        state.report.jobs = shared.fields.len() as u64;
+    }
+    // Cache hits, and with the offline provider every miss's fallback.
+    let offline = provider.kind == ProviderKind::Offline;
+    let mut immediate: Vec<(Answer, bool)> = Vec::new();
+    let mut to_send: Vec<Job> = Vec::new();
+    for (key, job) in planned.jobs {
+        if let Some(value) = cached.get(&key) {
+            immediate.push((
+                answer(
+                    &key,
+                    Outcome::Generated {
+                        value: value.clone(),
+                    },
+                ),
+                true,
+            ));
+        } else if offline {
+            immediate.push((answer(&key, Outcome::BreakerOpen), false));
+        } else {
+            to_send.push(job);
+        }
+    }
+    let waiting: Vec<PageId> = to_send
+        .iter()
+        .flat_map(|job| shared.by_key.get(&job.key).into_iter().flatten())
+        .map(|i| shared.fields[*i].page)
+        .collect();
+    site.generated.expect(waiting);
+    shared.answer(&immediate);
+
+    let worker = if to_send.is_empty() {
+        None
+    } else {
+        let api_key = match &provider.api_key_env {
+            Some(var) => match std::env::var(var) {
+                Ok(key) if !key.is_empty() => Some(key),
+                _ => {
+                    warnings.push(Diagnostic::warning(format!(
+                        "the environment variable `{var}` is not set: requests to `{provider_name}` go without an API key"
+                    )).with_help(format!("set {var} for a hosted API; local servers (Ollama, vLLM, llama.cpp) need none")));
+                    None
+                }
+            },
+            None => None,
+        };
+        let budgets = Budgets {
+            max_cost,
+            classes: site.config.generate.classes.clone(),
+        };
+        let public = planned.public;
+        let max_chars: HashMap<String, Option<usize>> = shared
+            .fields
+            .iter()
+            .filter_map(|f| {
+                site.prompts
+                    .resolve(&f.prompt)
+                    .map(|p| (f.prompt.clone(), p.max_chars))
+            })
+            .collect();
+        let check: queue::Check = Arc::new(move |job: &Job, value: &Value| {
+            let limits = checks::Limits {
+                output: &job.output,
+                max_chars: max_chars.get(&job.prompt).copied().flatten(),
+                public: public.get(&job.key).map_or("", String::as_str),
+            };
+            checks::check(value, &limits)
+        });
+        let shared = Arc::clone(&shared);
+        let provider = Arc::new(provider);
+        Some(
+            std::thread::Builder::new()
+                .name("generate".into())
+                .spawn(move || run_queue(&shared, provider, api_key, to_send, budgets, check))
+                .map_err(|e| Error::Usage(format!("cannot start the generation thread: {e}")))?,
+        )
+    };
+    Ok((Running { shared, worker }, warnings))
+}
+
+fn answer(key: &str, outcome: Outcome) -> Answer {
+    Answer {
+        key: key.to_owned(),
+        outcome,
+        tokens_in: 0,
+        tokens_out: 0,
+        cost_usd: 0.0,
+        latency_ms: 0,
+        retries: 0,
+        batch_id: None,
+    }
+}
+
+fn run_queue(
+    shared: &Arc<Shared>,
+    provider: Arc<ProviderConfig>,
+    api_key: Option<String>,
+    jobs: Vec<Job>,
+    budgets: Budgets,
+    check: queue::Check,
+) -> QueueStats {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!("cannot start the generation runtime: {e}");
+            let failed: Vec<(Answer, bool)> = jobs
+                .iter()
+                .map(|j| {
+                    (
+                        answer(
+                            &j.key,
+                            Outcome::Failed {
+                                error: e.to_string(),
+                            },
+                        ),
+                        false,
+                    )
+                })
+                .collect();
+            shared.answer(&failed);
+            return QueueStats::default();
+        }
+    };
+    runtime.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let queue = tokio::spawn(queue::run(provider, api_key, jobs, budgets, check, tx));
+        let mut batch = Vec::new();
+        while let Some(first) = rx.recv().await {
+            // Everything that arrived together is committed in one transaction.
+            batch.push((first, false));
+            while let Ok(more) = rx.try_recv() {
+                batch.push((more, false));
+            }
+            let answered = std::mem::take(&mut batch);
+            let shared = Arc::clone(shared);
+            let _ = tokio::task::spawn_blocking(move || shared.answer(&answered)).await;
+        }
+        queue.await.unwrap_or_default()
+    })
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Commits `answers` (with whether each came from the cache), then gives each page whose
+    /// fields are all answered its copy.
+    fn answer(&self, answers: &[(Answer, bool)]) {
+        if answers.is_empty() {
+            return;
+        }
+        let mut rows: Vec<(Answer, Trace)> = Vec::new();
+        let mut resolved: Vec<(usize, Value, bool)> = Vec::new();
+        for (answer, cache_hit) in answers {
+            for &i in self.by_key.get(&answer.key).into_iter().flatten() {
+                let field = &self.fields[i];
+                let (value, fallback) = match &answer.outcome {
+                    Outcome::Generated { value } => (value.clone(), false),
+                    _ => (self.fallback(field), true),
+                };
+                resolved.push((i, value, fallback));
+                let (name, version) = field.prompt.split_once('@').unwrap_or((&field.prompt, "1"));
+                rows.push((
+                    answer.clone(),
+                    Trace {
+                        page: self.site.page(field.page).doc.relative_path.clone(),
+                        field: field.field.clone(),
+                        prompt: name.to_owned(),
+                        version: version.parse().unwrap_or(1),
+                        prompt_hash: self
+                            .site
+                            .prompts
+                            .resolve(&field.prompt)
+                            .map(|p| p.hash.short_hex())
+                            .unwrap_or_default(),
+                        provider: self.provider_name.clone(),
+                        model: self.model.clone(),
+                        cache_hit: *cache_hit,
+                    },
+                ));
+            }
+        }
+        // Paid-for answers are committed before anything else happens to them.
+        if let Err(e) = self.store.record(self.build, &rows) {
+            tracing::error!("cannot record generations: {e}");
+            self.lock().problems.push(e.to_string());
+        }
+        let mut state = self.lock();
+        for (answer, cache_hit) in answers {
+            let uses = self.by_key.get(&answer.key).map_or(0, Vec::len) as u64;
+            let r = &mut state.report;
+            r.tokens_in += answer.tokens_in;
+            r.tokens_out += answer.tokens_out;
+            r.cost_usd += answer.cost_usd;
+            if *cache_hit {
+                r.cache_hits += uses;
+            }
+            match &answer.outcome {
+                Outcome::Generated { .. } => {}
+                Outcome::Failed { .. } => {
+                    r.failures += uses;
+                    r.fallbacks += uses;
+                }
+                _ => r.fallbacks += uses,
+            }
+        }
+        let mut pages: Vec<PageId> = Vec::new();
+        for (i, value, fallback) in resolved {
+            pages.push(self.fields[i].page);
+            state.values[i] = Some((value, fallback));
+        }
+        pages.sort();
+        pages.dedup();
+        for page in pages {
+            let indices = &self.by_page[&page];
+            if indices.iter().all(|i| state.values[*i].is_some()) {
+                let mut fields = Map::new();
+                let mut pending = false;
+                for i in indices {
+                    if let Some((value, fallback)) = &state.values[*i] {
+                        fields.insert(self.fields[*i].field.clone(), value.clone());
+                        pending |= *fallback && self.provider_name != "offline";
+                    }
+                }
+                self.site.generated.set(page, Arc::new(fields), pending);
+            }
+        }
+    }
+
+    /// The fallback of a field: its prompt's fallback template, or (if that fails) an empty
+    /// string, logged.
+    fn fallback(&self, field: &FieldJob) -> Value {
+        let prompts = &self.site.prompts;
+        prompts
+            .resolve(&field.prompt)
+            .ok_or_else(|| format!("no prompt `{}`", field.prompt))
+            .and_then(|p| prompts.fallback(p, &field.context))
+            .unwrap_or_else(|e| {
+                tracing::error!(
+                    "{}: the fallback of `{}` failed: {e}",
+                    field.field,
+                    field.prompt
+                );
+                Value::String(String::new())
+            })
+    }
+}
+
+impl Running {
+    /// Where the stage stands.
+    pub fn status(&self) -> crate::build::GenerationStatus {
+        let state = self.shared.lock();
+        crate::build::GenerationStatus {
+            total: state.values.len() as u64,
+            done: state.values.iter().filter(|v| v.is_some()).count() as u64,
+            failed: state.report.failures,
+            tokens: state.report.tokens_in + state.report.tokens_out,
+            cost_usd: state.report.cost_usd,
+        }
+    }
+
+    /// A stage with nothing to do.
+    pub fn is_idle(&self) -> bool {
+        self.worker.is_none()
+    }
+
+    /// Waits for the queue, releases every page, records which fields are pending, and
+    /// returns the report.
+    pub fn finish(mut self) -> Result<GenerationReport> {
+        let stats = self
+            .worker
+            .take()
+            .map(|w| w.join().unwrap_or_default())
+            .unwrap_or_default();
+        let shared = &self.shared;
+        shared.site.generated.finish();
+        let state = shared.lock();
+        let mut report = state.report.clone();
+        report.requests = stats.requests;
+        report.retries = stats.retries;
+        report.tokens_in = stats.tokens_in;
+        report.tokens_out = stats.tokens_out;
+        report.cost_usd = stats.cost_usd;
+        report.over_budget = stats.over_budget;
+        report.breaker_opened = stats.breaker_opened;
+        let mut pending = Vec::new();
+        let mut settled = Vec::new();
+        for (i, field) in shared.fields.iter().enumerate() {
+            let page = shared.site.page(field.page).doc.relative_path.clone();
+            match &state.values[i] {
+                Some((_, true)) if shared.provider_name != "offline" => {
+                    pending.push((page, field.field.clone(), field.key.clone()));
+                }
+                _ => settled.push((page, field.field.clone())),
+            }
+        }
+        let problems = state.problems.clone();
+        drop(state);
+        let db = |e: rusqlite::Error| Error::Usage(format!("cannot record pending copy: {e}"));
+        shared.store.set_pending(&pending).map_err(db)?;
+        shared.store.clear_pending(&settled).map_err(db)?;
+        shared.store.finish_build(shared.build).map_err(db)?;
+        if let Some(problem) = problems.first() {
+            return Err(Error::Usage(format!(
+                "cannot record generations in {}: {problem}",
+                shared.store.path().display()
+            )));
+        }
+        Ok(report)
+    }
+}

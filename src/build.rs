@@ -363,16 +363,18 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
     } else {
         Sink::Discard(Default::default())
     };
+    // Outputs that show copy still being written go last, and render in a second round: the
+    // first renders everything else at full speed while the queue runs.
     let mut selected = selected;
+    let mut ready = selected.len();
     if site.generated.any_waiting() {
-        // Pages whose copy is still being written go last, and listings after them: a thread
-        // waiting for copy then leaves the rest of the site to the others.
-        let waits = |i: &usize| match plan.renders.get(*i).map(|r| &r.output) {
-            Some(Output::Page(id)) => u8::from(site.generated.is_waiting(*id)),
-            Some(_) => 2,
-            None => 0,
+        let waits = |i: &usize| {
+            plan.renders
+                .get(*i)
+                .is_some_and(|r| shows_waiting_copy(&site, &r.output))
         };
         selected.sort_by_key(waits);
+        ready = selected.partition_point(|i| !waits(i));
     }
     let produced = match &generation {
         Some(running) if !running.is_idle() => {
@@ -385,12 +387,13 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
                         std::thread::sleep(Duration::from_millis(200));
                     }
                 });
-                let produced = produce(&site, &plan, &renderer, &sink, &selected, progress);
+                let produced =
+                    produce(&site, &plan, &renderer, &sink, (&selected, ready), progress);
                 rendering.store(false, std::sync::atomic::Ordering::Relaxed);
                 produced
             })
         }
-        _ => produce(&site, &plan, &renderer, &sink, &selected, progress),
+        _ => produce(&site, &plan, &renderer, &sink, (&selected, ready), progress),
     };
     let generation = match generation.map(generate::Running::finish).transpose() {
         Ok(report) => report,
@@ -585,6 +588,30 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         reason: built_reason,
         report: Box::new(report),
     })
+}
+
+/// Whether `output` shows the copy of a page that is still being generated: the page itself
+/// or a sibling, a section, term or taxonomy listing it, a feed holding it.
+fn shows_waiting_copy(site: &Site, output: &Output) -> bool {
+    let waiting = |id: &PageId| site.generated.is_waiting(*id);
+    match output {
+        Output::Page(id) => {
+            let page = site.page(*id);
+            waiting(id) || page.lower.iter().chain(&page.higher).any(waiting)
+        }
+        Output::Section { id, .. } => site.section(*id).pages.iter().any(waiting),
+        Output::Taxonomy(t) => site.taxonomies[*t]
+            .terms
+            .iter()
+            .flat_map(|t| &t.pages)
+            .any(waiting),
+        Output::Term { taxonomy, term, .. } => site.taxonomies[*taxonomy].terms[*term]
+            .pages
+            .iter()
+            .any(waiting),
+        Output::Feed { pages, .. } => pages.iter().any(waiting),
+        Output::Redirect { .. } | Output::NotFound | Output::Robots | Output::Sitemap(_) => false,
+    }
 }
 
 /// Frees a large value on another thread: freeing 10,000 pages' worth of small allocations
@@ -923,7 +950,7 @@ fn produce(
     plan: &BuildPlan,
     renderer: &Renderer,
     sink: &Sink,
-    selected: &[usize],
+    (selected, ready): (&[usize], usize),
     progress: &dyn Progress,
 ) -> Result<Produced> {
     progress.start(selected.len());
@@ -947,26 +974,42 @@ fn produce(
             feed_content: rendered.feed_content,
         })
     };
-    let done: Vec<Result<Done>> = selected
-        .par_iter()
-        .filter(|i| **i < renders || **i >= renders + deferred)
-        .map(|&i| {
-            if i < renders {
-                let planned = &plan.renders[i];
-                finish(i, planned, renderer.render(planned))
-            } else {
-                let copy = &plan.copies[i - renders - deferred];
-                let size = sink.copy(&copy.source, &copy.file)?;
-                progress.advance();
-                Ok(Done {
-                    index: i,
-                    size,
-                    hash: copy.hash,
-                    ..Done::default()
-                })
-            }
-        })
-        .collect();
+    let one = |&i: &usize| {
+        if i < renders {
+            let planned = &plan.renders[i];
+            finish(i, planned, renderer.render(planned))
+        } else {
+            let copy = &plan.copies[i - renders - deferred];
+            let size = sink.copy(&copy.source, &copy.file)?;
+            progress.advance();
+            Ok(Done {
+                index: i,
+                size,
+                hash: copy.hash,
+                ..Done::default()
+            })
+        }
+    };
+    let own = |i: &usize| *i < renders || *i >= renders + deferred;
+    // The first `ready` outputs need no copy still being written: they render at once. The
+    // rest render in rounds, each taking those whose copy arrived meanwhile.
+    let (first, second) = selected.split_at(ready);
+    let mut done: Vec<Result<Done>> = first.par_iter().filter(|i| own(i)).map(one).collect();
+    let mut rest: Vec<usize> = second.iter().copied().filter(own).collect();
+    while !rest.is_empty() {
+        let seen = site.generated.changes();
+        let (now, later): (Vec<usize>, Vec<usize>) = rest.into_iter().partition(|i| {
+            !plan
+                .renders
+                .get(*i)
+                .is_some_and(|r| shows_waiting_copy(site, &r.output))
+        });
+        if now.is_empty() {
+            site.generated.wait_change(seen);
+        }
+        done.extend(now.par_iter().map(one).collect::<Vec<_>>());
+        rest = later;
+    }
     let mut problems = Vec::new();
     let mut finished = Vec::with_capacity(done.len());
     for result in done {

@@ -21,6 +21,8 @@ struct Inner {
     pending: HashSet<PageId>,
     /// Set once the generate stage is over (a page never filled then stays empty).
     done: bool,
+    /// Counts changes, for [`GeneratedCopy::wait_change`].
+    changes: u64,
 }
 
 /// The copy of every page with generated fields.
@@ -75,6 +77,22 @@ impl GeneratedCopy {
         }
     }
 
+    /// The count of changes so far.
+    pub fn changes(&self) -> u64 {
+        self.lock().changes
+    }
+
+    /// Blocks until some page got its copy after change number `seen` (or the stage ended).
+    pub fn wait_change(&self, seen: u64) {
+        let mut inner = self.lock();
+        while inner.changes == seen && !inner.done && !inner.waiting.is_empty() {
+            inner = self
+                .changed
+                .wait(inner)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
     /// Marks `pages` as waiting for their copy.
     pub fn expect(&self, pages: impl IntoIterator<Item = PageId>) {
         self.lock().waiting.extend(pages);
@@ -85,6 +103,7 @@ impl GeneratedCopy {
         let mut inner = self.lock();
         inner.values.insert(page, fields);
         inner.waiting.remove(&page);
+        inner.changes += 1;
         if pending {
             inner.pending.insert(page);
         } else {
@@ -99,6 +118,7 @@ impl GeneratedCopy {
         let mut inner = self.lock();
         inner.done = true;
         inner.waiting.clear();
+        inner.changes += 1;
         drop(inner);
         self.changed.notify_all();
     }

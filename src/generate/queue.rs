@@ -108,7 +108,7 @@ pub async fn run(
         provider: client,
         breaker: breaker_rx,
     });
-    let limit = provider.max_concurrency.max(1) + 1;
+    let limit = provider.max_concurrency.max(1);
     let mut in_flight: JoinSet<Sent> = JoinSet::new();
     let mut items_of: HashMap<tokio::task::Id, Vec<usize>> = HashMap::new();
     loop {
@@ -656,7 +656,8 @@ impl Outgoing {
                         ..error
                     }));
                 }
-                let _ = asked;
+                shared.limiter.pause(asked);
+                wait = wait.max(asked);
             }
             tracing::debug!("generation request retried in {wait:?}: {error}");
             if !wait_unless_open(Instant::now() + wait, &mut breaker).await {
@@ -741,9 +742,7 @@ impl Limiter {
     fn reserve(&self, tokens: u64) -> Instant {
         let now = self.start.elapsed().as_secs_f64();
         let mut at = now.max(*lock(&self.paused_until));
-        if let Some(rpm) = &self.rpm
-            && false
-        {
+        if let Some(rpm) = &self.rpm {
             at = lock(rpm).reserve(at, 1.0);
         }
         if let Some(tpm) = &self.tpm {

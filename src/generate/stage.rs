@@ -461,7 +461,13 @@ pub fn start(
         Some(
             std::thread::Builder::new()
                 .name("generate".into())
-                .spawn(move || run_queue(&shared, provider, api_key, to_send, budgets, check))
+                .spawn(move || {
+                    // However the queue ends (even by a panic), no page is left waiting.
+                    let _release = Release(Arc::clone(&shared.site));
+                    let stats = run_queue(&shared, provider, api_key, to_send, budgets, check);
+                    shared.settle_unanswered();
+                    stats
+                })
                 .map_err(|e| Error::Usage(format!("cannot start the generation thread: {e}")))?,
         )
     };
@@ -533,7 +539,41 @@ fn run_queue(
     })
 }
 
+/// Ends the copy's waiting when dropped.
+struct Release(Arc<Site>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.0.generated.finish();
+    }
+}
+
 impl Shared {
+    /// Gives fields the queue never answered (it should answer every job) their fallback.
+    fn settle_unanswered(&self) {
+        let missing: Vec<String> = {
+            let state = self.lock();
+            let mut keys: Vec<String> = self
+                .fields
+                .iter()
+                .zip(&state.values)
+                .filter(|(_, v)| v.is_none())
+                .map(|(f, _)| f.key.clone())
+                .collect();
+            keys.sort();
+            keys.dedup();
+            keys
+        };
+        let failed: Vec<(Answer, bool)> = missing
+            .iter()
+            .map(|key| {
+                let error = "the queue gave no answer".to_owned();
+                (answer(key, Outcome::Failed { error }), false)
+            })
+            .collect();
+        self.answer(&failed);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

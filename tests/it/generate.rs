@@ -380,8 +380,70 @@ fn answers_paid_for_survive_a_killed_build() {
     // The next build asks only for what was not paid for, and equals a clean one.
     let report = build_json(&site, &args(&llm));
     assert_eq!(report["generation"]["fallbacks"], 0, "{report}");
-    assert!(report["generation"]["cache_hits"].as_u64().unwrap() >= 2, "{report}");
+    assert!(
+        report["generation"]["cache_hits"].as_u64().unwrap() >= 2,
+        "{report}"
+    );
     assert!(mock.requests() - sent <= 5 - 2, "{report}");
+    let page = site.read("listings/leeds/oak/index.html");
+    assert!(page.contains("generated: Describe Oak"), "{page}");
+}
+
+/// Records when each output was done.
+#[derive(Default)]
+struct Clock(std::sync::Mutex<Vec<std::time::Instant>>);
+
+impl sitegen::build::Progress for Clock {
+    fn start(&self, _: usize) {}
+    fn advance(&self) {
+        self.0.lock().unwrap().push(std::time::Instant::now());
+    }
+}
+
+#[test]
+fn a_page_waits_for_its_own_copy_only() {
+    use std::time::{Duration, Instant};
+    let site = site();
+    // Oak's copy takes 3 s; everything else answers at once.
+    let mock = MockLlm::start(Script::with(|r| {
+        if r.user().contains("Oak") {
+            Reply::Good.after(Duration::from_secs(3))
+        } else {
+            Reply::Good.into()
+        }
+    }));
+    let options = sitegen::build::Options {
+        root: site.root().to_path_buf(),
+        write: true,
+        overrides: vec![
+            "generate.provider=\"llm\"".to_owned(),
+            format!("providers.llm.base_url=\"{}\"", mock.base_url()),
+            "generate.classes.short.batch_size=1".to_owned(),
+        ],
+        ..sitegen::build::Options::default()
+    };
+    let clock = Clock::default();
+    let started = Instant::now();
+    let report = sitegen::build::build(&options, &clock).unwrap();
+    assert_eq!(report.generation.as_ref().unwrap().fallbacks, 0);
+    let done = clock.0.lock().unwrap().clone();
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    // Oak's page, the listing and its city wait; the other pages, the home page, the other
+    // city, the sitemap… are written meanwhile.
+    let early = done
+        .iter()
+        .filter(|t| t.duration_since(started) < Duration::from_secs(2))
+        .count();
+    let times: Vec<u128> = done
+        .iter()
+        .map(|t| t.duration_since(started).as_millis())
+        .collect();
+    assert!(
+        early >= 5,
+        "{early} of {} outputs before Oak's copy: {times:?}",
+        done.len()
+    );
+    assert!(early < done.len(), "some outputs waited for Oak's copy");
     let page = site.read("listings/leeds/oak/index.html");
     assert!(page.contains("generated: Describe Oak"), "{page}");
 }

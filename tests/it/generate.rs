@@ -447,3 +447,31 @@ fn a_page_waits_for_its_own_copy_only() {
     let page = site.read("listings/leeds/oak/index.html");
     assert!(page.contains("generated: Describe Oak"), "{page}");
 }
+
+#[test]
+fn record_edits_build_incrementally_to_what_a_clean_build_makes() {
+    let site = site();
+    site.write(
+        "data/listings.csv",
+        "name,city\nA,Lyon\nB,Lyon\nC,Lyon\nD,Lyon\nE,Lyon\nF,Leeds\n",
+    );
+    site.check().assert_ok();
+    build_json(&site, &[]);
+    // One record removed, one added.
+    site.write(
+        "data/listings.csv",
+        "name,city\nA,Lyon\nB,Lyon\nC,Lyon\nD,Lyon\nE,Lyon\nG,York\n",
+    );
+    let report = build_json(&site, &[]);
+    assert_eq!(report["pages_reused"], 4, "{report}");
+    let fraction = report["changed_fraction"].as_f64().unwrap();
+    assert!((fraction - 2.0 / 6.0).abs() < 1e-9, "{report}");
+    let clean = SiteTest::empty();
+    crate::support::copy_tree(site.root(), clean.root());
+    clean.remove(".sitegen").remove("public");
+    build_json(&clean, &[]);
+    assert_eq!(site.tree(), clean.tree());
+    assert!(!site.exists("listings/leeds/f/index.html"));
+    assert!(!site.exists("cities/leeds/index.html"));
+    assert!(site.read("listings/index.html").contains("G: G in York"));
+}

@@ -376,6 +376,18 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         selected.sort_by_key(waits);
         ready = selected.partition_point(|i| !waits(i));
     }
+    if let Some(running) = &generation {
+        let rendered: HashSet<PageId> = selected
+            .iter()
+            .filter_map(|i| match plan.renders.get(*i).map(|r| &r.output) {
+                Some(Output::Page(id)) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        if let Err(e) = running.trace_used(&rendered) {
+            tracing::warn!("{e}");
+        }
+    }
     let produced = match &generation {
         Some(running) if !running.is_idle() => {
             // Generation shows its progress while the site renders.

@@ -315,6 +315,8 @@ pub fn fill_fallbacks(site: &Site, planned: &Planned) {
 pub struct Running {
     shared: Arc<Shared>,
     worker: Option<JoinHandle<QueueStats>>,
+    /// Answers known at once (cache hits, offline fallbacks), traced by `trace_used`.
+    immediate: Vec<(Answer, bool)>,
 }
 
 /// What the answering thread and the finishing driver share.
@@ -417,7 +419,9 @@ pub fn start(
         .map(|i| shared.fields[*i].page)
         .collect();
     site.generated.expect(waiting);
-    shared.answer(&immediate);
+    // Copy from the cache or the fallbacks is traced only for the pages this build renders
+    // ([`Running::trace_used`]): a rebuild of one page must not trace 10,000 cache hits.
+    shared.answer(&immediate, false);
 
     let worker = if to_send.is_empty() {
         None
@@ -471,7 +475,14 @@ pub fn start(
                 .map_err(|e| Error::Usage(format!("cannot start the generation thread: {e}")))?,
         )
     };
-    Ok((Running { shared, worker }, warnings))
+    Ok((
+        Running {
+            shared,
+            worker,
+            immediate,
+        },
+        warnings,
+    ))
 }
 
 fn answer(key: &str, outcome: Outcome) -> Answer {
@@ -517,7 +528,7 @@ fn run_queue(
                     )
                 })
                 .collect();
-            shared.answer(&failed);
+            shared.answer(&failed, true);
             return QueueStats::default();
         }
     };
@@ -533,7 +544,7 @@ fn run_queue(
             }
             let answered = std::mem::take(&mut batch);
             let shared = Arc::clone(shared);
-            let _ = tokio::task::spawn_blocking(move || shared.answer(&answered)).await;
+            let _ = tokio::task::spawn_blocking(move || shared.answer(&answered, true)).await;
         }
         queue.await.unwrap_or_default()
     })
@@ -549,6 +560,26 @@ impl Drop for Release {
 }
 
 impl Shared {
+    /// The trace of `field`'s answer.
+    fn trace(&self, field: &FieldJob, cache_hit: bool) -> Trace {
+        let (name, version) = field.prompt.split_once('@').unwrap_or((&field.prompt, "1"));
+        Trace {
+            page: self.site.page(field.page).doc.relative_path.clone(),
+            field: field.field.clone(),
+            prompt: name.to_owned(),
+            version: version.parse().unwrap_or(1),
+            prompt_hash: self
+                .site
+                .prompts
+                .resolve(&field.prompt)
+                .map(|p| p.hash.short_hex())
+                .unwrap_or_default(),
+            provider: self.provider_name.clone(),
+            model: self.model.clone(),
+            cache_hit,
+        }
+    }
+
     /// Gives fields the queue never answered (it should answer every job) their fallback.
     fn settle_unanswered(&self) {
         let missing: Vec<String> = {
@@ -571,7 +602,7 @@ impl Shared {
                 (answer(key, Outcome::Failed { error }), false)
             })
             .collect();
-        self.answer(&failed);
+        self.answer(&failed, true);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
@@ -580,7 +611,7 @@ impl Shared {
 
     /// Commits `answers` (with whether each came from the cache), then gives each page whose
     /// fields are all answered its copy.
-    fn answer(&self, answers: &[(Answer, bool)]) {
+    fn answer(&self, answers: &[(Answer, bool)], trace: bool) {
         if answers.is_empty() {
             return;
         }
@@ -594,29 +625,13 @@ impl Shared {
                     _ => (self.fallback(field), true),
                 };
                 resolved.push((i, value, fallback));
-                let (name, version) = field.prompt.split_once('@').unwrap_or((&field.prompt, "1"));
-                rows.push((
-                    answer.clone(),
-                    Trace {
-                        page: self.site.page(field.page).doc.relative_path.clone(),
-                        field: field.field.clone(),
-                        prompt: name.to_owned(),
-                        version: version.parse().unwrap_or(1),
-                        prompt_hash: self
-                            .site
-                            .prompts
-                            .resolve(&field.prompt)
-                            .map(|p| p.hash.short_hex())
-                            .unwrap_or_default(),
-                        provider: self.provider_name.clone(),
-                        model: self.model.clone(),
-                        cache_hit: *cache_hit,
-                    },
-                ));
+                if trace {
+                    rows.push((answer.clone(), self.trace(field, *cache_hit)));
+                }
             }
         }
         // Paid-for answers are committed before anything else happens to them.
-        if let Err(e) = self.store.record(self.build, &rows) {
+        if trace && let Err(e) = self.store.record(self.build, &rows) {
             tracing::error!("cannot record generations: {e}");
             self.lock().problems.push(e.to_string());
         }
@@ -692,6 +707,25 @@ impl Running {
             tokens: state.report.tokens_in + state.report.tokens_out,
             cost_usd: state.report.cost_usd,
         }
+    }
+
+    /// Traces the copy that came from the cache or the fallbacks at once, for the fields of
+    /// `pages` (the pages this build renders).
+    pub fn trace_used(&self, pages: &std::collections::HashSet<PageId>) -> Result<()> {
+        let shared = &self.shared;
+        let mut rows = Vec::new();
+        for (answer, cache_hit) in &self.immediate {
+            for &i in shared.by_key.get(&answer.key).into_iter().flatten() {
+                let field = &shared.fields[i];
+                if pages.contains(&field.page) {
+                    rows.push((answer.clone(), shared.trace(field, *cache_hit)));
+                }
+            }
+        }
+        shared
+            .store
+            .record(shared.build, &rows)
+            .map_err(|e| Error::Usage(format!("cannot record generation traces: {e}")))
     }
 
     /// A stage with nothing to do.

@@ -224,17 +224,20 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         .num(u64::from(options.drafts))
         .str(&output_abs.to_string_lossy())
         .finish();
-    if options.write
-        && !options.full
-        && manifest::pending(&state_dir).is_none()
-        && let Some(stamp) = stamp::read(&state_dir)
-            .filter(|s| stamp::unchanged(s, &state_dir, &config_hash, &files, &output))
+    let stamp = (options.write && !options.full && manifest::pending(&state_dir).is_none())
+        .then(|| stamp::read(&state_dir))
+        .flatten();
+    if let Some(stamp) = stamp
+        .as_ref()
+        .filter(|s| stamp::unchanged(s, &state_dir, &config_hash, &files, &output))
     {
         return Ok(nothing_changed(
-            &stamp, options, &state_dir, output, warnings, started,
+            stamp, options, &state_dir, output, warnings, started,
         ));
     }
     stamp::clear(&state_dir);
+    // The last build's outputs are checked for on a thread of their own while the site loads.
+    let output_check = stamp.map(|s| diff::OutputFolder::check_in_background(&output, s.outputs));
     let mut previous = if options.full || !options.write {
         None
     } else {
@@ -263,7 +266,13 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
     let jobs = generate::plan(&loaded.site, &provider, &loaded.site.config.generate)
         .map_err(|d| with_warnings(Error::Site(d), &warnings))?;
     let site = Arc::new(loaded.site);
-    let plan = plan::plan(&site).map_err(|e| with_warnings(e, &warnings))?;
+    let mut plan = plan::plan(&site).map_err(|e| with_warnings(e, &warnings))?;
+    let assets = if site.config.fingerprint_assets {
+        post::fingerprint::apply(&site, &mut plan)
+    } else {
+        Default::default()
+    };
+    let post = post::Post::new(&site, assets);
     let templates =
         Arc::new(Templates::compile(&site).map_err(|d| with_warnings(Error::Site(d), &warnings))?);
     let renderer = Renderer::new(
@@ -304,10 +313,13 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
     let incremental = previous.is_some() && output.is_dir();
     let templates_now = templates.source_hashes();
     let dep_hash = |dep: &manifest::Dep| input_hash::dep_hash(&site, &fps, dep);
+    let output_folder = output_check
+        .and_then(|check| check.join().ok())
+        .unwrap_or_else(|| diff::OutputFolder::new(&output));
     let diff = diff::diff(
         previous.as_ref().filter(|_| incremental),
         interrupted.as_ref(),
-        &output,
+        &output_folder,
         &items,
         &templates_now,
         &dep_hash,
@@ -388,6 +400,14 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
             tracing::warn!("{e}");
         }
     }
+    let stages = Stages {
+        site: &site,
+        plan: &plan,
+        renderer: &renderer,
+        post: &post,
+        sink: &sink,
+        output: &output,
+    };
     let produced = match &generation {
         Some(running) if !running.is_idle() => {
             // Generation shows its progress while the site renders.
@@ -399,13 +419,12 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
                         std::thread::sleep(Duration::from_millis(200));
                     }
                 });
-                let produced =
-                    produce(&site, &plan, &renderer, &sink, (&selected, ready), progress);
+                let produced = produce(&stages, (&selected, ready), progress);
                 rendering.store(false, std::sync::atomic::Ordering::Relaxed);
                 produced
             })
         }
-        _ => produce(&site, &plan, &renderer, &sink, (&selected, ready), progress),
+        _ => produce(&stages, (&selected, ready), progress),
     };
     let generation = match generation.map(generate::Running::finish).transpose() {
         Ok(report) => report,
@@ -454,7 +473,22 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         items
     };
     let produced = match produced {
-        Ok(produced) => produced,
+        // Broken links are warnings of a build, errors of `check` and of `--strict`.
+        Ok(produced) if !produced.broken_links.is_empty() && (!options.write || options.strict) => {
+            if let Sink::Staging(staging) = sink {
+                staging.abort();
+            }
+            let errors = produced
+                .broken_links
+                .into_iter()
+                .map(Diagnostic::into_error)
+                .collect();
+            return Err(with_warnings(Error::Site(errors), &warnings));
+        }
+        Ok(mut produced) => {
+            warnings.append(&mut produced.broken_links);
+            produced
+        }
         Err(e) => {
             if let Sink::Staging(staging) = sink {
                 staging.abort();
@@ -568,6 +602,11 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
                     &items,
                 );
             }
+        }
+        // Edge platforms' files, beside the outputs and outside the manifest.
+        if let Err(e) = crate::emit::edge::emit(&site, &output, &mut warnings) {
+            stamp::clear(&state_dir); // so the next build tries them again
+            return Err(with_warnings(e, &warnings));
         }
         write_last_build(&state_dir);
     }
@@ -941,6 +980,8 @@ type Written = (u64, ContentHash, Vec<manifest::Dep>);
 /// and what its template functions read.
 struct Produced {
     outputs: Vec<(usize, Written)>,
+    /// Internal links to nothing the site has, one problem each (the caller decides how bad).
+    broken_links: Vec<Diagnostic>,
 }
 
 /// One finished output: what the later checks need from it.
@@ -953,37 +994,60 @@ struct Done {
     anchors: Option<(String, Vec<String>)>,
     anchor_links: Vec<(String, AnchorLink)>,
     feed_content: Option<(PageId, String)>,
+    /// Internal links of the output, and its element ids.
+    links: Vec<post::Link>,
+    ids: Vec<String>,
 }
 
 /// Renders, post-processes and writes the `selected` outputs (indexes into renders, then
 /// deferred, then copies).
+/// What the render → post → emit loop works with.
+struct Stages<'a> {
+    site: &'a Site,
+    plan: &'a BuildPlan,
+    renderer: &'a Renderer,
+    post: &'a post::Post,
+    sink: &'a Sink,
+    /// The output folder (link targets this build does not render are read from it).
+    output: &'a Path,
+}
+
 fn produce(
-    site: &Site,
-    plan: &BuildPlan,
-    renderer: &Renderer,
-    sink: &Sink,
+    stages: &Stages<'_>,
     (selected, ready): (&[usize], usize),
     progress: &dyn Progress,
 ) -> Result<Produced> {
+    let Stages {
+        site,
+        plan,
+        renderer,
+        post,
+        sink,
+        output,
+    } = *stages;
     progress.start(selected.len());
     let (renders, deferred) = (plan.renders.len(), plan.deferred.len());
-    let minify = site.config.minify;
     let finish = |index: usize,
                   planned: &Planned,
                   rendered: Result<Rendered, Vec<Diagnostic>>|
      -> Result<Done> {
         let rendered = rendered.map_err(Error::Site)?;
-        let bytes = post::process(&planned.file, rendered.text, minify);
+        let processed = post.process(&planned.file, &planned.path, rendered.text);
+        let bytes = processed.bytes;
         sink.write(&planned.file, &bytes)?;
         progress.advance();
+        let mut deps = rendered.deps;
+        deps.extend(processed.deps);
         Ok(Done {
             index,
             size: bytes.len() as u64,
             hash: ContentHash::of(&bytes),
-            deps: rendered.deps,
+            deps,
             anchors: rendered.anchors,
             anchor_links: rendered.anchor_links,
             feed_content: rendered.feed_content,
+            links: processed.links,
+            ids: processed.ids,
         })
     };
     let one = |&i: &usize| {
@@ -992,7 +1056,10 @@ fn produce(
             finish(i, planned, renderer.render(planned))
         } else {
             let copy = &plan.copies[i - renders - deferred];
-            let size = sink.copy(&copy.source, &copy.file)?;
+            let size = match &copy.bytes {
+                Some(bytes) => sink.write(&copy.file, bytes).map(|()| bytes.len() as u64)?,
+                None => sink.copy(&copy.source, &copy.file)?,
+            };
             progress.advance();
             Ok(Done {
                 index: i,
@@ -1105,11 +1172,132 @@ fn produce(
     if !problems.is_empty() {
         return Err(Error::Site(problems));
     }
+    let broken_links = check_links(stages, &mut finished, output);
     let outputs = finished
         .into_iter()
         .map(|d| (d.index, (d.size, d.hash, d.deps)))
         .collect();
-    Ok(Produced { outputs })
+    Ok(Produced {
+        outputs,
+        broken_links,
+    })
+}
+
+/// The internal links of the outputs `finished` that point at no output of the site, or at an
+/// id their target lacks. Targets this build did not render are read from `output`.
+fn check_links(stages: &Stages<'_>, finished: &mut [Done], output: &Path) -> Vec<Diagnostic> {
+    let plan = stages.plan;
+    let files: HashSet<&str> = plan
+        .renders
+        .iter()
+        .chain(&plan.deferred)
+        .map(|p| p.file.as_str())
+        .chain(plan.copies.iter().map(|c| c.file.as_str()))
+        .collect();
+    let all = plan.renders.len() + plan.deferred.len();
+    let file_of = |i: usize| {
+        if i < all {
+            plan.renders
+                .get(i)
+                .unwrap_or_else(|| &plan.deferred[i - plan.renders.len()])
+                .file
+                .as_str()
+        } else {
+            plan.copies[i - all].file.as_str()
+        }
+    };
+    let mut ids: HashMap<String, HashSet<String>> = finished
+        .iter_mut()
+        .map(|d| {
+            (
+                file_of(d.index).to_owned(),
+                std::mem::take(&mut d.ids).into_iter().collect(),
+            )
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for done in finished.iter_mut() {
+        let from = file_of(done.index);
+        for link in std::mem::take(&mut done.links) {
+            let path = percent_decode(&link.path);
+            let candidates = if path.ends_with('/') {
+                vec![format!("{}index.html", &path[1..])]
+            } else {
+                vec![path[1..].to_owned(), format!("{}/index.html", &path[1..])]
+            };
+            let Some(target) = candidates.iter().find(|c| files.contains(c.as_str())) else {
+                problems.push(
+                    Diagnostic::warning(format!(
+                        "broken link `{}` in {from}: the site has nothing at {path}",
+                        link.href
+                    ))
+                    .in_file(source_of(stages.site, plan, done.index, from))
+                    .with_help("fix the link, or add the page it points at"),
+                );
+                continue;
+            };
+            let Some(fragment) = link.fragment else {
+                continue;
+            };
+            let known = ids.entry(target.clone()).or_insert_with(|| {
+                std::fs::read_to_string(output.join(target))
+                    .map(|html| post::ids_of(&html))
+                    .unwrap_or_default()
+            });
+            let fragment = percent_decode(&fragment);
+            if !target.ends_with(".html") || known.contains(&fragment) || fragment == "top" {
+                continue;
+            }
+            problems.push(
+                Diagnostic::warning(format!(
+                    "broken link `{}` in {from}: {target} has no element with id `{fragment}`",
+                    link.href
+                ))
+                .in_file(source_of(stages.site, plan, done.index, from))
+                .with_help("fix the fragment, or give the target element that id"),
+            );
+        }
+    }
+    problems.sort_by(|a, b| a.message.cmp(&b.message));
+    problems
+}
+
+/// The file a problem of output `index` is reported in: a page's or section's source, or the
+/// output itself.
+fn source_of(site: &Site, plan: &BuildPlan, index: usize, file: &str) -> PathBuf {
+    match plan.renders.get(index).map(|r| &r.output) {
+        Some(Output::Page(id)) if site.page(*id).doc.has_file => {
+            PathBuf::from("content").join(&site.page(*id).doc.relative_path)
+        }
+        Some(Output::Section { id, .. }) if site.section(*id).doc.has_file => {
+            PathBuf::from("content").join(&site.section(*id).doc.relative_path)
+        }
+        _ => PathBuf::from(file),
+    }
+}
+
+/// `%XX` escapes decoded (invalid ones kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 3 <= bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An error when `link` (from the page at content path `from`) names an anchor its target lacks.

@@ -47,6 +47,11 @@ pub struct Config {
     pub minify: bool,
     /// The output folder, relative to the root, when `--output` is not given.
     pub output_dir: PathBuf,
+    /// Give static CSS, JS, fonts and images names carrying a hash of their content, and
+    /// rewrite every reference to them (so hosts can cache them forever).
+    pub fingerprint_assets: bool,
+    /// `loading="lazy"` and `decoding="async"` on images (all but a page's first).
+    pub lazy_images: bool,
     /// Markdown rendering options.
     pub markdown: MarkdownConfig,
     /// The site's author, for feeds.
@@ -61,6 +66,8 @@ pub struct Config {
     /// Model providers by name (`[providers.NAME]`); `offline` is built in.
     #[serde(skip_serializing)]
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// Edge output (`[edge]`): platform files, headers, redirects and edge routes.
+    pub edge: EdgeConfig,
     // Zola keys that sitegen accepts and ignores, with a warning when they ask for something
     // (not flattened into a struct of their own: serde's flatten disables deny_unknown_fields).
     #[serde(skip_serializing)]
@@ -103,12 +110,15 @@ impl Default for Config {
             generate_robots_txt: true,
             minify: false,
             output_dir: PathBuf::from("public"),
+            fingerprint_assets: false,
+            lazy_images: true,
             markdown: MarkdownConfig::default(),
             author: None,
             extra: serde_json::Map::new(),
             collections: Vec::new(),
             generate: GenerateConfig::default(),
             providers: BTreeMap::new(),
+            edge: EdgeConfig::default(),
             compile_sass: false,
             build_search_index: false,
             hard_link_static: false,
@@ -232,6 +242,105 @@ impl Default for GenerateConfig {
             provider: "offline".to_owned(),
             max_cost: None,
             classes: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[edge]`: what sitegen writes beside the static files for edge platforms.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EdgeConfig {
+    /// The platforms to write files for.
+    pub targets: Vec<EdgeTarget>,
+    /// Edge routes (`[[edge.routes]] path = "/api/search" handler = "search"`).
+    pub routes: Vec<EdgeRoute>,
+    /// Platform limits checked at build time (`[edge.limits]`).
+    pub limits: EdgeLimits,
+    /// The URL of the JSON document the `fresh` handler fetches at request time (`{path}` is
+    /// replaced with the page's path); the `SITEGEN_FRESH_SOURCE` variable overrides it.
+    pub fresh_source: Option<String>,
+    /// The `Content-Security-Policy` header; unset: a default allowing the site's own origin
+    /// (and its `base_url`), `""`: no such header.
+    pub csp: Option<String>,
+}
+
+/// An edge platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EdgeTarget {
+    /// Cloudflare Workers (static assets) and Pages.
+    Cloudflare,
+    /// Netlify, with edge functions.
+    Netlify,
+    /// Vercel's Build Output API v3.
+    Vercel,
+    /// Deno Deploy (`main.ts`).
+    Deno,
+}
+
+/// One edge route: requests to `path` are answered by `handler`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, try_from = "RawEdgeRoute")]
+pub struct EdgeRoute {
+    /// A site path (`/api/search`), or a prefix ending in `*` (`/api/*`).
+    pub path: String,
+    /// `search`, `fresh`, or a JavaScript module of the site (`edge/hello.js`).
+    pub handler: String,
+}
+
+/// An edge route as written, checked into an [`EdgeRoute`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEdgeRoute {
+    path: String,
+    handler: String,
+}
+
+impl TryFrom<RawEdgeRoute> for EdgeRoute {
+    type Error = String;
+
+    fn try_from(raw: RawEdgeRoute) -> std::result::Result<Self, String> {
+        crate::emit::edge::check_route(&raw.path, &raw.handler)?;
+        Ok(Self {
+            path: raw.path,
+            handler: raw.handler,
+        })
+    }
+}
+
+/// `[edge.limits]`: the platforms' limits, checked at build time.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EdgeLimits {
+    /// Files per Cloudflare deployment (20,000 on the free plan).
+    pub max_files: usize,
+    /// Largest file Cloudflare serves (25 MiB).
+    pub max_file_bytes: u64,
+    /// Static rules of Cloudflare's `_redirects` (2,000); further aliases go into the worker.
+    pub max_redirects: usize,
+    /// Rules of Cloudflare's `_routes.json` and `run_worker_first` (100); more are collapsed.
+    pub max_route_rules: usize,
+    /// Rules of a `_headers` file (100 on Cloudflare).
+    pub max_header_rules: usize,
+    /// Rules of Netlify's `_redirects` before aliases move into an edge function (10,000).
+    pub netlify_max_redirects: usize,
+    /// Routes of Vercel's `config.json` (2,048); further aliases go into an edge function.
+    pub vercel_max_routes: usize,
+    /// Size budget of `search-index.json` (2 MiB).
+    pub search_index_bytes: usize,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        Self {
+            max_files: 20_000,
+            max_file_bytes: 25 * 1024 * 1024,
+            max_redirects: 2_000,
+            max_route_rules: 100,
+            max_header_rules: 100,
+            netlify_max_redirects: 10_000,
+            vercel_max_routes: 2_048,
+            search_index_bytes: 2 * 1024 * 1024,
         }
     }
 }

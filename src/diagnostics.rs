@@ -131,6 +131,13 @@ impl Diagnostic {
         self
     }
 
+    /// The same problem as an error.
+    #[must_use]
+    pub fn into_error(mut self) -> Self {
+        self.severity = Severity::Error;
+        self
+    }
+
     /// Whether this problem fails the build.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error

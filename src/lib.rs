@@ -33,6 +33,7 @@ pub mod plan;
 pub mod post;
 pub mod render;
 pub mod schedule;
+pub mod serve;
 pub mod state;
 pub mod theme;
 pub mod value;

@@ -64,6 +64,34 @@ enum Command {
         #[command(flatten)]
         site: SiteArgs,
     },
+    /// Preview the site: build it into a preview folder, serve it, rebuild and reload the
+    /// browsers on every change.
+    Serve {
+        /// The site's folder.
+        #[arg(short, long, value_name = "DIR", default_value = ".")]
+        root: PathBuf,
+        /// Override a config value for this run: a dotted key and a TOML value (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Include pages marked `draft = true`.
+        #[arg(long)]
+        drafts: bool,
+        /// Where to build the preview (default: .sitegen-serve/public under the root).
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
+        /// The address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// The port to listen on (0: any free port, printed).
+        #[arg(short, long, default_value_t = 1111)]
+        port: u16,
+        /// Open the preview in the browser.
+        #[arg(long)]
+        open: bool,
+        /// Wait for another sitegen working on this site instead of exiting.
+        #[arg(long)]
+        wait: bool,
+    },
     /// AI generation: calls, cache hit rate, tokens, cost and latency, from the traces in
     /// .sitegen/generations.sqlite (the last build by default).
     Stats {
@@ -201,6 +229,28 @@ fn main() -> ExitCode {
             cron,
         } => schedule(&site, &build, &gate, &cron),
         Command::Check { site } => run(&site, None, None),
+        Command::Serve {
+            root,
+            overrides,
+            drafts,
+            output,
+            bind,
+            port,
+            open,
+            wait,
+        } => serve(sitegen::serve::Options {
+            build: Options {
+                root,
+                output,
+                drafts,
+                overrides,
+                wait,
+                ..Options::default()
+            },
+            bind,
+            port,
+            open,
+        }),
         Command::Stats {
             root,
             since,
@@ -303,6 +353,44 @@ fn stats(root: &std::path::Path, since: Option<Duration>, all: bool, format: For
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e, format),
+    }
+}
+
+/// Previews the site until SIGINT or SIGTERM.
+fn serve(options: sitegen::serve::Options) -> ExitCode {
+    match sitegen::serve::run(options, std::sync::Arc::new(ServeTerminal)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e, Format::Text),
+    }
+}
+
+/// How `sitegen serve` reports: news and summaries on stdout, problems on stderr.
+struct ServeTerminal;
+
+impl sitegen::serve::Terminal for ServeTerminal {
+    fn note(&self, line: &str) {
+        say(line);
+    }
+
+    fn built(&self, report: &BuildReport, cause: &str, repeated: bool) {
+        if !repeated {
+            for warning in &report.warnings {
+                complain(&warning.to_string());
+            }
+        }
+        say(&format!("{cause}: {}", summary_line(report, true)));
+    }
+
+    fn failed(&self, error: &Error) {
+        let mut all = error.diagnostics();
+        all.sort_by_key(|d| !d.is_error());
+        for d in &all {
+            complain(&d.to_string());
+        }
+        complain(&format!(
+            "error: the build failed with {} error(s); still serving the last good build",
+            all.iter().filter(|d| d.is_error()).count()
+        ));
     }
 }
 

@@ -4,6 +4,7 @@
 //! it in, so a failed build leaves the previous output intact and servable. `sitegen check`
 //! uses a sink that writes nothing.
 
+pub mod edge;
 mod write;
 
 pub use write::{Sink, Staging};

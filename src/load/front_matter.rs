@@ -149,6 +149,8 @@ pub struct PageFrontMatter {
     pub render: Option<bool>,
     /// Generated fields (`[generate]`): field → prompt, read as `page.generated.FIELD`.
     pub generate: BTreeMap<String, crate::config::GenField>,
+    /// The edge handler that answers the page's path (`fresh`, or a module of the site).
+    pub edge: Option<String>,
 }
 
 /// A section's front matter (Zola's fields).

@@ -6,7 +6,7 @@
 //! in the output folder still has the size that was written.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -42,7 +42,7 @@ pub struct Diff {
 pub fn diff(
     previous: Option<&Manifest>,
     interrupted: Option<&Option<Vec<String>>>,
-    output_dir: &Path,
+    output_dir: &OutputFolder,
     items: &[Item<'_>],
     templates_now: &HashMap<String, ContentHash>,
     dep_hash: &(dyn Fn(&Dep) -> ContentHash + Sync),
@@ -85,7 +85,7 @@ fn decide(
     previous: &Manifest,
     record: &OutputRecord,
     item: &Item<'_>,
-    output_dir: &Path,
+    output_dir: &OutputFolder,
     templates_now: &HashMap<String, ContentHash>,
     dep_hash: &(dyn Fn(&Dep) -> ContentHash + Sync),
 ) -> Option<Reason> {
@@ -119,10 +119,62 @@ fn decide(
     if item.volatile {
         return Some(Reason::Volatile);
     }
-    match std::fs::metadata(output_dir.join(item.file)) {
-        Ok(m) if m.is_file() && m.len() == record.size => None,
-        _ => Some(Reason::OutputMissing),
+    if output_dir.intact(item.file, record.size) {
+        None
+    } else {
+        Some(Reason::OutputMissing)
     }
+}
+
+/// The output folder, and what is known of the files the last build left in it.
+#[derive(Debug)]
+pub struct OutputFolder {
+    dir: PathBuf,
+    /// The last build's files with their sizes, and those of them found missing or changed.
+    checked: Option<(HashMap<String, u64>, HashSet<String>)>,
+}
+
+impl OutputFolder {
+    /// The folder `dir`, its files looked at when asked about.
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            checked: None,
+        }
+    }
+
+    /// Starts checking, on a thread of its own, that the files `expected` (with their sizes)
+    /// are in `dir`: at 10,000 outputs the stat calls take as long as loading the site, which
+    /// they now run beside.
+    pub fn check_in_background(
+        dir: &Path,
+        expected: Vec<(String, u64)>,
+    ) -> std::thread::JoinHandle<Self> {
+        let dir = dir.to_path_buf();
+        std::thread::spawn(move || {
+            let bad = expected
+                .iter()
+                .filter(|(file, size)| !stat_matches(&dir.join(file), *size))
+                .map(|(file, _)| file.clone())
+                .collect();
+            Self {
+                dir,
+                checked: Some((expected.into_iter().collect(), bad)),
+            }
+        })
+    }
+
+    /// Whether `file` is in the folder with `size` bytes.
+    pub fn intact(&self, file: &str, size: u64) -> bool {
+        match &self.checked {
+            Some((expected, bad)) if expected.get(file) == Some(&size) => !bad.contains(file),
+            _ => stat_matches(&self.dir.join(file), size),
+        }
+    }
+}
+
+fn stat_matches(path: &Path, size: u64) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == size)
 }
 
 /// A dependency in words, for `--explain`.
@@ -142,7 +194,7 @@ fn describe(dep: &Dep) -> String {
 mod tests {
     use std::collections::HashMap;
 
-    use super::{Item, diff};
+    use super::{Item, OutputFolder, diff};
     use crate::hash::{ContentHash, Fingerprint};
     use crate::state::manifest::{Dep, Inputs, Manifest, OutputRecord, Reason};
 
@@ -204,7 +256,7 @@ mod tests {
         let d = diff(
             Some(&previous),
             None,
-            out.path(),
+            &OutputFolder::new(out.path()),
             &items,
             &HashMap::new(),
             &dep_hash,
@@ -223,7 +275,7 @@ mod tests {
         let d = diff(
             Some(&previous),
             interrupted.as_ref(),
-            out.path(),
+            &OutputFolder::new(out.path()),
             &items[..1],
             &HashMap::new(),
             &dep_hash,
@@ -232,7 +284,7 @@ mod tests {
         let d = diff(
             None,
             None,
-            out.path(),
+            &OutputFolder::new(out.path()),
             &items[..1],
             &HashMap::new(),
             &dep_hash,

@@ -96,6 +96,8 @@ pub struct Copy {
     pub hash: ContentHash,
     /// The file, relative to the output folder.
     pub file: String,
+    /// Bytes to write instead of the source's (a stylesheet with fingerprinted references).
+    pub bytes: Option<std::sync::Arc<[u8]>>,
 }
 
 /// What a build produces.
@@ -351,6 +353,7 @@ pub fn plan(site: &Site) -> Result<BuildPlan> {
                 source: file.source.clone(),
                 hash: file.hash,
                 file: file.name.clone(),
+                bytes: None,
             });
         }
     }
@@ -462,6 +465,7 @@ fn add_aliases_and_assets(
                 source: StaticSource::File(asset.source.clone()),
                 hash: asset.hash,
                 file,
+                bytes: None,
             });
         }
     }

@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # Browser checks of sitegen's output: builds the sites, serves each on 127.0.0.1 and runs
 # tests/e2e/axe.mjs (axe-core accessibility scan + full-page screenshots, phone and desktop
-# widths, in Debian's chromium driven by playwright-core).
+# widths, in Debian's chromium driven by playwright-core); then the live reload of
+# `sitegen serve` (tests/e2e/live.mjs) and the visual regression check against the baselines in
+# tests/visual/baselines/ (tests/e2e/visual.mjs).
 #
-# Usage: bash tests/e2e/run.sh [SITE ...]     SITE: root, blog, directory, init (default: all four)
+# Usage: bash tests/e2e/run.sh [STEP ...]     STEP: root, blog, directory, init, live, visual
+#                                              (default: all six)
 #   root  the repository's own site (sitegen build --root .)
 #   blog  examples/blog
 #   directory  examples/directory (2,400 listings, offline copy)
 #   init  a site made by `sitegen init` (the built-in default theme)
+#   live  `sitegen serve` on a copy of tests/fixtures/basic: edits on disk reach the open page
+#   visual  screenshots of init, blog and directory compared with tests/visual/baselines/
 #
+
 # Environment:
 #   SITEGEN_BIN    the sitegen binary to use; default: `cargo build` and target/debug/sitegen
 #   CHROMIUM       the browser (default /usr/bin/chromium; installed with apt-get when missing)
 #   E2E_OUT        screenshots and report.json per site (default target/e2e-screenshots)
 #   E2E_TIMEOUT_S  time limit of the checks of one site (default 600)
 #   E2E_KEEP=1     keep the temporary build folders
+#   UPDATE_BASELINES=1  the visual step writes its screenshots as the new baselines
 #   CI=true        as everywhere here: anything missing is a failure (it is outside CI too;
 #                  this script never skips a check silently)
 set -euo pipefail
@@ -31,9 +38,9 @@ in_ci() { [[ "${CI:-}" == true || "${CI:-}" == 1 ]]; }
 abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$ORIG_PWD/$1" ;; esac; }
 
 SITES=("$@")
-[[ ${#SITES[@]} -gt 0 ]] || SITES=(root blog directory init)
+[[ ${#SITES[@]} -gt 0 ]] || SITES=(root blog directory init live visual)
 for s in "${SITES[@]}"; do
-  case $s in root | blog | directory | init) ;; *) die "unknown site '$s' (expected root, blog, directory or init)" ;; esac
+  case $s in root | blog | directory | init | live | visual) ;; *) die "unknown step '$s' (expected root, blog, directory, init, live or visual)" ;; esac
   if [[ $s == blog || $s == directory ]] && [[ ! -d $REPO/examples/$s ]]; then die "examples/$s is missing"; fi
 done
 
@@ -101,7 +108,8 @@ node --input-type=module -e "
   import { createRequire } from 'node:module';
   const require = createRequire('$HERE/');
   await import(require.resolve('playwright-core')); require.resolve('axe-core/axe.min.js');
-" || die "playwright-core or axe-core cannot be loaded from tests/e2e/node_modules"
+  await import(require.resolve('pixelmatch')); await import(require.resolve('pngjs'));
+" || die "playwright-core, axe-core, pixelmatch or pngjs cannot be loaded from tests/e2e/node_modules"
 
 # ---------------------------------------------------------------------------------------------
 # The sitegen binary.
@@ -190,8 +198,42 @@ check_site() {
   fi
 }
 
+# make_init: the `sitegen init` site, in $WORK/init-site (once).
+make_init() {
+  [[ -f $WORK/init-site/sitegen.toml ]] && return 0
+  log "[init] sitegen init $WORK/init-site"
+  timeout 120 "$BIN" init "$WORK/init-site" </dev/null >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log" >&2; die "[init] sitegen init failed"; }
+}
+
+# output_of NAME: the built output of a site, building it unless the checks above did.
+output_of() {
+  local name=$1
+  if [[ ! -f $WORK/out/$name/index.html ]]; then
+    case $name in
+      blog | directory) build_site "$name" "$REPO/examples/$name" >/dev/null ;;
+      init) make_init >&2; build_site init "$WORK/init-site" >/dev/null ;;
+    esac
+  fi
+  printf '%s\n' "$WORK/out/$name"
+}
+
+# add_counts NAME REPORT RC: adds a step's report.json counts to the totals.
+add_counts() {
+  local name=$1 report=$2 rc=$3 counts
+  counts=$(node -e '
+    try { const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(r.passed, r.failed); }
+    catch { console.log(0, 0); }' "$report")
+  TOTAL_PASSED=$((TOTAL_PASSED + ${counts% *}))
+  TOTAL_FAILED=$((TOTAL_FAILED + ${counts#* }))
+  if [[ $rc -ne 0 ]]; then
+    FAILED_SITES+=("$name (exit $rc)")
+    [[ ${counts#* } -gt 0 ]] || TOTAL_FAILED=$((TOTAL_FAILED + 1)) # the harness failed: count it
+  fi
+}
+
 for site in "${SITES[@]}"; do
   case $site in
+    live | visual) continue ;; # after the sites' checks
     root)
       out=$(build_site root "$REPO")
       ;;
@@ -199,17 +241,40 @@ for site in "${SITES[@]}"; do
       out=$(build_site "$site" "$REPO/examples/$site")
       ;;
     init)
-      log "[init] sitegen init $WORK/init-site"
-      timeout 120 "$BIN" init "$WORK/init-site" </dev/null >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log" >&2; die "[init] sitegen init failed"; }
+      make_init
       out=$(build_site init "$WORK/init-site")
       ;;
   esac
   check_site "$site" "$out"
 done
 
+# Live reload: `sitegen serve` in the browser, on a copy of the basic fixture.
+if [[ " ${SITES[*]} " == *" live "* ]]; then
+  log "[live] sitegen serve, edits on disk, the page following in chromium"
+  rc=0
+  rm -f "$E2E_OUT/live/report.json"
+  timeout --kill-after=15 240 node "$HERE/live.mjs" --bin "$BIN" --site "$REPO/tests/fixtures/basic" --out "$E2E_OUT" || rc=$?
+  add_counts live "$E2E_OUT/live/report.json" "$rc"
+fi
+
+# Visual regression: fixed pages of three sites against tests/visual/baselines/.
+if [[ " ${SITES[*]} " == *" visual "* ]]; then
+  visual_args=()
+  for name in init blog directory; do
+    out=$(output_of "$name")
+    visual_args+=(--site "$name=$out")
+  done
+  [[ ${UPDATE_BASELINES:-} == 1 ]] && visual_args+=(--update) && log "[visual] UPDATE_BASELINES=1: rewriting tests/visual/baselines/"
+  log "[visual] screenshots compared with tests/visual/baselines/"
+  rc=0
+  rm -f "$E2E_OUT/visual/report.json"
+  timeout --kill-after=15 "$((E2E_TIMEOUT_S + 60))" node "$HERE/visual.mjs" "${visual_args[@]}" --out "$E2E_OUT" || rc=$?
+  add_counts visual "$E2E_OUT/visual/report.json" "$rc"
+fi
+
 log "screenshots: $E2E_OUT/<site>/"
 echo "e2e: $TOTAL_PASSED passed, $TOTAL_FAILED failed"
 if [[ ${#FAILED_SITES[@]} -gt 0 ]]; then
-  die "accessibility checks failed for: ${FAILED_SITES[*]}"
+  die "browser checks failed for: ${FAILED_SITES[*]}"
 fi
 log "OK: ${SITES[*]}"

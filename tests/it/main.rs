@@ -2,9 +2,13 @@
 
 mod build;
 mod cli;
+mod edge;
 mod errors;
 mod generate;
 mod incremental;
 mod llm_mock;
+mod post;
 mod queue;
+mod serve_http;
+mod serve_live;
 mod support;

@@ -358,14 +358,18 @@ fn stats(root: &std::path::Path, since: Option<Duration>, all: bool, format: For
 
 /// Previews the site until SIGINT or SIGTERM.
 fn serve(options: sitegen::serve::Options) -> ExitCode {
-    match sitegen::serve::run(options, std::sync::Arc::new(ServeTerminal)) {
+    match sitegen::serve::run(options, std::sync::Arc::new(ServeTerminal::default())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e, Format::Text),
     }
 }
 
 /// How `sitegen serve` reports: news and summaries on stdout, problems on stderr.
-struct ServeTerminal;
+#[derive(Default)]
+struct ServeTerminal {
+    /// Whether a build has succeeded (so there is a last good build to serve).
+    served: std::sync::atomic::AtomicBool,
+}
 
 impl sitegen::serve::Terminal for ServeTerminal {
     fn note(&self, line: &str) {
@@ -378,6 +382,8 @@ impl sitegen::serve::Terminal for ServeTerminal {
                 complain(&warning.to_string());
             }
         }
+        self.served
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         say(&format!("{cause}: {}", summary_line(report, true)));
     }
 
@@ -387,8 +393,13 @@ impl sitegen::serve::Terminal for ServeTerminal {
         for d in &all {
             complain(&d.to_string());
         }
+        let serving = if self.served.load(std::sync::atomic::Ordering::Relaxed) {
+            "still serving the last good build"
+        } else {
+            "nothing to serve until a build succeeds"
+        };
         complain(&format!(
-            "error: the build failed with {} error(s); still serving the last good build",
+            "error: the build failed with {} error(s); {serving}",
             all.iter().filter(|d| d.is_error()).count()
         ));
     }

@@ -438,6 +438,15 @@ fn a_broken_template_shows_its_error_while_the_last_good_page_is_served() {
     let mut late = serve.events();
     late.expect("error", EVENT, &serve);
     assert!(serve.stderr.lock().unwrap().contains("nosuchfilter"));
+    assert!(
+        serve
+            .stderr
+            .lock()
+            .unwrap()
+            .contains("still serving the last good build"),
+        "{}",
+        serve.output()
+    );
 
     std::fs::write(&template, &good).unwrap();
     events.expect("ok", EVENT, &serve);
@@ -524,4 +533,27 @@ fn copy_still_being_written_shows_its_fallback_then_reloads_when_it_arrives() {
     let page = serve.wait_for_text("/shops/alpha/", "generated: ");
     assert!(!page.contains("Fallback about"), "{page}");
     assert!(mock.requests() >= 1);
+}
+
+#[test]
+fn a_site_broken_from_the_start_says_there_is_nothing_to_serve_yet() {
+    let site = SiteTest::fixture("basic");
+    let template = site.root().join("templates/page.html");
+    let good = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(
+        &template,
+        good.replacen("</h1>", "{{ x | nosuchfilter }}</h1>", 1),
+    )
+    .unwrap();
+    let serve = Serve::start(&site, &[]);
+    let deadline = Instant::now() + START;
+    while !serve.stderr.lock().unwrap().contains("build failed") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stderr = serve.stderr.lock().unwrap().clone();
+    assert!(
+        stderr.contains("nothing to serve until a build succeeds"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("last good build"), "{stderr}");
 }

@@ -375,19 +375,6 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
     } else {
         Sink::Discard(Default::default())
     };
-    // Outputs that show copy still being written go last, and render in a second round: the
-    // first renders everything else at full speed while the queue runs.
-    let mut selected = selected;
-    let mut ready = selected.len();
-    if site.generated.any_waiting() {
-        let waits = |i: &usize| {
-            plan.renders
-                .get(*i)
-                .is_some_and(|r| shows_waiting_copy(&site, &r.output))
-        };
-        selected.sort_by_key(waits);
-        ready = selected.partition_point(|i| !waits(i));
-    }
     if let Some(running) = &generation {
         let rendered: HashSet<PageId> = selected
             .iter()
@@ -408,6 +395,9 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         sink: &sink,
         output: &output,
     };
+    // Whether copy is still being written: the outputs showing it are recorded (below) with the
+    // copy they got, not the placeholder their inputs were hashed with.
+    let waited = site.generated.any_waiting();
     let produced = match &generation {
         Some(running) if !running.is_idle() => {
             // Generation shows its progress while the site renders.
@@ -419,12 +409,12 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
                         std::thread::sleep(Duration::from_millis(200));
                     }
                 });
-                let produced = produce(&stages, (&selected, ready), progress);
+                let produced = produce(&stages, &selected, progress);
                 rendering.store(false, std::sync::atomic::Ordering::Relaxed);
                 produced
             })
         }
-        _ => produce(&stages, (&selected, ready), progress),
+        _ => produce(&stages, &selected, progress),
     };
     let generation = match generation.map(generate::Running::finish).transpose() {
         Ok(report) => report,
@@ -465,8 +455,7 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
         );
         return Err(with_warnings(Error::Site(vec![d]), &warnings));
     }
-    // Outputs that showed copy being generated are recorded with the copy they got.
-    let items = if generation.is_some() {
+    let items = if waited {
         let fps = Fingerprints::new(&site, &templates, &config_json, nonce);
         self::items(&site, &plan, &fps, &templates)
     } else {
@@ -1012,11 +1001,7 @@ struct Stages<'a> {
     output: &'a Path,
 }
 
-fn produce(
-    stages: &Stages<'_>,
-    (selected, ready): (&[usize], usize),
-    progress: &dyn Progress,
-) -> Result<Produced> {
+fn produce(stages: &Stages<'_>, selected: &[usize], progress: &dyn Progress) -> Result<Produced> {
     let Stages {
         site,
         plan,
@@ -1070,19 +1055,22 @@ fn produce(
         }
     };
     let own = |i: &usize| *i < renders || *i >= renders + deferred;
-    // The first `ready` outputs need no copy still being written: they render at once. The
-    // rest render in rounds, each taking those whose copy arrived meanwhile.
-    let (first, second) = selected.split_at(ready);
-    let mut done: Vec<Result<Done>> = first.par_iter().filter(|i| own(i)).map(one).collect();
-    let mut rest: Vec<usize> = second.iter().copied().filter(own).collect();
+    // Outputs render in rounds: each takes those that show no copy still being written (the
+    // first, nearly all of them, while the queue runs), then waits for more copy to arrive.
+    let mut rest: Vec<usize> = selected.iter().copied().filter(own).collect();
+    let mut done: Vec<Result<Done>> = Vec::with_capacity(rest.len());
     while !rest.is_empty() {
         let seen = site.generated.changes();
-        let (now, later): (Vec<usize>, Vec<usize>) = rest.into_iter().partition(|i| {
-            !plan
-                .renders
-                .get(*i)
-                .is_some_and(|r| shows_waiting_copy(site, &r.output))
-        });
+        let (now, later): (Vec<usize>, Vec<usize>) = if site.generated.any_waiting() {
+            rest.into_iter().partition(|i| {
+                !plan
+                    .renders
+                    .get(*i)
+                    .is_some_and(|r| shows_waiting_copy(site, &r.output))
+            })
+        } else {
+            (rest, Vec::new())
+        };
         if now.is_empty() {
             site.generated.wait_change(seen);
         }
@@ -1278,26 +1266,9 @@ fn source_of(site: &Site, plan: &BuildPlan, index: usize, file: &str) -> PathBuf
 
 /// `%XX` escapes decoded (invalid ones kept as they are).
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%' && i + 3 <= bytes.len())
-            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// An error when `link` (from the page at content path `from`) names an anchor its target lacks.

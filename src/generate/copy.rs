@@ -66,17 +66,6 @@ impl GeneratedCopy {
         self.lock().waiting.contains(&page)
     }
 
-    /// Blocks until no page is waiting.
-    pub fn wait_all(&self) {
-        let mut inner = self.lock();
-        while !inner.waiting.is_empty() && !inner.done {
-            inner = self
-                .changed
-                .wait(inner)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
     /// The count of changes so far.
     pub fn changes(&self) -> u64 {
         self.lock().changes

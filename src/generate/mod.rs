@@ -227,3 +227,20 @@ pub struct Answer {
     /// The request that answered it, when it was batched (`b-<n>`), for traces.
     pub batch_id: Option<String>,
 }
+
+impl Answer {
+    /// The answer of a job that was never sent (cached, offline, or given up): no tokens, no
+    /// cost, no latency.
+    pub fn unsent(key: &str, outcome: Outcome) -> Self {
+        Self {
+            key: key.to_owned(),
+            outcome,
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd: 0.0,
+            latency_ms: 0,
+            retries: 0,
+            batch_id: None,
+        }
+    }
+}

@@ -399,7 +399,7 @@ pub fn start(
     for (key, job) in planned.jobs {
         if let Some(value) = cached.get(&key) {
             immediate.push((
-                answer(
+                Answer::unsent(
                     &key,
                     Outcome::Generated {
                         value: value.clone(),
@@ -408,7 +408,7 @@ pub fn start(
                 true,
             ));
         } else if offline {
-            immediate.push((answer(&key, Outcome::BreakerOpen), false));
+            immediate.push((Answer::unsent(&key, Outcome::BreakerOpen), false));
         } else {
             to_send.push(job);
         }
@@ -485,19 +485,6 @@ pub fn start(
     ))
 }
 
-fn answer(key: &str, outcome: Outcome) -> Answer {
-    Answer {
-        key: key.to_owned(),
-        outcome,
-        tokens_in: 0,
-        tokens_out: 0,
-        cost_usd: 0.0,
-        latency_ms: 0,
-        retries: 0,
-        batch_id: None,
-    }
-}
-
 fn run_queue(
     shared: &Arc<Shared>,
     provider: Arc<ProviderConfig>,
@@ -518,7 +505,7 @@ fn run_queue(
                 .iter()
                 .map(|j| {
                     (
-                        answer(
+                        Answer::unsent(
                             &j.key,
                             Outcome::Failed {
                                 error: e.to_string(),
@@ -599,7 +586,7 @@ impl Shared {
             .iter()
             .map(|key| {
                 let error = "the queue gave no answer".to_owned();
-                (answer(key, Outcome::Failed { error }), false)
+                (Answer::unsent(key, Outcome::Failed { error }), false)
             })
             .collect();
         self.answer(&failed, true);

@@ -533,7 +533,7 @@ fn collection_page(
     let at = |message: String| {
         let text = std::fs::read_to_string(root.join(&record.file)).unwrap_or_default();
         let d = Diagnostic::error(message);
-        if record.file.ends_with(".csv") || record.file.ends_with(".jsonl") {
+        if crate::load::data::has_lines(&record.file) {
             d.at(&record.file, &text, record.line, None)
         } else {
             d.in_file(&record.file)

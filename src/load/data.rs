@@ -121,7 +121,7 @@ pub fn load(
 }
 
 /// Whether positions in `file` are lines (CSV, JSON Lines) rather than record numbers.
-fn has_lines(file: &str) -> bool {
+pub fn has_lines(file: &str) -> bool {
     file.ends_with(".csv") || file.ends_with(".jsonl") || file.ends_with(".ndjson")
 }
 

@@ -77,14 +77,7 @@ impl Post {
     /// The post stage for `site`, with `assets` fingerprinted (empty when the site does not
     /// fingerprint).
     pub fn new(site: &Site, assets: Assets) -> Self {
-        let base = site.config.base_url.trim_end_matches('/');
-        let (origin, base_path) = match base.find("://") {
-            Some(i) => match base[i + 3..].find('/') {
-                Some(j) => (base[..i + 3 + j].to_owned(), base[i + 3 + j..].to_owned()),
-                None => (base.to_owned(), String::new()),
-            },
-            None => (String::new(), base.to_owned()),
-        };
+        let (origin, base_path) = split_base_url(&site.config.base_url);
         let is_image = |name: &str| {
             name.rsplit_once('.')
                 .is_some_and(|(_, e)| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
@@ -346,6 +339,19 @@ impl Post {
     }
 }
 
+/// `https://x.org/docs/` → (`https://x.org`, `/docs`): the origin that marks this site's own
+/// absolute URLs, and the path every site path sits under (empty at the root).
+fn split_base_url(base_url: &str) -> (String, String) {
+    let base = base_url.trim_end_matches('/');
+    match base.find("://") {
+        Some(i) => match base[i + 3..].find('/') {
+            Some(j) => (base[..i + 3 + j].to_owned(), base[i + 3 + j..].to_owned()),
+            None => (base.to_owned(), String::new()),
+        },
+        None => (String::new(), base.to_owned()),
+    }
+}
+
 /// The element ids (and `<a name>`s) of `html`.
 pub fn ids_of(html: &str) -> std::collections::HashSet<String> {
     let ids: RefCell<std::collections::HashSet<String>> = RefCell::default();
@@ -396,16 +402,7 @@ mod tests {
     use super::*;
 
     fn post(base_url: &str, assets: &[(&str, &str)]) -> Post {
-        let (origin, base_path) = match base_url.find("://") {
-            Some(i) => match base_url[i + 3..].find('/') {
-                Some(j) => (
-                    base_url[..i + 3 + j].to_owned(),
-                    base_url[i + 3 + j..].trim_end_matches('/').to_owned(),
-                ),
-                None => (base_url.to_owned(), String::new()),
-            },
-            None => (String::new(), String::new()),
-        };
+        let (origin, base_path) = split_base_url(base_url);
         Post {
             minify: false,
             lazy_images: true,

@@ -689,16 +689,7 @@ mod tests {
     use serde_json::json;
 
     fn answer(key: &str, outcome: Outcome) -> Answer {
-        Answer {
-            key: key.to_owned(),
-            outcome,
-            tokens_in: 0,
-            tokens_out: 0,
-            cost_usd: 0.0,
-            latency_ms: 0,
-            retries: 0,
-            batch_id: None,
-        }
+        Answer::unsent(key, outcome)
     }
 
     fn trace(page: &str, prompt: &str, model: &str) -> Trace {

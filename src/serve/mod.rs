@@ -177,6 +177,7 @@ pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
         failing: false,
         held_back: false,
         warnings: Vec::new(),
+        resident: build::Resident::default(),
     };
     terminal.note(&format!(
         "building {} into {}",
@@ -300,6 +301,8 @@ struct Builder {
     held_back: bool,
     /// The last successful build's warnings, printed once rather than after every save.
     warnings: Vec<String>,
+    /// The last build's state, kept for the next.
+    resident: build::Resident,
 }
 
 impl Builder {
@@ -406,16 +409,17 @@ impl Builder {
         drop(self.lock.take());
         // A panic in a build (a bug) must not end the preview: it is reported as the build's
         // failure, and the next change builds again.
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build::run(options, &Quiet)))
-                .unwrap_or_else(|panic| {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    Err(Error::Usage(format!("the build panicked: {what}")))
-                });
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            build::run_resident(options, &Quiet, &mut self.resident)
+        }))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(Error::Usage(format!("the build panicked: {what}")))
+        });
         match lock::acquire(&self.state_dir, "serve", true) {
             Ok(lock) => self.lock = Some(lock),
             Err(e) => self.terminal.failed(&e),

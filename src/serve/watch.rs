@@ -38,7 +38,7 @@ pub const SOURCE_FOLDERS: [&str; 6] = [
 pub const CONFIG_FILES: [&str; 3] = ["sitegen.toml", "zola.toml", "config.toml"];
 
 /// How long the file system must stay quiet before a batch of changes is built.
-pub const QUIET: Duration = Duration::from_millis(40);
+pub const QUIET: Duration = Duration::from_millis(15);
 
 /// The longest a batch is held open while changes keep coming.
 pub const MAX_WAIT: Duration = Duration::from_millis(500);

@@ -261,6 +261,48 @@ fn a_no_op_build_writes_nothing_and_one_edit_rebuilds_its_dependents() {
 }
 
 #[test]
+fn a_resident_state_is_used_only_while_no_other_build_committed() {
+    let site = SiteTest::fixture("basic");
+    let options = Options {
+        root: site.root().to_path_buf(),
+        write: true,
+        ..Options::default()
+    };
+    let mut resident = sitegen::build::Resident::default();
+    let mut resident_build =
+        || match sitegen::build::run_resident(&options, &Quiet, &mut resident).unwrap() {
+            sitegen::build::Outcome::Built { report, .. } => *report,
+            sitegen::build::Outcome::Skipped { .. } => unreachable!("no gate"),
+        };
+    let page = "content/docs/b.md";
+    let original = std::fs::read_to_string(site.root().join(page)).unwrap();
+    // Of the same length: the output's size alone cannot tell the two apart.
+    let edited = original.replace("Beta ~~old~~", "Beta ~~new~~");
+    assert_ne!(original, edited);
+    resident_build();
+    site.write(page, &edited);
+    let report = resident_build();
+    assert!(
+        report.pages_rendered < report.pages,
+        "incremental: {report:?}"
+    );
+    assert!(site.read("docs/b/index.html").contains("<del>new</del>"));
+
+    // Another process builds the page back to its first text, then a second edit makes it
+    // what the kept state last saw: that state is stale and must not be trusted.
+    site.write(page, &original);
+    build_in_process(site.root()).unwrap();
+    assert!(!site.read("docs/b/index.html").contains("<del>new</del>"));
+    site.write(page, &edited);
+    resident_build();
+    assert!(
+        site.read("docs/b/index.html").contains("<del>new</del>"),
+        "the page is rebuilt although the kept state had it so"
+    );
+    assert_eq!(site.tree(), clean_build_of(&site));
+}
+
+#[test]
 fn removed_pages_disappear_with_their_listings_and_feeds() {
     let site = SiteTest::fixture("basic");
     site.build().assert_ok();

@@ -234,6 +234,19 @@ pub fn run_resident(
     } else {
         None
     };
+    // The last build's manifest, unless a resident caller kept it: read on a thread of its own
+    // while the sources are walked (a build that finds nothing changed does not wait for it).
+    let wanted = options.write && !options.full;
+    let unwanted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reading = (wanted && resident.manifest.is_none())
+        .then(|| {
+            let (state_dir, unwanted) = (state_dir.clone(), Arc::clone(&unwanted));
+            std::thread::Builder::new()
+                .name("state".into())
+                .spawn(move || manifest::read_unless(&state_dir, &unwanted))
+                .ok()
+        })
+        .flatten();
     // The stat of every source file, taken before anything is read: the no-op check compares
     // it with the last build's, and this build's stamp records it.
     let theme_folder = config
@@ -255,6 +268,7 @@ pub fn run_resident(
         .as_ref()
         .filter(|s| stamp::unchanged(s, &state_dir, &config_hash, &files, &output))
     {
+        unwanted.store(true, std::sync::atomic::Ordering::Relaxed);
         return Ok(nothing_changed(
             stamp, options, &state_dir, output, warnings, started,
         ));
@@ -263,13 +277,16 @@ pub fn run_resident(
     // The last build's outputs are checked for on a thread of their own while the site loads.
     let output_check = stamp.map(|s| diff::OutputFolder::check_in_background(&output, s.outputs));
     let kept = resident.manifest.take();
-    let mut previous = if options.full || !options.write {
-        None
-    } else {
+    let mut previous = if wanted {
         kept.filter(|(generation, _)| manifest::generation(&state_dir) == Some(*generation))
             .map(|(_, m)| m)
-            .or_else(|| manifest::read(&state_dir))
+            .or_else(|| match reading {
+                Some(thread) => thread.join().ok().flatten(),
+                None => manifest::read(&state_dir),
+            })
             .filter(|m| m.output == output_abs && m.drafts == options.drafts)
+    } else {
+        None
     };
     tracing::info!(elapsed = ?started.elapsed(), "read the build state");
     let interrupted = manifest::pending(&state_dir);
@@ -518,7 +535,7 @@ pub fn run_resident(
 
     let mut rebuilt = Vec::with_capacity(selected.len());
     if let Sink::Staging(staging) = sink {
-        let mut records: HashMap<String, OutputRecord> = HashMap::with_capacity(items.len());
+        let mut records = manifest::OutputRecords::default();
         let mut written: Vec<&str> = Vec::with_capacity(selected.len());
         for (i, (size, output_hash, deps)) in &produced.outputs {
             let item = &items[*i];
@@ -549,15 +566,15 @@ pub fn run_resident(
             || sources_changed
             || interrupted.is_some();
         if changed || previous.is_none() {
-            // Kept outputs keep their records (moved, not copied: 100,000 of them add up).
-            if let Some(previous) = &mut previous {
-                for item in &items {
-                    if !records.contains_key(item.file)
-                        && let Some(record) = previous.outputs.remove(item.file)
-                    {
-                        records.insert(item.file.to_owned(), record);
-                    }
+            // Kept outputs keep their records: when only some were written, the previous
+            // records are updated in place (100,000 of them add up), else all are new.
+            if let Some(previous) = previous.as_mut().filter(|_| incremental && !swap) {
+                let mut all = std::mem::take(&mut previous.outputs);
+                for file in &diff.removed {
+                    all.remove(file);
                 }
+                all.extend(records);
+                records = all;
             }
             if !swap {
                 let mut journal: Vec<&str> = written.clone();

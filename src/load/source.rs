@@ -7,7 +7,6 @@
 //! only when its bytes changed. This is what lets a no-op rebuild of 10,000 pages skip reading
 //! them. The cache is data derived from the files: losing it only costs time.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
@@ -109,7 +108,7 @@ pub struct Cached {
 }
 
 /// The cache, by path relative to the site's root (`content/blog/a.md`, `static/site.css`).
-pub type SourceCache = HashMap<String, Cached>;
+pub type SourceCache = rustc_hash::FxHashMap<String, Cached>;
 
 /// How a file compares with the previous build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

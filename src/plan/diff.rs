@@ -70,7 +70,7 @@ pub fn diff(
             decide(previous, record, item, output_dir, templates_now, dep_hash)
         })
         .collect();
-    let planned: HashSet<&str> = items.iter().map(|i| i.file).collect();
+    let planned: rustc_hash::FxHashSet<&str> = items.iter().map(|i| i.file).collect();
     let mut removed: Vec<String> = previous
         .outputs
         .keys()

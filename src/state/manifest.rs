@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -61,10 +62,13 @@ pub struct Manifest {
     /// Every source file's stat and parse.
     pub sources: SourceCache,
     /// Every output file, by path relative to the output folder.
-    pub outputs: HashMap<String, OutputRecord>,
+    pub outputs: OutputRecords,
     /// Every template's source hash, to name the one that changed.
     pub templates: HashMap<String, ContentHash>,
 }
+
+/// The record of every output file, by path relative to the output folder.
+pub type OutputRecords = rustc_hash::FxHashMap<String, OutputRecord>;
 
 /// How one output file was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,11 +218,18 @@ fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 /// Reads the manifest of the state folder `state`. Missing, unreadable, corrupt or written by
 /// another version: `None` (with a log line saying why), which means a full build.
 pub fn read(state: &Path) -> Option<Manifest> {
+    read_unless(state, &AtomicBool::new(false))
+}
+
+/// [`read`], given up (`None`) as soon as `unwanted` is set: a build reads the manifest while
+/// it finds out whether anything changed at all.
+pub fn read_unless(state: &Path, unwanted: &AtomicBool) -> Option<Manifest> {
     if !db_path(state).exists() {
         return None;
     }
-    match read_db(state) {
+    match read_db(state, unwanted) {
         Ok(Some(m)) => Some(m),
+        Ok(None) if unwanted.load(Ordering::Relaxed) => None,
         Ok(None) => {
             tracing::info!("build state of another version; building in full");
             None
@@ -233,7 +244,7 @@ pub fn read(state: &Path) -> Option<Manifest> {
     }
 }
 
-fn read_db(state: &Path) -> rusqlite::Result<Option<Manifest>> {
+fn read_db(state: &Path, unwanted: &AtomicBool) -> rusqlite::Result<Option<Manifest>> {
     let db = open(state, false)?;
     let (Some(format), Some(engine)) = (meta::<u32>(&db, "format"), meta::<String>(&db, "engine"))
     else {
@@ -243,24 +254,27 @@ fn read_db(state: &Path) -> rusqlite::Result<Option<Manifest>> {
         return Ok(None);
     }
     let decode = |e: rmp_serde::decode::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
-    // Sized up front: growing maps of 10,000 large records rehashes and moves them repeatedly.
-    let count = |table: &str| -> rusqlite::Result<usize> {
-        db.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
-            row.get::<_, i64>(0)
-        })
-        .map(|n| usize::try_from(n).unwrap_or(0))
-    };
-    let mut sources = SourceCache::with_capacity(count("sources")?);
+    // Sized up front from the page count (`count(*)` would walk every page of both tables):
+    // growing maps of 10,000 large records rehashes and moves them repeatedly.
+    let pages: usize = meta(&db, "pages").unwrap_or(0);
+    let capacity = pages + pages / 8 + 64;
+    let mut sources = SourceCache::with_capacity_and_hasher(capacity, Default::default());
     let mut statement = db.prepare("SELECT key, record FROM sources")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
+        if sources.len().is_multiple_of(1024) && unwanted.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let record = rmp_serde::from_slice(row.get_ref(1)?.as_blob()?).map_err(decode)?;
         sources.insert(row.get(0)?, record);
     }
-    let mut outputs = HashMap::with_capacity(count("outputs")?);
+    let mut outputs = OutputRecords::with_capacity_and_hasher(capacity, Default::default());
     let mut statement = db.prepare("SELECT file, record FROM outputs")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
+        if outputs.len().is_multiple_of(1024) && unwanted.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let record = rmp_serde::from_slice(row.get_ref(1)?.as_blob()?).map_err(decode)?;
         outputs.insert(row.get(0)?, record);
     }

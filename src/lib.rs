@@ -19,6 +19,7 @@
 //! with rayon. Problems in the site are [`diagnostics::Diagnostic`]s, collected and reported
 //! together; the build fails before the swap, so the previous output stays intact.
 
+pub mod alloc;
 pub mod build;
 pub mod config;
 pub mod diagnostics;

@@ -358,6 +358,7 @@ fn stats(root: &std::path::Path, since: Option<Duration>, all: bool, format: For
 
 /// Previews the site until SIGINT or SIGTERM.
 fn serve(options: sitegen::serve::Options) -> ExitCode {
+    sitegen::alloc::keep_freed_memory();
     match sitegen::serve::run(options, std::sync::Arc::new(ServeTerminal::default())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e, Format::Text),
@@ -407,6 +408,7 @@ impl sitegen::serve::Terminal for ServeTerminal {
 
 /// Runs `rebuild` on the cron schedule until SIGINT or SIGTERM.
 fn schedule(args: &SiteArgs, build: &BuildArgs, gate: &GateArgs, cron: &str) -> ExitCode {
+    sitegen::alloc::keep_freed_memory();
     let schedule = match sitegen::schedule::Schedule::parse(cron) {
         Ok(s) => s,
         Err(e) => return fail(&e, Format::Text),

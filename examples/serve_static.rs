@@ -37,6 +37,7 @@ fn main() -> std::io::Result<()> {
             let site = Arc::new(Site {
                 root: PathBuf::from(root),
                 inject: None,
+                writes: Default::default(),
             });
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -178,6 +178,7 @@ pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
         held_back: false,
         warnings: Vec::new(),
         resident: build::Resident::default(),
+        writes: Arc::default(),
     };
     terminal.note(&format!(
         "building {} into {}",
@@ -189,6 +190,7 @@ pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
     let site = Arc::new(server::Site {
         root: output,
         inject: Some(Arc::new(reload::inject)),
+        writes: Arc::clone(&builder.writes),
     });
     let router = reload::routes(Arc::clone(&hub)).merge(server::router(site));
     let worker = std::thread::Builder::new()
@@ -303,6 +305,8 @@ struct Builder {
     warnings: Vec<String>,
     /// The last build's state, kept for the next.
     resident: build::Resident,
+    /// The server's count of writes to the output folder ([`server::Site::writes`]).
+    writes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Builder {
@@ -420,6 +424,9 @@ impl Builder {
                 .unwrap_or_default();
             Err(Error::Usage(format!("the build panicked: {what}")))
         });
+        // Whatever the build wrote is served from now on (before any browser is told).
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         match lock::acquire(&self.state_dir, "serve", true) {
             Ok(lock) => self.lock = Some(lock),
             Err(e) => self.terminal.failed(&e),

@@ -12,11 +12,14 @@
 //! is then canonicalized and served only when it lies inside the canonicalized root, so a
 //! symlink pointing out of the output is a 404 too. Folders are never listed.
 //!
-//! **Speed.** The hot path is one `stat` and a hash-map lookup: files are cached in memory keyed
-//! by the raw request path, each with its body (for small files), content type, ETag,
-//! Last-Modified and lazily made compressed variants. An entry is used only while the file's
-//! (device, inode, size, mtime) is unchanged, so a rebuild (which writes new files) is seen on
-//! the next request. The cache is bounded ([`CACHE_BYTES`]); when full it is simply cleared.
+//! **Speed.** The hot path is a hash-map lookup: files are cached in memory keyed by the raw
+//! request path, each with its body (for small files), content type, ETag, Last-Modified and
+//! lazily made compressed variants. An entry is used only while the file's (device, inode,
+//! size, mtime) is unchanged. That is checked with a `stat` when whatever writes the output
+//! (the preview's builder) said it wrote since the entry's last check ([`Site::writes`]), so a
+//! rebuild is seen on the next request, and otherwise at most every [`REVALIDATE_AFTER`], so
+//! a change made by anyone else is seen within that. The cache is bounded ([`CACHE_BYTES`]);
+//! when full it is simply cleared.
 //! Larger files are streamed from disk in 64 KiB chunks, never read whole.
 //!
 //! **Bounded resources.** [`run`] caps open connections at [`MAX_CONNECTIONS`] (an HTTP/1.1
@@ -31,7 +34,7 @@ use std::future::Future;
 use std::io::{self, Read, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -64,6 +67,8 @@ pub const SMALL_FILE: u64 = 256 << 10;
 pub const WHOLE_TEXT_FILE: u64 = 4 << 20;
 /// Bodies smaller than this are sent uncompressed: compression would save nothing worth it.
 pub const MIN_COMPRESS: usize = 1024;
+/// How long a cached file is served without a look on disk, unless [`Site::writes`] moved.
+pub const REVALIDATE_AFTER: Duration = Duration::from_millis(500);
 /// The read size when streaming a large file.
 const STREAM_CHUNK: usize = 64 << 10;
 /// What an entry costs in the cache besides its bytes (so the entry count is bounded too).
@@ -79,6 +84,9 @@ pub struct Site {
     /// Applied to every text/html response body (the live-reload script in preview); `None`
     /// serves files as they are.
     pub inject: Option<Inject>,
+    /// Counts the writes to the folder: whatever writes it adds one when it is done (before
+    /// telling browsers to reload), and every cached file is checked on disk again.
+    pub writes: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Site {
@@ -86,6 +94,7 @@ impl fmt::Debug for Site {
         f.debug_struct("Site")
             .field("root", &self.root)
             .field("inject", &self.inject.is_some())
+            .field("writes", &self.writes)
             .finish()
     }
 }
@@ -207,8 +216,9 @@ impl Server {
 
     /// The cached entry for `path` when the file is unchanged, otherwise a fresh look on disk.
     async fn find(self: Arc<Self>, path: &str) -> Found {
+        let writes = self.site.writes.load(Ordering::Acquire);
         if let Some(entry) = self.cache.get(path)
-            && entry.is_fresh()
+            && entry.is_fresh(writes)
         {
             return Found::File(entry);
         }
@@ -220,6 +230,7 @@ impl Server {
 
     /// Resolves `path` on disk and caches what it finds.
     fn load(&self, path: &str) -> Found {
+        let writes = self.site.writes.load(Ordering::Acquire);
         let Some((relative, folder)) = decode(path) else {
             return Found::Nothing;
         };
@@ -247,7 +258,7 @@ impl Server {
             Ok(root) if canonical.starts_with(&root) => {}
             _ => return Found::Nothing,
         }
-        match Entry::read(file, canonical, self.site.inject.as_deref()) {
+        match Entry::read(file, canonical, self.site.inject.as_deref(), writes) {
             Ok(entry) => {
                 let entry = Arc::new(entry);
                 self.cache.insert(path, Arc::clone(&entry));
@@ -418,6 +429,10 @@ struct Entry {
     canonical: PathBuf,
     /// The identity of the file version this entry was made from.
     stamp: Stamp,
+    /// The folder's [`Site::writes`] when the stamp was last found on disk, and when that was
+    /// (in milliseconds of [`clock`]).
+    checked_writes: AtomicU64,
+    checked_at: AtomicU64,
     content_type: HeaderValue,
     /// Whether the type is text worth compressing.
     compressible: bool,
@@ -481,6 +496,7 @@ impl Entry {
         file: PathBuf,
         canonical: PathBuf,
         inject: Option<&(dyn Fn(&str) -> String + Send + Sync)>,
+        writes: u64,
     ) -> io::Result<Self> {
         let mut handle = std::fs::File::open(&canonical)?;
         // The stamp is taken before reading: a file rewritten meanwhile is seen as changed.
@@ -524,6 +540,8 @@ impl Entry {
             file,
             canonical,
             stamp,
+            checked_writes: AtomicU64::new(writes),
+            checked_at: AtomicU64::new(clock()),
             content_type: HeaderValue::from_static(kind.mime),
             compressible: kind.compressible,
             etag,
@@ -537,9 +555,24 @@ impl Entry {
         })
     }
 
-    /// Whether the file on disk is still the one this entry was made from.
-    fn is_fresh(&self) -> bool {
-        std::fs::metadata(&self.file).is_ok_and(|metadata| Stamp::of(&metadata) == self.stamp)
+    /// Whether the file on disk is still the one this entry was made from, the folder having
+    /// seen `writes` writes: looked up on disk when the folder was written since the last look,
+    /// or that look is older than [`REVALIDATE_AFTER`].
+    fn is_fresh(&self, writes: u64) -> bool {
+        let now = clock();
+        if self.checked_writes.load(Ordering::Acquire) == writes
+            && now.saturating_sub(self.checked_at.load(Ordering::Relaxed))
+                < REVALIDATE_AFTER.as_millis() as u64
+        {
+            return true;
+        }
+        let fresh =
+            std::fs::metadata(&self.file).is_ok_and(|metadata| Stamp::of(&metadata) == self.stamp);
+        if fresh {
+            self.checked_at.store(now, Ordering::Relaxed);
+            self.checked_writes.store(writes, Ordering::Release);
+        }
+        fresh
     }
 
     /// What the entry costs in the cache.
@@ -603,6 +636,13 @@ impl Entry {
             .and_then(|date| date.duration_since(UNIX_EPOCH).ok())
             .is_some_and(|date| date.as_secs() == self.modified)
     }
+}
+
+/// Milliseconds since the server's first use of this clock.
+fn clock() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The entries by raw request path, with the bytes they hold.

@@ -21,6 +21,7 @@ const SECRET: &str = "TOP SECRET outside the root";
 /// A server on a loopback port; stopped when dropped.
 struct TestServer {
     addr: SocketAddr,
+    writes: Arc<std::sync::atomic::AtomicU64>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -29,9 +30,11 @@ impl TestServer {
     async fn start(root: &Path, inject: Option<Inject>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let writes: Arc<std::sync::atomic::AtomicU64> = Arc::default();
         let site = Arc::new(Site {
             root: root.to_path_buf(),
             inject,
+            writes: Arc::clone(&writes),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(listener, server::router(site), async move {
@@ -39,9 +42,16 @@ impl TestServer {
         }));
         Self {
             addr,
+            writes,
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// Says the folder was written, as the preview's builder does after a build.
+    fn wrote(&self) {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
     async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
@@ -636,6 +646,7 @@ async fn a_changed_file_is_served_fresh() {
             .replace('1', "7")
             + "\n";
         std::fs::write(fixture.root().join(path), &changed).unwrap();
+        server.wrote();
 
         let after = server.get(&url, &[("Accept-Encoding", "gzip")]).await;
         assert_eq!(after.status, 200);
@@ -652,13 +663,20 @@ async fn a_changed_file_is_served_fresh() {
     let fresh = fixture.dir.path().join("fresh.html");
     std::fs::write(&fresh, "<p>swapped in</p>").unwrap();
     std::fs::rename(&fresh, fixture.root().join("index.html")).unwrap();
+    server.wrote();
     assert_eq!(server.get("/", &[]).await.text(), "<p>swapped in</p>");
 
     // A removed file is gone; a new one appears.
     std::fs::remove_file(fixture.root().join("data.json")).unwrap();
+    server.wrote();
     assert_eq!(server.get("/data.json", &[]).await.status, 404);
     std::fs::write(fixture.root().join("data.json"), "[]").unwrap();
     assert_eq!(server.get("/data.json", &[]).await.text(), "[]");
+
+    // A change nobody announced is seen once the cached entry is due a look on disk.
+    std::fs::write(fixture.root().join("data.json"), "[1]").unwrap();
+    tokio::time::sleep(server::REVALIDATE_AFTER + Duration::from_millis(100)).await;
+    assert_eq!(server.get("/data.json", &[]).await.text(), "[1]");
     server.stop().await;
 }
 

@@ -190,6 +190,52 @@ pub struct Resident {
     /// is used only while the database is still at that generation (another process may have
     /// built since), else read again.
     manifest: Option<(u64, Manifest)>,
+    /// The last build's walk of the source folders, with the theme folder it walked.
+    walk: Option<(Option<String>, load::walk::SourceFiles)>,
+    /// The paths changed since that walk, when the caller tells ([`Resident::changed`]).
+    changed: Option<std::collections::BTreeSet<PathBuf>>,
+    /// Whether the caller tells every change (see [`Resident::watched`]).
+    watched: bool,
+}
+
+impl Resident {
+    /// A resident state whose caller watches the site's files and tells every change with
+    /// [`Resident::changed`], so builds need not walk the source folders again. (The default
+    /// one walks them in every build.)
+    #[must_use]
+    pub fn watched() -> Self {
+        Self {
+            watched: true,
+            ..Self::default()
+        }
+    }
+
+    /// Tells the next build that the files or folders `paths` (relative to the site's root)
+    /// changed: with a [`Resident::watched`] state, it looks at those again instead of walking
+    /// every source folder.
+    pub fn changed(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
+        if let Some(changed) = &mut self.changed {
+            changed.extend(paths);
+        }
+    }
+
+    /// The sources of the site at `root` by the last walk and the changes since, if known.
+    fn walk(&mut self, root: &Path, theme: Option<&str>) -> Option<load::walk::SourceFiles> {
+        let (walked_theme, previous) = self.walk.take()?;
+        let changed = self.changed.take()?;
+        if walked_theme.as_deref() != theme {
+            return None;
+        }
+        load::walk::patch(&previous, root, theme, &changed)
+    }
+
+    /// Keeps `sources`, the walk of a build that succeeded, for the next.
+    fn walked(&mut self, theme: Option<String>, sources: load::walk::SourceFiles) {
+        if self.watched {
+            self.walk = Some((theme, sources));
+            self.changed = Some(std::collections::BTreeSet::new());
+        }
+    }
 }
 
 /// Builds the site, or (with a gate) decides first whether enough changed to build.
@@ -253,7 +299,9 @@ pub fn run_resident(
         .theme
         .clone()
         .filter(|t| !t.contains(['/', '\\']) && t != ".." && root.join("themes").join(t).is_dir());
-    let sources = load::walk::walk(root, theme_folder.as_deref());
+    let sources = resident
+        .walk(root, theme_folder.as_deref())
+        .unwrap_or_else(|| load::walk::walk(root, theme_folder.as_deref()));
     let files = sources.files.clone();
     tracing::info!(elapsed = ?started.elapsed(), "walked");
     let config_hash = Fingerprint::new("effective-config")
@@ -269,9 +317,9 @@ pub fn run_resident(
         .filter(|s| stamp::unchanged(s, &state_dir, &config_hash, &files, &output))
     {
         unwanted.store(true, std::sync::atomic::Ordering::Relaxed);
-        return Ok(nothing_changed(
-            stamp, options, &state_dir, output, warnings, started,
-        ));
+        let outcome = nothing_changed(stamp, options, &state_dir, output, warnings, started);
+        resident.walked(theme_folder, sources);
+        return Ok(outcome);
     }
     stamp::clear(&state_dir);
     // The last build's outputs are checked for on a thread of their own while the site loads.
@@ -673,6 +721,7 @@ pub fn run_resident(
     drop(renderer);
     drop(templates);
     drop_later((previous, site, plan));
+    resident.walked(theme_folder, sources);
     Ok(Outcome::Built {
         reason: built_reason,
         report: Box::new(report),

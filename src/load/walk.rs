@@ -6,7 +6,8 @@
 //! build saw, and the file system is walked once. Hidden files are skipped; a symbolic link is
 //! followed only when its target is inside the site.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -43,13 +44,7 @@ impl SourceFiles {
 /// Walks the folders a build reads in the site at `root`; `theme` is the name of a theme folder
 /// under themes/, when the site has one.
 pub fn walk(root: &Path, theme: Option<&str>) -> SourceFiles {
-    let mut dirs = vec![
-        "content".to_owned(),
-        "static".to_owned(),
-        "templates".to_owned(),
-        "data".to_owned(),
-        "prompts".to_owned(),
-    ];
+    let mut dirs: Vec<String> = SOURCE_FOLDERS.iter().map(|d| (*d).to_owned()).collect();
     if let Some(theme) = theme {
         dirs.push(format!("themes/{theme}"));
     }
@@ -86,6 +81,68 @@ pub fn walk(root: &Path, theme: Option<&str>) -> SourceFiles {
     found.files.sort_by(|a, b| a.0.cmp(&b.0));
     found
 }
+
+/// The walk of the site at `root` after the files `changed` (root-relative paths of files or
+/// folders, created, modified or removed) changed since `previous` was taken, without walking
+/// the rest again: what a long-running preview knows from its file watcher. `None` when that
+/// cannot be told without a full walk: a change at the top (a source folder, the config, a
+/// lost event), a symbolic link, or a problem found.
+pub fn patch(
+    previous: &SourceFiles,
+    root: &Path,
+    theme: Option<&str>,
+    changed: &BTreeSet<PathBuf>,
+) -> Option<SourceFiles> {
+    if !previous.problems.is_empty() {
+        return None;
+    }
+    let canonical_root = root.canonicalize().ok()?;
+    let mut files = previous.files.clone();
+    let mut added = Vec::new();
+    for path in changed {
+        let relative = path.to_str()?.replace('\\', "/");
+        let components: Vec<&str> = relative.split('/').collect();
+        let walked = match components[..] {
+            // The config, a source folder or a theme itself, or `.` for events lost: anything
+            // may have changed.
+            [_] | ["themes", _] => return None,
+            ["themes", name, ..] => theme == Some(name),
+            [first, ..] => SOURCE_FOLDERS.contains(&first),
+            [] => return None,
+        };
+        if !walked || components.iter().any(|c| c.starts_with('.')) {
+            continue; // not a file the walk lists
+        }
+        // Whatever was listed at or under the path goes; what is there now comes back.
+        let under = format!("{relative}/");
+        files.retain(|(file, _)| *file != relative && !file.starts_with(&under));
+        let full = root.join(&relative);
+        let Ok(metadata) = std::fs::symlink_metadata(&full) else {
+            continue; // removed
+        };
+        if metadata.file_type().is_symlink() {
+            return None;
+        } else if metadata.is_dir() {
+            let part = walk_one(root, &canonical_root, &full, usize::MAX);
+            if !part.problems.is_empty() {
+                return None;
+            }
+            added.extend(part.files);
+        } else if metadata.is_file() {
+            added.push((relative, Stat::of(&metadata)));
+        }
+    }
+    files.extend(added);
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files.dedup_by(|a, b| a.0 == b.0);
+    Some(SourceFiles {
+        files,
+        problems: Vec::new(),
+    })
+}
+
+/// The folders a build reads, but for the theme's.
+const SOURCE_FOLDERS: [&str; 5] = ["content", "static", "templates", "data", "prompts"];
 
 /// Walks `top` down to `max_depth`.
 fn walk_one(root: &Path, canonical_root: &Path, top: &Path, max_depth: usize) -> SourceFiles {
@@ -143,7 +200,69 @@ fn walk_one(root: &Path, canonical_root: &Path, top: &Path, max_depth: usize) ->
 
 #[cfg(test)]
 mod tests {
-    use super::walk;
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    use super::{patch, walk};
+
+    #[test]
+    fn a_patched_walk_equals_a_new_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |file: &str, text: &str| {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        for file in [
+            "content/_index.md",
+            "content/blog/a.md",
+            "content/blog/old/x.md",
+            "content/blog/old/y.png",
+            "static/site.css",
+            "themes/t/templates/page.html",
+            "themes/u/templates/page.html",
+        ] {
+            write(file, "x");
+        }
+        let before = walk(root, Some("t"));
+        write("content/blog/a.md", "longer text");
+        write("content/blog/new/z.md", "new");
+        write("content/blog/new/.hidden.md", "hidden");
+        write("static/more.css", "more");
+        write("themes/t/templates/page.html", "theme edit");
+        write("themes/u/templates/page.html", "another theme");
+        std::fs::remove_dir_all(root.join("content/blog/old")).unwrap();
+        let changed: BTreeSet<PathBuf> = [
+            "content/blog/a.md",
+            "content/blog/new",
+            "content/blog/new/.hidden.md",
+            "static/more.css",
+            "themes/t/templates/page.html",
+            "themes/u/templates/page.html",
+            "content/blog/old",
+            "content/blog/old/x.md",
+        ]
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+        let patched = patch(&before, root, Some("t"), &changed).expect("patchable");
+        let after = walk(root, Some("t"));
+        assert_eq!(patched.files, after.files);
+        assert!(
+            after
+                .files
+                .iter()
+                .any(|(f, _)| f == "content/blog/new/z.md")
+        );
+        assert!(!after.files.iter().any(|(f, _)| f.contains("old/")));
+
+        // Changes at the top need a full walk.
+        for top in [".", "content", "sitegen.toml", "themes/t"] {
+            let changed = BTreeSet::from([PathBuf::from(top)]);
+            assert!(patch(&after, root, Some("t"), &changed).is_none(), "{top}");
+        }
+    }
 
     #[test]
     fn one_sorted_list_and_folders_by_prefix() {

@@ -177,7 +177,7 @@ pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
         failing: false,
         held_back: false,
         warnings: Vec::new(),
-        resident: build::Resident::default(),
+        resident: build::Resident::watched(),
         writes: Arc::default(),
     };
     terminal.note(&format!(
@@ -325,6 +325,9 @@ impl Builder {
     /// A preview build after `changes` (the first build when `None`), and the browsers told.
     fn rebuild(&mut self, changes: Option<&Changes>) {
         let cause = changes.map_or_else(|| "first build".to_owned(), |c| c.describe(3));
+        if let Some(changes) = changes {
+            self.resident.changed(changes.paths.iter().cloned());
+        }
         let options = build::Options {
             max_cost: Some(SEND_NOTHING),
             ..self.options.clone()

@@ -303,6 +303,36 @@ fn a_resident_state_is_used_only_while_no_other_build_committed() {
 }
 
 #[test]
+fn a_watched_resident_state_sees_the_changes_it_is_told_without_walking() {
+    let site = SiteTest::fixture("basic");
+    let options = Options {
+        root: site.root().to_path_buf(),
+        write: true,
+        ..Options::default()
+    };
+    let mut resident = sitegen::build::Resident::watched();
+    let build = |resident: &mut sitegen::build::Resident| {
+        sitegen::build::run_resident(&options, &Quiet, resident).unwrap();
+    };
+    build(&mut resident);
+    site.write(
+        "content/blog/fourth.md",
+        "+++\ntitle = \"Fourth\"\ndate = 2024-03-01\n+++\nA new page.\n",
+    );
+    resident.changed([Path::new("content/blog/fourth.md").to_path_buf()]);
+    build(&mut resident);
+    assert!(site.read("blog/fourth/index.html").contains("A new page."));
+
+    site.remove("content/docs/b.md");
+    site.write("static/extra.txt", "extra");
+    resident.changed(["content/docs/b.md", "static"].map(std::path::PathBuf::from));
+    build(&mut resident);
+    assert!(!site.exists("docs/b/index.html"));
+    assert_eq!(site.read("extra.txt"), "extra");
+    assert_eq!(site.tree(), clean_build_of(&site));
+}
+
+#[test]
 fn removed_pages_disappear_with_their_listings_and_feeds() {
     let site = SiteTest::fixture("basic");
     site.build().assert_ok();

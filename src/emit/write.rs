@@ -1,33 +1,52 @@
-//! The staging folder and its swap.
+//! The staging folder and how it lands in the output folder.
 //!
-//! Outputs are written to `.NAME.staging-PID` beside the output folder `NAME`. On success the
-//! old output is renamed aside, the staging folder renamed into place, and the old one removed
-//! (in parallel). Leftovers of killed builds are removed by the next one. Paths come from the
-//! plan, which sanitized them; they are checked again here, and the staging folder is new, so no
-//! symlink inside it can lead a write out of it.
+//! Nothing in the output folder changes until every output rendered. Outputs are staged in one
+//! of two ways:
+//! * as a **tree** (a clean build) in `.NAME.staging-PID` beside the output folder `NAME`: on
+//!   success the old output is renamed aside, the staging folder renamed into place, and the old
+//!   one removed (in parallel);
+//! * **flat** (an incremental build): the bytes are held in memory, up to [`MEMORY_BUDGET`], the
+//!   rest written to numbered files in the staging folder. On success each file is written over
+//!   its old copy in place (one it shares with a hard link elsewhere, or a symlink, is replaced),
+//!   spilled ones renamed over it. Files whose bytes the output folder already holds are not
+//!   written at all. Replacing a file frees its blocks, and on this disk freeing 10,000 files
+//!   costs more than rendering them: an edit of a template every page uses was slower than a
+//!   clean build. A reader of the output folder may see a file half written while the commit
+//!   runs, as with Hugo and Zola, which write in place throughout.
+//!
+//! Leftovers of killed builds are removed by the next one. Paths come from the plan, which
+//! sanitized them; they are checked again here, and the staging folder is new, so no symlink
+//! inside it can lead a write out of it.
 
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
 use crate::diagnostics::{Error, Result};
+use crate::hash::ContentHash;
 use crate::load::site::StaticSource;
+
+/// Bytes of staged outputs an incremental build holds in memory; more go to the staging folder.
+pub const MEMORY_BUDGET: usize = 256 << 20;
 
 /// Where outputs go.
 #[derive(Debug)]
 pub enum Sink {
-    /// A staging folder, swapped in by [`Staging::commit`].
+    /// A staging folder, landed by [`Staging::commit`].
     Staging(Staging),
     /// Nowhere (`sitegen check`): outputs are counted, not written.
     Discard(AtomicUsize),
 }
 
 impl Sink {
-    /// Writes `bytes` to `file` (relative to the output folder).
-    pub fn write(&self, file: &str, bytes: &[u8]) -> Result<()> {
+    /// Writes `bytes` (whose hash is `hash`) to `file`, relative to the output folder.
+    pub fn write(&self, file: &str, bytes: Vec<u8>, hash: &ContentHash) -> Result<()> {
         match self {
-            Self::Staging(staging) => staging.write(file, bytes),
+            Self::Staging(staging) => staging.write(file, bytes, hash),
             Self::Discard(count) => {
                 count.fetch_add(1, Ordering::Relaxed);
                 Ok(())
@@ -35,13 +54,13 @@ impl Sink {
         }
     }
 
-    /// Copies `source` to `file`; returns the number of bytes.
-    pub fn copy(&self, source: &StaticSource, file: &str) -> Result<u64> {
+    /// Copies `source` (whose hash is `hash`) to `file`; returns the number of bytes.
+    pub fn copy(&self, source: &StaticSource, file: &str, hash: &ContentHash) -> Result<u64> {
         match (self, source) {
-            (Self::Staging(staging), StaticSource::File(path)) => staging.copy(path, file),
-            (Self::Staging(staging), StaticSource::Builtin(bytes)) => {
-                staging.write(file, bytes).map(|()| bytes.len() as u64)
-            }
+            (Self::Staging(staging), StaticSource::File(path)) => staging.copy(path, file, hash),
+            (Self::Staging(staging), StaticSource::Builtin(bytes)) => staging
+                .write(file, bytes.to_vec(), hash)
+                .map(|()| bytes.len() as u64),
             (Self::Discard(count), StaticSource::File(path)) => {
                 count.fetch_add(1, Ordering::Relaxed);
                 Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
@@ -62,17 +81,67 @@ impl Sink {
     }
 }
 
+/// How outputs are staged.
+#[derive(Debug)]
+enum Layout {
+    /// As in the output folder, which the staging folder replaces.
+    Tree,
+    /// Each file on its own, to land in the existing output folder.
+    Flat {
+        staged: Mutex<Vec<(String, Staged)>>,
+        /// Bytes held in memory, and how many may be.
+        held: AtomicUsize,
+        budget: usize,
+        /// Output files known to be intact, with the hash of their bytes.
+        intact: rustc_hash::FxHashMap<String, ContentHash>,
+    },
+}
+
+/// One staged file of a flat staging.
+#[derive(Debug)]
+enum Staged {
+    Bytes(Vec<u8>),
+    /// Written to this file of the staging folder.
+    Spilled(PathBuf),
+}
+
 /// A staging folder beside the output folder.
 #[derive(Debug)]
 pub struct Staging {
     output: PathBuf,
     staging: PathBuf,
     written: AtomicUsize,
+    layout: Layout,
 }
 
 impl Staging {
-    /// Creates a fresh staging folder for `output`, removing leftovers of killed builds.
+    /// A fresh staging folder for a new `output` tree, removing leftovers of killed builds.
     pub fn new(output: &Path) -> Result<Self> {
+        let staging = Self::create(output, Layout::Tree)?;
+        std::fs::create_dir(&staging.staging).map_err(|e| Error::io(&staging.staging, e))?;
+        Ok(staging)
+    }
+
+    /// A flat staging for files to land in the existing `output` one by one, holding up to
+    /// `budget` bytes in memory (its folder is made if a file spills). A file listed in
+    /// `intact` with the hash of the bytes to write is left as it is.
+    pub fn flat(
+        output: &Path,
+        intact: rustc_hash::FxHashMap<String, ContentHash>,
+        budget: usize,
+    ) -> Result<Self> {
+        Self::create(
+            output,
+            Layout::Flat {
+                staged: Mutex::default(),
+                held: AtomicUsize::new(0),
+                budget,
+                intact,
+            },
+        )
+    }
+
+    fn create(output: &Path, layout: Layout) -> Result<Self> {
         let name = output
             .file_name()
             .ok_or_else(|| {
@@ -94,68 +163,126 @@ impl Staging {
         std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
         remove_leftovers(&parent, &name);
         let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
-        if staging.exists() {
-            std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        if std::fs::symlink_metadata(&staging).is_ok() {
+            remove_tree(&staging);
         }
-        std::fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
         Ok(Self {
             output: output.to_path_buf(),
             staging,
             written: AtomicUsize::new(0),
+            layout,
         })
     }
 
-    fn target(&self, file: &str) -> Result<PathBuf> {
-        let relative = Path::new(file);
-        if !relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
-        {
-            return Err(Error::Usage(format!(
-                "refusing to write `{file}`: it is not a plain path inside the output folder"
-            )));
+    fn write(&self, file: &str, bytes: Vec<u8>, hash: &ContentHash) -> Result<()> {
+        let relative = checked(file)?;
+        match &self.layout {
+            Layout::Tree => {
+                let target = self.staging.join(relative);
+                if let Some(dir) = target.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                }
+                std::fs::write(&target, &bytes).map_err(|e| Error::io(&target, e))?;
+            }
+            Layout::Flat { intact, .. } if intact.get(file) == Some(hash) => return Ok(()),
+            Layout::Flat { held, budget, .. } => {
+                let staged =
+                    if held.fetch_add(bytes.len(), Ordering::Relaxed) + bytes.len() <= *budget {
+                        Staged::Bytes(bytes)
+                    } else {
+                        held.fetch_sub(bytes.len(), Ordering::Relaxed);
+                        let target = self.spill_target()?;
+                        std::fs::write(&target, &bytes).map_err(|e| Error::io(&target, e))?;
+                        Staged::Spilled(target)
+                    };
+                self.stage(file, staged);
+            }
         }
-        Ok(self.staging.join(relative))
-    }
-
-    fn write(&self, file: &str, bytes: &[u8]) -> Result<()> {
-        let target = self.target(file)?;
-        if let Some(dir) = target.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        std::fs::write(&target, bytes).map_err(|e| Error::io(&target, e))?;
         self.written.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
-    fn copy(&self, source: &Path, file: &str) -> Result<u64> {
-        let target = self.target(file)?;
-        if let Some(dir) = target.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let size = std::fs::copy(source, &target).map_err(|e| Error::io(source, e))?;
+    fn copy(&self, source: &Path, file: &str, hash: &ContentHash) -> Result<u64> {
+        let relative = checked(file)?;
+        let size = match &self.layout {
+            Layout::Tree => {
+                let target = self.staging.join(relative);
+                if let Some(dir) = target.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                }
+                std::fs::copy(source, &target).map_err(|e| Error::io(source, e))?
+            }
+            Layout::Flat { intact, .. } if intact.get(file) == Some(hash) => {
+                return Ok(std::fs::metadata(source)
+                    .map_err(|e| Error::io(source, e))?
+                    .len());
+            }
+            // Copied at once: the source may change before the commit.
+            Layout::Flat { .. } => {
+                let target = self.spill_target()?;
+                let size = std::fs::copy(source, &target).map_err(|e| Error::io(source, e))?;
+                self.stage(file, Staged::Spilled(target));
+                size
+            }
+        };
         self.written.fetch_add(1, Ordering::Relaxed);
         Ok(size)
     }
 
-    /// Moves the staged `files` into the existing output folder (one rename each), deletes
-    /// `removed` there, and removes the staging folder: the incremental commit.
-    pub fn merge(self, files: &[&str], removed: &[String]) -> Result<()> {
-        for file in files {
-            let from = self.target(file)?;
-            let to = self.output.join(file);
-            if let Some(dir) = to.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            }
-            if std::fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir()) {
-                std::fs::remove_dir_all(&to).map_err(|e| Error::io(&to, e))?;
-            }
-            std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+    fn stage(&self, file: &str, staged: Staged) {
+        if let Layout::Flat { staged: all, .. } = &self.layout {
+            all.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((file.to_owned(), staged));
         }
+    }
+
+    /// A new file in the staging folder, which is made on first use.
+    fn spill_target(&self) -> Result<PathBuf> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        std::fs::create_dir_all(&self.staging).map_err(|e| Error::io(&self.staging, e))?;
+        Ok(self
+            .staging
+            .join(NEXT.fetch_add(1, Ordering::Relaxed).to_string()))
+    }
+
+    /// The files a flat staging holds, to land in the output folder; `None` for a tree, which
+    /// replaces all of it.
+    pub fn staged(&self) -> Option<Vec<String>> {
+        match &self.layout {
+            Layout::Tree => None,
+            Layout::Flat { staged, .. } => Some(
+                staged
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .map(|(file, _)| file.clone())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Lands the staged files. A tree is swapped in as the output folder. Flat files are
+    /// written over their old copies and the `removed` files deleted.
+    pub fn commit(self, removed: &[String]) -> Result<()> {
+        match &self.layout {
+            Layout::Tree => self.swap(),
+            Layout::Flat { staged, .. } => {
+                let staged = std::mem::take(&mut *staged.lock().unwrap_or_else(|e| e.into_inner()));
+                self.merge(staged, removed)
+            }
+        }
+    }
+
+    fn merge(&self, staged: Vec<(String, Staged)>, removed: &[String]) -> Result<()> {
+        staged
+            .into_par_iter()
+            .try_for_each(|(file, staged)| self.land(&file, staged))?;
         for file in removed {
-            let Ok(path) = self.target(file).map(|_| self.output.join(file)) else {
+            let Ok(relative) = checked(file) else {
                 continue;
             };
+            let path = self.output.join(relative);
             match std::fs::remove_file(&path) {
                 Ok(()) => prune_empty_parents(&path, &self.output),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -166,8 +293,35 @@ impl Staging {
         Ok(())
     }
 
-    /// Swaps the staging folder in as the output folder.
-    pub fn commit(self) -> Result<()> {
+    /// Puts one staged file in the output folder.
+    fn land(&self, file: &str, staged: Staged) -> Result<()> {
+        let to = self.output.join(checked(file)?);
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let io = |e| Error::io(&to, e);
+        let existing = std::fs::symlink_metadata(&to).ok();
+        if let Some(m) = &existing
+            && m.is_dir()
+        {
+            std::fs::remove_dir_all(&to).map_err(io)?;
+        }
+        match staged {
+            Staged::Spilled(from) => std::fs::rename(from, &to).map_err(io),
+            Staged::Bytes(bytes) => match existing {
+                Some(m) if m.is_file() && m.nlink() == 1 => overwrite(&to, &bytes).map_err(io),
+                Some(m) if !m.is_dir() => {
+                    // A symlink, or a file linked from elsewhere too: replaced, not written
+                    // through.
+                    std::fs::remove_file(&to).map_err(io)?;
+                    std::fs::write(&to, &bytes).map_err(io)
+                }
+                _ => std::fs::write(&to, &bytes).map_err(io),
+            },
+        }
+    }
+
+    fn swap(&self) -> Result<()> {
         let mut old: Option<PathBuf> = None;
         if std::fs::symlink_metadata(&self.output).is_ok() {
             let aside = self.output.with_file_name(format!(
@@ -194,6 +348,31 @@ impl Staging {
     pub fn abort(self) {
         remove_tree(&self.staging);
     }
+}
+
+/// Writes `bytes` over the regular file `path`, where its blocks are.
+fn overwrite(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.set_len(bytes.len() as u64)
+}
+
+/// `file` as a relative path, refused unless it is a plain path inside the output folder.
+fn checked(file: &str) -> Result<&Path> {
+    let relative = Path::new(file);
+    if relative.as_os_str().is_empty()
+        || !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+    {
+        return Err(Error::Usage(format!(
+            "refusing to write `{file}`: it is not a plain path inside the output folder"
+        )));
+    }
+    Ok(relative)
 }
 
 /// Removes the empty folders above `file`, up to (not including) `root`.
@@ -254,24 +433,48 @@ fn remove_leftovers(parent: &Path, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::Staging;
+    use crate::hash::ContentHash;
+
+    fn h(bytes: &[u8]) -> ContentHash {
+        ContentHash::of(bytes)
+    }
 
     #[test]
-    fn merge_replaces_changed_files_and_deletes_removed_ones() {
+    fn flat_staging_replaces_changed_files_keeps_same_bytes_and_deletes_removed_ones() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("public");
         std::fs::create_dir_all(out.join("old/deep")).unwrap();
+        std::fs::create_dir_all(out.join("same")).unwrap();
         std::fs::write(out.join("old/deep/index.html"), "old").unwrap();
         std::fs::write(out.join("keep.html"), "keep").unwrap();
         std::fs::write(out.join("a.html"), "a1").unwrap();
-        let staging = Staging::new(&out).unwrap();
-        staging.write("a.html", b"a2").unwrap();
-        staging.write("new/index.html", b"n").unwrap();
+        std::fs::write(out.join("same/index.html"), "same").unwrap();
+        let inode =
+            |p: &str| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(out.join(p)).unwrap());
+        let same_inode = inode("same/index.html");
+        let intact = [("a.html", "a1"), ("same/index.html", "same")]
+            .into_iter()
+            .map(|(f, b)| (f.to_owned(), h(b.as_bytes())))
+            .collect();
+        let staging = Staging::flat(&out, intact, super::MEMORY_BUDGET).unwrap();
+        staging.write("a.html", b"a2".to_vec(), &h(b"a2")).unwrap();
         staging
-            .merge(
-                &["a.html", "new/index.html"],
-                &["old/deep/index.html".to_owned()],
-            )
+            .write("new/index.html", b"n".to_vec(), &h(b"n"))
             .unwrap();
+        staging
+            .write("same/index.html", b"same".to_vec(), &h(b"same"))
+            .unwrap();
+        assert!(
+            staging
+                .write("../escape.txt", b"x".to_vec(), &h(b"x"))
+                .is_err()
+        );
+        assert_eq!(
+            staging.staged().unwrap(),
+            ["a.html", "new/index.html"],
+            "bytes the output already holds are not staged"
+        );
+        staging.commit(&["old/deep/index.html".to_owned()]).unwrap();
         assert_eq!(std::fs::read_to_string(out.join("a.html")).unwrap(), "a2");
         assert_eq!(
             std::fs::read_to_string(out.join("new/index.html")).unwrap(),
@@ -281,11 +484,86 @@ mod tests {
             std::fs::read_to_string(out.join("keep.html")).unwrap(),
             "keep"
         );
+        assert_eq!(
+            inode("same/index.html"),
+            same_inode,
+            "an unchanged file is not replaced"
+        );
         assert!(!out.join("old").exists(), "empty folders are pruned");
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             1,
             "no staging folder left"
+        );
+    }
+
+    #[test]
+    fn flat_staging_spills_past_its_budget_and_never_writes_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        std::fs::create_dir(&out).unwrap();
+        let elsewhere = dir.path().join("elsewhere.txt");
+        std::fs::write(&elsewhere, "mine").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, out.join("link.html")).unwrap();
+        std::fs::write(out.join("hard.html"), "old").unwrap();
+        let snapshot = dir.path().join("snapshot.html");
+        std::fs::hard_link(out.join("hard.html"), &snapshot).unwrap();
+        std::fs::write(out.join("plain.html"), "old").unwrap();
+
+        // Ten bytes in memory: the first two files fit, the third spills to the staging folder.
+        let staging = Staging::flat(&out, Default::default(), 10).unwrap();
+        staging
+            .write("link.html", b"12345".to_vec(), &h(b"12345"))
+            .unwrap();
+        staging
+            .write("hard.html", b"abcde".to_vec(), &h(b"abcde"))
+            .unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            3,
+            "nothing spilled yet"
+        );
+        staging
+            .write("plain.html", b"spilled".to_vec(), &h(b"spilled"))
+            .unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            4,
+            "a staging folder"
+        );
+        staging.commit(&[]).unwrap();
+
+        assert_eq!(
+            std::fs::read_to_string(out.join("link.html")).unwrap(),
+            "12345"
+        );
+        assert!(
+            std::fs::symlink_metadata(out.join("link.html"))
+                .unwrap()
+                .is_file()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&elsewhere).unwrap(),
+            "mine",
+            "not written through"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("hard.html")).unwrap(),
+            "abcde"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&snapshot).unwrap(),
+            "old",
+            "the other link keeps its bytes"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("plain.html")).unwrap(),
+            "spilled"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            3,
+            "staging folder removed"
         );
     }
 
@@ -297,15 +575,24 @@ mod tests {
         std::fs::write(out.join("old.txt"), "old").unwrap();
 
         let staging = Staging::new(&out).unwrap();
-        staging.write("a/index.html", b"new").unwrap();
+        staging
+            .write("a/index.html", b"new".to_vec(), &h(b"new"))
+            .unwrap();
         staging.abort();
         assert_eq!(std::fs::read_to_string(out.join("old.txt")).unwrap(), "old");
 
         let staging = Staging::new(&out).unwrap();
-        staging.write("a/index.html", b"new").unwrap();
-        assert!(staging.write("../escape.txt", b"x").is_err());
-        assert!(staging.write("/etc/x", b"x").is_err());
-        staging.commit().unwrap();
+        staging
+            .write("a/index.html", b"new".to_vec(), &h(b"new"))
+            .unwrap();
+        assert!(
+            staging
+                .write("../escape.txt", b"x".to_vec(), &h(b"x"))
+                .is_err()
+        );
+        assert!(staging.write("/etc/x", b"x".to_vec(), &h(b"x")).is_err());
+        assert_eq!(staging.staged(), None);
+        staging.commit(&[]).unwrap();
         assert!(!out.join("old.txt").exists());
         assert_eq!(
             std::fs::read_to_string(out.join("a/index.html")).unwrap(),

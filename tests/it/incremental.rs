@@ -258,6 +258,15 @@ fn a_no_op_build_writes_nothing_and_one_edit_rebuilds_its_dependents() {
         .json();
     assert_eq!(json["pages_rendered"], 6, "{json}");
     assert!(site.read("index.html").contains("Zed"));
+
+    // A template edit that changes no byte of output renders every page and writes no file.
+    let base = std::fs::read_to_string(site.root().join("templates/base.html")).unwrap();
+    site.write("templates/base.html", format!("{base}{{# a note #}}"));
+    let json = site
+        .run(&["build", "--format", "json", "--set", "extra.author=\"Zed\""])
+        .json();
+    assert_eq!(json["pages_rendered"], 6, "{json}");
+    assert_eq!(json["files_written"], 0, "{json}");
 }
 
 #[test]

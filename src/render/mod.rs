@@ -203,7 +203,11 @@ impl Renderer {
             Output::Page(id) => {
                 let page = site.page(*id);
                 let body = self.body(&page.doc, &mut out)?;
-                ctx.insert("page", &context::page(site, *id, Some(&body), true));
+                put(
+                    &mut ctx,
+                    "page",
+                    context::page(site, *id, Some(&body), true),
+                );
                 if self.feed_pages.contains(id) {
                     out.feed_content = Some((*id, body.html));
                 }
@@ -218,9 +222,10 @@ impl Renderer {
                 let paginate_by = section.meta.paginate_by.filter(|n| *n > 0);
                 // As Zola: a paginated section lists its pages in `paginator.pages` only, so
                 // each of its N pages does not carry the whole list.
-                ctx.insert(
+                put(
+                    &mut ctx,
                     "section",
-                    &context::section(site, *id, Some(&body), paginate_by.is_none()),
+                    context::section(site, *id, Some(&body), paginate_by.is_none()),
                 );
                 if let Some(by) = paginate_by {
                     let paginator = context::paginator(
@@ -232,7 +237,7 @@ impl Renderer {
                         *pager,
                         *pagers,
                     );
-                    ctx.insert("paginator", &paginator);
+                    put(&mut ctx, "paginator", paginator);
                 }
                 (
                     section.doc.template.as_str(),
@@ -247,7 +252,7 @@ impl Renderer {
                     .map(|term| context::term(site, term, true))
                     .collect();
                 ctx.insert("taxonomy", &taxonomy.config);
-                ctx.insert("terms", &terms);
+                put(&mut ctx, "terms", Value::Array(terms));
                 (
                     "taxonomy_list.html",
                     format!("taxonomy `{}`", taxonomy.config.name),
@@ -262,7 +267,7 @@ impl Renderer {
                 let taxonomy = &site.taxonomies[*t];
                 let term = &taxonomy.terms[*k];
                 ctx.insert("taxonomy", &taxonomy.config);
-                ctx.insert("term", &context::term(site, term, true));
+                put(&mut ctx, "term", context::term(site, term, true));
                 if let Some(by) = taxonomy.config.paginate_by.filter(|n| *n > 0) {
                     let paginator = context::paginator(
                         site,
@@ -273,7 +278,7 @@ impl Renderer {
                         *pager,
                         *pagers,
                     );
-                    ctx.insert("paginator", &paginator);
+                    put(&mut ctx, "paginator", paginator);
                 }
                 (
                     "taxonomy_single.html",
@@ -289,12 +294,12 @@ impl Renderer {
             Output::Sitemap(part) => {
                 let all = sitemap_entries(site);
                 match part {
-                    SitemapPart::Whole => ctx.insert("entries", &sitemap_values(&all)),
+                    SitemapPart::Whole => put(&mut ctx, "entries", sitemap_values(&all)),
                     SitemapPart::Part(n) => {
                         let start = (n - 1) * SITEMAP_LIMIT;
                         let slice =
                             &all[start.min(all.len())..(start + SITEMAP_LIMIT).min(all.len())];
-                        ctx.insert("entries", &sitemap_values(slice));
+                        put(&mut ctx, "entries", sitemap_values(slice));
                     }
                     SitemapPart::Index(parts) => {
                         out.text = sitemap_index(&site.config, *parts);
@@ -356,7 +361,7 @@ impl Renderer {
                 .as_ref()
                 .or(site.page(*id).date.as_ref())
         });
-        ctx.insert("pages", &entries);
+        put(&mut ctx, "pages", Value::Array(entries));
         ctx.insert("feed_url", &site.config.permalink(&planned.path));
         ctx.insert(
             "last_updated",
@@ -392,7 +397,17 @@ fn collect_ids(toc: &[markdown::Heading], out: &mut Vec<String>) {
     }
 }
 
-fn sitemap_values(entries: &[(String, Option<String>)]) -> Vec<Value> {
+/// Puts `value` in `ctx` under `key`. `Context::insert` serializes what it is given, which for a
+/// `Value` is a deep copy: for a section listing 1,000 pages, megabytes made only to be dropped.
+fn put(ctx: &mut Context, key: &str, value: Value) {
+    let mut one = tera::Map::with_capacity(1);
+    one.insert(key.to_owned(), value);
+    if let Ok(one) = Context::from_value(Value::Object(one)) {
+        ctx.extend(one);
+    }
+}
+
+fn sitemap_values(entries: &[(String, Option<String>)]) -> Value {
     entries
         .iter()
         .map(|(permalink, updated)| json!({ "permalink": permalink, "updated": updated }))

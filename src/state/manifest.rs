@@ -253,31 +253,37 @@ fn read_db(state: &Path, unwanted: &AtomicBool) -> rusqlite::Result<Option<Manif
     if format != FORMAT || engine != env!("CARGO_PKG_VERSION") {
         return Ok(None);
     }
-    let decode = |e: rmp_serde::decode::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
     // Sized up front from the page count (`count(*)` would walk every page of both tables):
     // growing maps of 10,000 large records rehashes and moves them repeatedly.
     let pages: usize = meta(&db, "pages").unwrap_or(0);
     let capacity = pages + pages / 8 + 64;
-    let mut sources = SourceCache::with_capacity_and_hasher(capacity, Default::default());
-    let mut statement = db.prepare("SELECT key, record FROM sources")?;
-    let mut rows = statement.query([])?;
-    while let Some(row) = rows.next()? {
-        if sources.len().is_multiple_of(1024) && unwanted.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
-        let record = rmp_serde::from_slice(row.get_ref(1)?.as_blob()?).map_err(decode)?;
-        sources.insert(row.get(0)?, record);
-    }
-    let mut outputs = OutputRecords::with_capacity_and_hasher(capacity, Default::default());
-    let mut statement = db.prepare("SELECT file, record FROM outputs")?;
-    let mut rows = statement.query([])?;
-    while let Some(row) = rows.next()? {
-        if outputs.len().is_multiple_of(1024) && unwanted.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
-        let record = rmp_serde::from_slice(row.get_ref(1)?.as_blob()?).map_err(decode)?;
-        outputs.insert(row.get(0)?, record);
-    }
+    // The two tables are decoded at once, the outputs on a second connection. Builds hold the
+    // site's lock, so no commit comes between the two connections' reads.
+    let read_outputs = || -> rusqlite::Result<Option<OutputRecords>> {
+        let mut outputs = OutputRecords::with_capacity_and_hasher(capacity, Default::default());
+        let db = open(state, false)?;
+        let read = read_table(&db, "SELECT file, record FROM outputs", unwanted, |f, r| {
+            outputs.insert(f, r);
+        })?;
+        Ok(read.then_some(outputs))
+    };
+    let (sources, outputs) = std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("state-outputs".into())
+            .spawn_scoped(scope, read_outputs);
+        let mut sources = SourceCache::with_capacity_and_hasher(capacity, Default::default());
+        let read = read_table(&db, "SELECT key, record FROM sources", unwanted, |k, r| {
+            sources.insert(k, r);
+        });
+        let outputs = match thread {
+            Ok(thread) => thread.join().unwrap_or(Err(rusqlite::Error::InvalidQuery)),
+            Err(_) => read_outputs(),
+        };
+        (read.map(|read| read.then_some(sources)), outputs)
+    });
+    let (Some(sources), Some(outputs)) = (sources?, outputs?) else {
+        return Ok(None);
+    };
     Ok(Some(Manifest {
         format,
         engine,
@@ -289,6 +295,29 @@ fn read_db(state: &Path, unwanted: &AtomicBool) -> rusqlite::Result<Option<Manif
         outputs,
         templates: meta(&db, "templates").unwrap_or_default(),
     }))
+}
+
+/// Decodes every row (key, MessagePack record) of `query` into `put`. `Ok(false)`: given up
+/// because `unwanted` was set.
+fn read_table<T: serde::de::DeserializeOwned>(
+    db: &rusqlite::Connection,
+    query: &str,
+    unwanted: &AtomicBool,
+    mut put: impl FnMut(String, T),
+) -> rusqlite::Result<bool> {
+    let decode = |e: rmp_serde::decode::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
+    let mut statement = db.prepare(query)?;
+    let mut rows = statement.query([])?;
+    let mut n = 0usize;
+    while let Some(row) = rows.next()? {
+        if n.is_multiple_of(1024) && unwanted.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        n += 1;
+        let record = rmp_serde::from_slice(row.get_ref(1)?.as_blob()?).map_err(decode)?;
+        put(row.get(0)?, record);
+    }
+    Ok(true)
 }
 
 /// Writes `manifest` in one transaction: every row when `delta` is `None` (a full build),

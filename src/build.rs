@@ -197,6 +197,8 @@ pub struct Resident {
     changed: Option<std::collections::BTreeSet<PathBuf>>,
     /// Whether the caller tells every change (see [`Resident::watched`]).
     watched: bool,
+    /// Whether the process exits after the build (see [`run_then_exit`]).
+    exiting: bool,
 }
 
 impl Resident {
@@ -244,6 +246,19 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
     let mut resident = Resident::default();
     let outcome = run_resident(options, progress, &mut resident);
     drop_later(resident);
+    outcome
+}
+
+/// [`run`] for a process that exits right after (`sitegen build`): the build's memory is left
+/// to the exit. Freeing the site and the manifest value by value, even on another thread, took
+/// a core from the end of a build for tens of milliseconds at 10,000 pages.
+pub fn run_then_exit(options: &Options, progress: &dyn Progress) -> Result<Outcome> {
+    let mut resident = Resident {
+        exiting: true,
+        ..Resident::default()
+    };
+    let outcome = run_resident(options, progress, &mut resident);
+    std::mem::forget(resident);
     outcome
 }
 
@@ -741,7 +756,12 @@ pub fn run_resident(
     drop(items);
     drop(renderer);
     drop(templates);
-    drop_later((previous, site, plan));
+    let leftovers = (previous, site, plan, fps, output_folder, loaded.freshness);
+    if resident.exiting {
+        std::mem::forget(leftovers);
+    } else {
+        drop_later(leftovers);
+    }
     resident.walked(theme_folder, sources);
     Ok(Outcome::Built {
         reason: built_reason,

@@ -297,9 +297,9 @@ fn run(args: &SiteArgs, build: Option<&BuildArgs>, gate: Option<&GateArgs>) -> E
     let explain = build.is_some_and(|b| b.explain);
     let interactive = std::io::stderr().is_terminal() && !args.quiet && args.format == Format::Text;
     let result = if interactive {
-        sitegen::build::run(&options, &Bar::new())
+        sitegen::build::run_then_exit(&options, &Bar::new())
     } else {
-        sitegen::build::run(&options, &Quiet)
+        sitegen::build::run_then_exit(&options, &Quiet)
     };
     match result {
         Ok(outcome) => {

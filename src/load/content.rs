@@ -68,7 +68,7 @@ pub fn relative_to(path: &Path, root: &Path) -> PathBuf {
 /// The pages and sections of a site, assembled.
 pub struct Content {
     /// What this build made of every content file, for the next build's cache.
-    pub cache: Vec<(String, Cached)>,
+    pub cache: SourceCache,
     /// Pages of the previous build whose file is gone.
     pub removed_pages: usize,
     /// How each content file compares with the previous build, by root-relative path.
@@ -154,11 +154,12 @@ pub fn assemble(
         })
         .collect();
     let mut built: Vec<Page> = Vec::with_capacity(pages.len());
-    let mut kept_index: HashMap<usize, usize> = HashMap::new();
+    // Per parsed page, its index among the built pages (drafts are left out).
+    let mut kept_index: Vec<Option<usize>> = vec![None; pages.len()];
     for (i, result) in results.into_iter().enumerate() {
         match result {
             Some(Ok(page)) => {
-                kept_index.insert(i, built.len());
+                kept_index[i] = Some(built.len());
                 built.push(page);
             }
             Some(Err(d)) => problems.push(d),
@@ -189,37 +190,39 @@ pub fn assemble(
                 |i| list[i].1,
             )
     };
-    let mut new_cache: Vec<(String, Cached)> =
-        Vec::with_capacity(sections_parsed.len() + pages.len() + assets.len());
+    let mut new_cache = SourceCache::with_capacity_and_hasher(
+        sections_parsed.len() + pages.len() + assets.len(),
+        Default::default(),
+    );
     for parsed in sections_parsed {
         let stat = stat_of(&inventory.sections, &parsed.relative);
-        new_cache.push((
+        new_cache.insert(
             key_of(&parsed.relative),
             Cached {
                 stat,
                 made: Made::Section(parsed),
             },
-        ));
+        );
     }
     for parsed in pages {
         let stat = stat_of(&inventory.pages, &parsed.relative);
-        new_cache.push((
+        new_cache.insert(
             key_of(&parsed.relative),
             Cached {
                 stat,
                 made: Made::Page(parsed),
             },
-        ));
+        );
     }
     for (key, stat, hash, fresh) in &assets {
         freshness.push((key.clone(), *fresh));
-        new_cache.push((
+        new_cache.insert(
             key.clone(),
             Cached {
                 stat: *stat,
                 made: Made::File(*hash),
             },
-        ));
+        );
     }
     attach_assets(
         root,
@@ -697,7 +700,7 @@ fn attach_assets(
     assets: &[HashedAsset],
     section_dirs: &HashMap<String, SectionId>,
     bundle_dirs: &HashMap<String, usize>,
-    kept_index: &HashMap<usize, usize>,
+    kept_index: &[Option<usize>],
     pages: &mut [Page],
     sections: &mut [Section],
 ) {
@@ -712,8 +715,8 @@ fn attach_assets(
                 relative[dir.len() + 1..].to_owned()
             };
             if let Some(index) = bundle_dirs.get(dir) {
-                if let Some(page) = kept_index.get(index) {
-                    pages[*page].doc.assets.push(Asset {
+                if let Some(page) = kept_index.get(*index).copied().flatten() {
+                    pages[page].doc.assets.push(Asset {
                         source,
                         name,
                         hash: *hash,

@@ -82,7 +82,7 @@ pub fn load(
         &mut problems,
     );
     let content::Content {
-        cache: new_cache,
+        cache: mut new_cache,
         removed_pages,
         mut freshness,
         anchor_targets,
@@ -97,7 +97,6 @@ pub fn load(
         records,
         &mut problems,
     );
-    let mut new_cache: SourceCache = new_cache.into_iter().collect();
 
     let mut by_content_path = HashMap::with_capacity(pages.len() + sections.len());
     for (i, page) in pages.iter().enumerate() {
@@ -199,20 +198,19 @@ fn taxonomies(config: &Config, pages: &[site::Page]) -> Vec<Taxonomy> {
                     let term_slug = slugs
                         .entry(name.as_str())
                         .or_insert_with(|| slug::slugify(name));
-                    terms
-                        .entry(term_slug.clone())
-                        .or_insert_with(|| {
-                            let term_path = format!("{path}{term_slug}/");
-                            Term {
-                                name: name.clone(),
-                                slug: term_slug.clone(),
-                                permalink: config.permalink(&term_path),
-                                path: term_path,
-                                pages: Vec::new(),
-                            }
-                        })
-                        .pages
-                        .push(PageId(i));
+                    if let Some(term) = terms.get_mut(term_slug.as_str()) {
+                        term.pages.push(PageId(i));
+                        continue;
+                    }
+                    let term_path = format!("{path}{term_slug}/");
+                    let term = Term {
+                        name: name.clone(),
+                        slug: term_slug.clone(),
+                        permalink: config.permalink(&term_path),
+                        path: term_path,
+                        pages: vec![PageId(i)],
+                    };
+                    terms.insert(term_slug.clone(), term);
                 }
             }
             let mut terms: Vec<Term> = terms.into_values().collect();

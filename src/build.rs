@@ -318,7 +318,6 @@ pub fn run_resident(
     let sources = resident
         .walk(root, theme_folder.as_deref())
         .unwrap_or_else(|| load::walk::walk(root, theme_folder.as_deref()));
-    let files = sources.files.clone();
     tracing::info!(elapsed = ?started.elapsed(), faults = faults(), "walked");
     let config_hash = Fingerprint::new("effective-config")
         .json(&config)
@@ -330,7 +329,7 @@ pub fn run_resident(
         .flatten();
     if let Some(stamp) = stamp
         .as_ref()
-        .filter(|s| stamp::unchanged(s, &state_dir, &config_hash, &files, &output))
+        .filter(|s| stamp::unchanged(s, &state_dir, &config_hash, &sources.files, &output))
     {
         unwanted.store(true, std::sync::atomic::Ordering::Relaxed);
         let outcome = nothing_changed(stamp, options, &state_dir, output, warnings, started);
@@ -700,7 +699,7 @@ pub fn run_resident(
                 &manifest,
                 generation,
                 config_hash,
-                files,
+                &sources.files,
                 &site,
                 &items,
             );
@@ -715,7 +714,7 @@ pub fn run_resident(
                     &previous,
                     generation,
                     config_hash,
-                    files,
+                    &sources.files,
                     &site,
                     &items,
                 );
@@ -811,7 +810,7 @@ fn write_stamp(
     manifest: &Manifest,
     generation: u64,
     config: ContentHash,
-    files: Vec<(String, Stat)>,
+    files: &[(String, Stat)],
     site: &Site,
     items: &[Item<'_>],
 ) {
@@ -830,7 +829,7 @@ fn write_stamp(
     let stamp = Stamp {
         engine: env!("CARGO_PKG_VERSION").to_owned(),
         config,
-        files,
+        files: stamp::files_hash(files),
         outputs,
         pages: site.pages.len(),
         sections: site.sections.len(),

@@ -21,8 +21,9 @@ pub struct Stamp {
     pub engine: String,
     /// Hash of the effective config, the drafts flag and the output folder.
     pub config: ContentHash,
-    /// Every source file (root-relative) with its stat, sorted.
-    pub files: Vec<(String, Stat)>,
+    /// Hash of every source file's root-relative path and stat, in the walk's (sorted) order
+    /// ([`files_hash`]): a rebuild compares this, not 10,000 decoded paths.
+    pub files: ContentHash,
     /// Every output file with its size, sorted.
     pub outputs: Vec<(String, u64)>,
     /// Pages and sections in the site, for the report.
@@ -44,12 +45,30 @@ pub fn read(state: &Path) -> Option<Stamp> {
         .filter(|s| s.engine == env!("CARGO_PKG_VERSION"))
 }
 
-/// Writes the stamp (after the manifest).
+/// The hash of a walk's `files`, as [`Stamp::files`] holds it.
+pub fn files_hash(files: &[(String, Stat)]) -> ContentHash {
+    let mut f = crate::hash::Fingerprint::new("source-files");
+    f.num(files.len() as u64);
+    for (path, stat) in files {
+        f.str(path)
+            .num(stat.size)
+            .num(u64::try_from(stat.mtime_ns).unwrap_or(u64::MAX))
+            .num(u64::try_from(stat.mtime_ns >> 64).unwrap_or(u64::MAX));
+    }
+    f.finish()
+}
+
+/// Writes the stamp (after the manifest). It is renamed into place but not synced: a stamp
+/// lost or torn by a crash fails to decode, and one left from an earlier build names an older
+/// generation than the manifest's; either way the next build takes the ordinary path.
 pub fn write(state: &Path, stamp: &Stamp) -> crate::diagnostics::Result<()> {
-    let bytes = rmp_serde::to_vec(stamp).map_err(|e| {
-        crate::diagnostics::Error::Usage(format!("cannot encode the build stamp: {e}"))
-    })?;
-    super::manifest::write_atomic(&state.join("stamp"), &bytes)
+    use crate::diagnostics::Error;
+    let bytes = rmp_serde::to_vec(stamp)
+        .map_err(|e| Error::Usage(format!("cannot encode the build stamp: {e}")))?;
+    let path = state.join("stamp");
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
 }
 
 /// Removes the stamp: the next build takes the ordinary path.
@@ -68,9 +87,41 @@ pub fn unchanged(
 ) -> bool {
     !stamp.volatile
         && stamp.config == *config
-        && stamp.files == files
+        && stamp.files == files_hash(files)
         && super::manifest::generation(state) == Some(stamp.generation)
         && stamp.outputs.iter().all(|(file, size)| {
             std::fs::metadata(output.join(file)).is_ok_and(|m| m.is_file() && m.len() == *size)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::files_hash;
+    use crate::load::source::Stat;
+
+    #[test]
+    fn the_files_hash_sees_every_path_size_and_time() {
+        let stat = |size, mtime_ns| Stat { size, mtime_ns };
+        let files = vec![
+            (
+                "content/a.md".to_owned(),
+                stat(10, 1_700_000_000_000_000_000),
+            ),
+            (
+                "content/b.md".to_owned(),
+                stat(20, 1_700_000_000_000_000_001),
+            ),
+        ];
+        let base = files_hash(&files);
+        assert_eq!(base, files_hash(&files.clone()));
+        let mut renamed = files.clone();
+        renamed[1].0 = "content/c.md".to_owned();
+        let mut resized = files.clone();
+        resized[0].1.size = 11;
+        let mut touched = files.clone();
+        touched[1].1.mtime_ns += 1;
+        for changed in [renamed, resized, touched, files[..1].to_vec()] {
+            assert_ne!(files_hash(&changed), base, "{changed:?}");
+        }
+    }
 }

@@ -41,7 +41,8 @@ fn synthetic(pages: usize) -> Manifest {
                 "tags".to_owned(),
                 vec!["account".to_owned(), "area".to_owned(), "binary".to_owned()],
             )]
-            .into(),
+            .into_iter()
+            .collect(),
             ..PageFrontMatter::default()
         };
         let parsed = Parsed {

@@ -7,7 +7,7 @@
 //! cannot make a page is reported with its file and line (or, for formats without lines, its
 //! position); two records with one URL are an error naming both.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -38,7 +38,7 @@ pub struct Record {
     /// The date field's value.
     pub date: Option<Value>,
     /// Taxonomy → terms.
-    pub taxonomies: BTreeMap<String, Vec<String>>,
+    pub taxonomies: crate::load::front_matter::Terms,
     /// Hash of the collection's config and the record's fields.
     pub hash: ContentHash,
 }
@@ -289,7 +289,7 @@ fn record(
             .filter(|v| !v.is_null() && v.as_str() != Some(""))
             .cloned()
     });
-    let mut taxonomies = BTreeMap::new();
+    let mut taxonomies = Vec::new();
     for (name, pattern) in &collection.taxonomies {
         let whole_field = pattern
             .strip_prefix('{')
@@ -301,9 +301,10 @@ fn record(
         };
         let terms: Vec<String> = terms.into_iter().filter(|t| !t.trim().is_empty()).collect();
         if !terms.is_empty() {
-            taxonomies.insert(name.clone(), terms);
+            taxonomies.push((name.clone(), terms));
         }
     }
+    let taxonomies = taxonomies.into_iter().collect();
     let hash = Fingerprint::new("record")
         .hash(config_hash)
         .json(&data)
@@ -398,7 +399,7 @@ mod tests {
         assert_eq!(records[0].title.as_deref(), Some("Blue Heron, Coffee"));
         assert_eq!(records[0].line, 2);
         assert_eq!(records[1].line, 3);
-        assert_eq!(records[1].taxonomies["cities"], ["Lyon"]);
+        assert_eq!(*records[1].taxonomies.get("cities").unwrap(), ["Lyon"]);
     }
 
     #[test]

@@ -139,7 +139,7 @@ pub struct PageFrontMatter {
     pub aliases: Vec<String>,
     pub weight: Option<i64>,
     pub template: Option<String>,
-    pub taxonomies: BTreeMap<String, Vec<String>>,
+    pub taxonomies: Terms,
     pub authors: Vec<String>,
     #[serde(deserialize_with = "crate::value::table")]
     pub extra: Map<String, Value>,
@@ -151,6 +151,72 @@ pub struct PageFrontMatter {
     pub generate: BTreeMap<String, crate::config::GenField>,
     /// The edge handler that answers the page's path (`fresh`, or a module of the site).
     pub edge: Option<String>,
+}
+
+/// A page's terms, by taxonomy name (sorted). A page names one or two taxonomies: a sorted
+/// Vec holds them in one allocation where a `BTreeMap` took a 500-byte node, for each of the
+/// 10,000 pages every incremental build decodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Terms(Vec<(String, Vec<String>)>);
+
+impl Terms {
+    /// The terms of taxonomy `name`.
+    pub fn get(&self, name: &str) -> Option<&Vec<String>> {
+        self.0
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    /// The taxonomy names, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(name, _)| name)
+    }
+
+    /// The terms of each taxonomy, in the order of their names.
+    pub fn values(&self) -> impl Iterator<Item = &Vec<String>> {
+        self.0.iter().map(|(_, terms)| terms)
+    }
+}
+
+impl FromIterator<(String, Vec<String>)> for Terms {
+    /// Sorted by name; of two entries of one name, the last is kept (as a map's insert).
+    fn from_iter<I: IntoIterator<Item = (String, Vec<String>)>>(entries: I) -> Self {
+        let mut all: Vec<(String, Vec<String>)> = entries.into_iter().collect();
+        all.reverse();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all.dedup_by(|later, earlier| later.0 == earlier.0);
+        Self(all)
+    }
+}
+
+impl Serialize for Terms {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, terms)| (name, terms)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Terms {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Terms;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table of taxonomy names to lists of terms")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Terms, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(16));
+                while let Some(entry) = map.next_entry::<String, Vec<String>>()? {
+                    entries.push(entry);
+                }
+                Ok(entries.into_iter().collect())
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// A section's front matter (Zola's fields).
@@ -287,7 +353,35 @@ pub fn date_prefix(stem: &str) -> Option<(&str, &str)> {
 mod tests {
     use serde_json::json;
 
-    use super::{Format, PageFrontMatter, date_prefix, parse, parse_date, split};
+    use super::{Format, PageFrontMatter, Terms, date_prefix, parse, parse_date, split};
+
+    #[test]
+    fn terms_read_as_a_sorted_map_and_keep_the_last_of_a_name() {
+        let text = "+++\ntitle = \"t\"\n[taxonomies]\ntags = [\"b\", \"a\"]\nauthors_t = [\"z\"]\n+++\nbody\n";
+        let meta: PageFrontMatter = parse(&split(text).unwrap()).unwrap();
+        assert_eq!(
+            meta.taxonomies.keys().collect::<Vec<_>>(),
+            ["authors_t", "tags"]
+        );
+        assert_eq!(
+            *meta.taxonomies.get("tags").unwrap(),
+            ["b", "a"],
+            "terms keep their order"
+        );
+        assert_eq!(meta.taxonomies.get("none"), None);
+        assert_eq!(
+            serde_json::to_value(&meta.taxonomies).unwrap(),
+            json!({"authors_t": ["z"], "tags": ["b", "a"]})
+        );
+        let twice: Terms = [("t", "first"), ("s", "x"), ("t", "last")]
+            .into_iter()
+            .map(|(name, term)| (name.to_owned(), vec![term.to_owned()]))
+            .collect();
+        assert_eq!(*twice.get("t").unwrap(), ["last"]);
+        assert_eq!(twice.keys().count(), 2);
+        let bytes = rmp_serde::to_vec(&twice).unwrap();
+        assert_eq!(rmp_serde::from_slice::<Terms>(&bytes).unwrap(), twice);
+    }
 
     #[test]
     fn splits_toml_and_yaml() {

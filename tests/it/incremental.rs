@@ -455,6 +455,34 @@ fn a_build_killed_at_any_moment_is_repaired_by_the_next() {
 }
 
 #[test]
+fn a_file_torn_by_a_killed_commit_is_written_again() {
+    // An incremental build writes changed files over their old copies; killed in the middle
+    // of one, it leaves it torn (its old size, mixed bytes) and the journal naming it. The
+    // size alone would pass the file as intact: the journal is what has it written again.
+    let site = big_site(20);
+    site.build().assert_ok();
+    let file = "bulk/p0003/index.html";
+    let good = site.read(file);
+    let mut torn = good.clone().into_bytes();
+    let half = torn.len() / 2;
+    torn[half..].fill(b'#');
+    std::fs::write(site.root().join("public").join(file), &torn).unwrap();
+    std::fs::write(site.root().join(".sitegen/pending"), format!("{file}\n")).unwrap();
+
+    let json = site.run(&["build", "--format", "json", "--explain"]).json();
+    let rebuilt = json["rebuilt"].as_array().unwrap();
+    assert!(
+        rebuilt
+            .iter()
+            .any(|r| r["file"] == file && r["reason"] == "previous build was interrupted"),
+        "{json}"
+    );
+    assert_eq!(site.read(file), good);
+    assert!(!site.root().join(".sitegen/pending").exists());
+    assert_eq!(site.tree(), clean_build_of(&site));
+}
+
+#[test]
 fn rebuild_builds_only_past_the_threshold_or_the_max_age() {
     let site = big_site(16);
     site.build().assert_ok();

@@ -980,16 +980,15 @@ fn changed_fraction(
     removed: usize,
 ) -> f64 {
     let Some(previous) = previous else { return 1.0 };
-    let page_keys: HashSet<String> = site
-        .pages
-        .iter()
-        .map(|p| format!("content/{}", p.doc.relative_path))
-        .collect();
+    // Whether the source file `key` (`content/…`) is one of the site's pages.
+    let is_page = |key: &str| {
+        key.strip_prefix("content/")
+            .and_then(|path| site.by_content_path.get(path))
+            .is_some_and(|found| matches!(found, ContentRef::Page(_)))
+    };
     let mut changed: HashSet<String> = freshness
         .iter()
-        .filter(|(key, f)| {
-            matches!(f, Freshness::Changed | Freshness::Added) && page_keys.contains(key)
-        })
+        .filter(|(key, f)| matches!(f, Freshness::Changed | Freshness::Added) && is_page(key))
         .map(|(key, _)| key.clone())
         .collect();
     for (i, planned) in plan.renders.iter().enumerate() {
@@ -1022,7 +1021,7 @@ fn changed_fraction(
     }
     let added_files = freshness
         .iter()
-        .filter(|(key, f)| *f == Freshness::Added && page_keys.contains(key))
+        .filter(|(key, f)| *f == Freshness::Added && is_page(key))
         .count();
     // Pages gone = pages before + pages added - pages now.
     let removed = removed

@@ -4,8 +4,7 @@
 //! feeds, sitemap, static files, bundle assets) and reports two sources claiming one file.
 //! [`hash`] hashes the inputs of each output; [`diff`] compares them with the previous build's.
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::collections::BTreeSet;
 
 pub mod diff;
 pub mod hash;
@@ -158,7 +157,7 @@ pub fn pager_path(base: &str, paginate_path: &str, pager: usize) -> String {
 /// Plans every output of `site`. Two sources claiming one file is an error naming both.
 pub fn plan(site: &Site) -> Result<BuildPlan> {
     let mut plan = BuildPlan::default();
-    let mut claims: HashMap<String, String> = HashMap::new();
+    let mut claims: rustc_hash::FxHashMap<String, String> = Default::default();
     let mut problems = Vec::new();
     let config = &site.config;
 
@@ -441,10 +440,7 @@ fn planned(output: Output, path: &str) -> Planned {
 }
 
 fn display_of(content_path: &str) -> String {
-    PathBuf::from("content")
-        .join(content_path)
-        .display()
-        .to_string()
+    format!("content/{content_path}")
 }
 
 /// The redirect pages of a document's aliases, and the copies of its co-located files.

@@ -1315,7 +1315,7 @@ fn produce(stages: &Stages<'_>, selected: &[usize], progress: &dyn Progress) -> 
 /// id their target lacks. Targets this build did not render are read from `output`.
 fn check_links(stages: &Stages<'_>, finished: &mut [Done], output: &Path) -> Vec<Diagnostic> {
     let plan = stages.plan;
-    let files: HashSet<&str> = plan
+    let files: rustc_hash::FxHashSet<&str> = plan
         .renders
         .iter()
         .chain(&plan.deferred)

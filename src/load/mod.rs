@@ -98,7 +98,10 @@ pub fn load(
         &mut problems,
     );
 
-    let mut by_content_path = HashMap::with_capacity(pages.len() + sections.len());
+    let mut by_content_path = rustc_hash::FxHashMap::with_capacity_and_hasher(
+        pages.len() + sections.len(),
+        Default::default(),
+    );
     for (i, page) in pages.iter().enumerate() {
         by_content_path.insert(page.doc.relative_path.clone(), ContentRef::Page(PageId(i)));
     }

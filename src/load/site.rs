@@ -4,7 +4,6 @@
 //! It holds metadata only: page bodies are read again, one page at a time, when rendered, so
 //! memory does not grow with the size of the content.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::config::{Config, TaxonomyConfig};
@@ -189,7 +188,7 @@ pub struct Site {
     /// Templates: built-in, then theme, then site (later ones win).
     pub templates: Vec<TemplateSource>,
     /// Content paths to pages and sections.
-    pub by_content_path: HashMap<String, ContentRef>,
+    pub by_content_path: rustc_hash::FxHashMap<String, ContentRef>,
     /// Content paths that `@/…#anchor` links point to.
     pub anchor_targets: std::collections::HashSet<String>,
     /// The prompts of prompts/, compiled.

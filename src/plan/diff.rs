@@ -131,7 +131,10 @@ fn decide(
 pub struct OutputFolder {
     dir: PathBuf,
     /// The last build's files with their sizes, and those of them found missing or changed.
-    checked: Option<(HashMap<String, u64>, HashSet<String>)>,
+    checked: Option<(
+        rustc_hash::FxHashMap<String, u64>,
+        rustc_hash::FxHashSet<String>,
+    )>,
 }
 
 impl OutputFolder {

@@ -497,7 +497,11 @@ pub fn run_resident(
                     .then(|| (file.to_owned(), record.output))
             })
             .collect();
-        Sink::Staging(Staging::flat(&output, intact, MEMORY_BUDGET)?)
+        // A watched site is being served: the preview's file server reads its files while a
+        // build writes them, so they are replaced whole (staged on disk, renamed over), never
+        // written in place.
+        let budget = if resident.watched { 0 } else { MEMORY_BUDGET };
+        Sink::Staging(Staging::flat(&output, intact, budget)?)
     } else {
         Sink::Staging(Staging::new(&output)?)
     };

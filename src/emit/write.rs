@@ -12,7 +12,8 @@
 //!   written at all. Replacing a file frees its blocks, and on this disk freeing 10,000 files
 //!   costs more than rendering them: an edit of a template every page uses was slower than a
 //!   clean build. A reader of the output folder may see a file half written while the commit
-//!   runs, as with Hugo and Zola, which write in place throughout.
+//!   runs, as with Hugo and Zola, which write in place throughout; a caller whose readers must
+//!   not (the preview server) gives a budget of 0, and every file is renamed over its old copy.
 //!
 //! Leftovers of killed builds are removed by the next one. Paths come from the plan, which
 //! sanitized them; they are checked again here, and the staging folder is new, so no symlink

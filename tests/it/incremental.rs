@@ -332,6 +332,28 @@ fn a_watched_resident_state_sees_the_changes_it_is_told_without_walking() {
     build(&mut resident);
     assert!(site.read("blog/fourth/index.html").contains("A new page."));
 
+    // The preview serves these files while it builds: a changed one is replaced whole (a new
+    // file renamed over it), never written in place where a reader could see it half written.
+    let inode = |file: &str| {
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(site.output().join(file)).unwrap())
+    };
+    let before = inode("blog/fourth/index.html");
+    site.write(
+        "content/blog/fourth.md",
+        "+++\ntitle = \"Fourth\"\ndate = 2024-03-01\n+++\nAn edited page.\n",
+    );
+    resident.changed([Path::new("content/blog/fourth.md").to_path_buf()]);
+    build(&mut resident);
+    assert!(
+        site.read("blog/fourth/index.html")
+            .contains("An edited page.")
+    );
+    assert_ne!(
+        inode("blog/fourth/index.html"),
+        before,
+        "replaced, not written in place"
+    );
+
     site.remove("content/docs/b.md");
     site.write("static/extra.txt", "extra");
     resident.changed(["content/docs/b.md", "static"].map(std::path::PathBuf::from));

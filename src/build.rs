@@ -481,22 +481,7 @@ pub fn run_resident(
     let sink = if !options.write {
         Sink::Discard(Default::default())
     } else if let Some(previous) = previous.as_ref().filter(|_| !swap) {
-        let intact = selected
-            .iter()
-            .filter(|i| {
-                !matches!(
-                    diff.decisions[**i],
-                    Some(Reason::OutputMissing | Reason::Interrupted)
-                )
-            })
-            .filter_map(|i| {
-                let file = items[*i].file;
-                let record = previous.outputs.get(file)?;
-                output_folder
-                    .intact(file, record.size)
-                    .then(|| (file.to_owned(), record.output))
-            })
-            .collect();
+        let intact = intact_outputs(previous, &items, &selected, &diff, &output_folder);
         // A watched site is being served: the preview's file server reads its files while a
         // build writes them, so they are replaced whole (staged on disk, renamed over), never
         // written in place.
@@ -794,6 +779,34 @@ fn shows_waiting_copy(site: &Site, output: &Output) -> bool {
         Output::Feed { pages, .. } => pages.iter().any(waiting),
         Output::Redirect { .. } | Output::NotFound | Output::Robots | Output::Sitemap(_) => false,
     }
+}
+
+/// The `selected` outputs whose file the last build wrote and the output folder still holds
+/// untouched, with the hash of its bytes: one rendered to the same bytes need not be written.
+/// A file an interrupted build was replacing may be torn, whatever its size.
+fn intact_outputs(
+    previous: &Manifest,
+    items: &[Item<'_>],
+    selected: &[usize],
+    diff: &diff::Diff,
+    output_folder: &diff::OutputFolder,
+) -> rustc_hash::FxHashMap<String, ContentHash> {
+    selected
+        .iter()
+        .filter(|i| {
+            !matches!(
+                diff.decisions[**i],
+                Some(Reason::OutputMissing | Reason::Interrupted)
+            )
+        })
+        .filter_map(|i| {
+            let file = items[*i].file;
+            let record = previous.outputs.get(file)?;
+            output_folder
+                .intact(file, record.size)
+                .then(|| (file.to_owned(), record.output))
+        })
+        .collect()
 }
 
 /// Frees a large value on another thread: freeing 10,000 pages' worth of small allocations

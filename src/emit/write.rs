@@ -112,6 +112,8 @@ pub struct Staging {
     output: PathBuf,
     staging: PathBuf,
     written: AtomicUsize,
+    /// Files written to the staging folder of a flat staging, which numbers them.
+    spilled: AtomicUsize,
     layout: Layout,
 }
 
@@ -171,6 +173,7 @@ impl Staging {
             output: output.to_path_buf(),
             staging,
             written: AtomicUsize::new(0),
+            spilled: AtomicUsize::new(0),
             layout,
         })
     }
@@ -179,10 +182,7 @@ impl Staging {
         let relative = checked(file)?;
         match &self.layout {
             Layout::Tree => {
-                let target = self.staging.join(relative);
-                if let Some(dir) = target.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-                }
+                let target = self.tree_target(relative)?;
                 std::fs::write(&target, &bytes).map_err(|e| Error::io(&target, e))?;
             }
             Layout::Flat { intact, .. } if intact.get(file) == Some(hash) => return Ok(()),
@@ -207,10 +207,7 @@ impl Staging {
         let relative = checked(file)?;
         let size = match &self.layout {
             Layout::Tree => {
-                let target = self.staging.join(relative);
-                if let Some(dir) = target.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-                }
+                let target = self.tree_target(relative)?;
                 std::fs::copy(source, &target).map_err(|e| Error::io(source, e))?
             }
             Layout::Flat { intact, .. } if intact.get(file) == Some(hash) => {
@@ -238,13 +235,20 @@ impl Staging {
         }
     }
 
-    /// A new file in the staging folder, which is made on first use.
+    /// Where a tree stages `relative`, its folder made.
+    fn tree_target(&self, relative: &Path) -> Result<PathBuf> {
+        let target = self.staging.join(relative);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        Ok(target)
+    }
+
+    /// A new file in the staging folder of a flat staging, which is made on first use.
     fn spill_target(&self) -> Result<PathBuf> {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
         std::fs::create_dir_all(&self.staging).map_err(|e| Error::io(&self.staging, e))?;
-        Ok(self
-            .staging
-            .join(NEXT.fetch_add(1, Ordering::Relaxed).to_string()))
+        let n = self.spilled.fetch_add(1, Ordering::Relaxed);
+        Ok(self.staging.join(n.to_string()))
     }
 
     /// The files a flat staging holds, to land in the output folder; `None` for a tree, which
@@ -440,6 +444,10 @@ mod tests {
         ContentHash::of(bytes)
     }
 
+    fn read(path: impl AsRef<std::path::Path>) -> String {
+        std::fs::read_to_string(path).unwrap()
+    }
+
     #[test]
     fn flat_staging_replaces_changed_files_keeps_same_bytes_and_deletes_removed_ones() {
         let dir = tempfile::tempdir().unwrap();
@@ -476,15 +484,9 @@ mod tests {
             "bytes the output already holds are not staged"
         );
         staging.commit(&["old/deep/index.html".to_owned()]).unwrap();
-        assert_eq!(std::fs::read_to_string(out.join("a.html")).unwrap(), "a2");
-        assert_eq!(
-            std::fs::read_to_string(out.join("new/index.html")).unwrap(),
-            "n"
-        );
-        assert_eq!(
-            std::fs::read_to_string(out.join("keep.html")).unwrap(),
-            "keep"
-        );
+        assert_eq!(read(out.join("a.html")), "a2");
+        assert_eq!(read(out.join("new/index.html")), "n");
+        assert_eq!(read(out.join("keep.html")), "keep");
         assert_eq!(
             inode("same/index.html"),
             same_inode,
@@ -534,33 +536,16 @@ mod tests {
         );
         staging.commit(&[]).unwrap();
 
-        assert_eq!(
-            std::fs::read_to_string(out.join("link.html")).unwrap(),
-            "12345"
-        );
+        assert_eq!(read(out.join("link.html")), "12345");
         assert!(
             std::fs::symlink_metadata(out.join("link.html"))
                 .unwrap()
                 .is_file()
         );
-        assert_eq!(
-            std::fs::read_to_string(&elsewhere).unwrap(),
-            "mine",
-            "not written through"
-        );
-        assert_eq!(
-            std::fs::read_to_string(out.join("hard.html")).unwrap(),
-            "abcde"
-        );
-        assert_eq!(
-            std::fs::read_to_string(&snapshot).unwrap(),
-            "old",
-            "the other link keeps its bytes"
-        );
-        assert_eq!(
-            std::fs::read_to_string(out.join("plain.html")).unwrap(),
-            "spilled"
-        );
+        assert_eq!(read(&elsewhere), "mine", "not written through");
+        assert_eq!(read(out.join("hard.html")), "abcde");
+        assert_eq!(read(&snapshot), "old", "the other link keeps its bytes");
+        assert_eq!(read(out.join("plain.html")), "spilled");
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             3,
@@ -580,7 +565,7 @@ mod tests {
             .write("a/index.html", b"new".to_vec(), &h(b"new"))
             .unwrap();
         staging.abort();
-        assert_eq!(std::fs::read_to_string(out.join("old.txt")).unwrap(), "old");
+        assert_eq!(read(out.join("old.txt")), "old");
 
         let staging = Staging::new(&out).unwrap();
         staging
@@ -595,10 +580,7 @@ mod tests {
         assert_eq!(staging.staged(), None);
         staging.commit(&[]).unwrap();
         assert!(!out.join("old.txt").exists());
-        assert_eq!(
-            std::fs::read_to_string(out.join("a/index.html")).unwrap(),
-            "new"
-        );
+        assert_eq!(read(out.join("a/index.html")), "new");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "only public/ remains");
     }

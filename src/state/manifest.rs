@@ -433,15 +433,29 @@ pub fn end(state: &Path) -> Result<()> {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temp file, fsync, rename, fsync of the folder.
+/// Writes `bytes` to `path` through a temporary file renamed over it, synced to disk (file
+/// and folder) before and after the rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace(path, bytes, true)
+}
+
+/// [`write_atomic`] without the syncs, for derived data whose loss in a crash only costs time:
+/// a reader sees the old bytes or the new, never a mix.
+pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     file.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    if sync {
+        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    }
     drop(file);
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    if let Some(dir) = path.parent()
+    if sync
+        && let Some(dir) = path.parent()
         && let Ok(dir) = std::fs::File::open(dir)
     {
         let _ = dir.sync_all();

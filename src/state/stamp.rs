@@ -65,10 +65,7 @@ pub fn write(state: &Path, stamp: &Stamp) -> crate::diagnostics::Result<()> {
     use crate::diagnostics::Error;
     let bytes = rmp_serde::to_vec(stamp)
         .map_err(|e| Error::Usage(format!("cannot encode the build stamp: {e}")))?;
-    let path = state.join("stamp");
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+    super::manifest::write_unsynced(&state.join("stamp"), &bytes)
 }
 
 /// Removes the stamp: the next build takes the ordinary path.

@@ -10,10 +10,6 @@ use std::sync::Arc;
 
 use sitegen::serve::server::{self, Site};
 
-// The allocator `sitegen` itself uses.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let Some(root) = args.next() else {

@@ -1,4 +1,16 @@
-//! The allocator's settings for processes that build more than once.
+//! The allocator, and its settings.
+
+/// mimalloc: rendering allocates many small values on every thread; glibc's arenas made the
+/// build slower and its peak memory higher (measured at 100,000 pages, see the README). Set
+/// here, in the library, so that its tests run on the allocator the command uses.
+///
+/// Its heap is advised to the kernel for transparent huge pages (mimalloc's default; Debian's
+/// kernel gives them only where advised). A one-page edit at 10,000 pages then faults ~600
+/// times instead of ~12,000, and on a virtual machine, where each 4 KiB fault can cost
+/// microseconds, takes 101-107 ms instead of 141-235 ms, for ~40 MB more peak memory
+/// (benches/RESULTS.md, sixth session).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// mimalloc's `mi_option_purge_delay` (the 16th of `enum mi_option_e` in its v3 `mimalloc.h`,
 /// which the Rust bindings do not name).
@@ -32,5 +44,34 @@ mod tests {
         }
         super::keep_freed_memory();
         assert_eq!(get(), -1);
+    }
+
+    /// The mapping that holds the heap carries the huge-page advice (`hg` in smaps), which
+    /// mimalloc's `no_thp` feature would take away.
+    #[test]
+    fn the_heap_is_advised_for_huge_pages() {
+        let probe = Box::new(0u8);
+        let address = std::ptr::from_ref::<u8>(&probe) as usize;
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut in_mapping = false;
+        let mut flags = None;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ')
+                && let Some((start, end)) = range.split_once('-')
+                && let (Ok(start), Ok(end)) = (
+                    usize::from_str_radix(start, 16),
+                    usize::from_str_radix(end, 16),
+                )
+            {
+                in_mapping = (start..end).contains(&address);
+            } else if in_mapping && let Some(f) = line.strip_prefix("VmFlags:") {
+                flags = Some(f.to_owned());
+            }
+        }
+        let flags = flags.expect("the heap's mapping is in smaps");
+        assert!(
+            flags.split_whitespace().any(|f| f == "hg"),
+            "flags: {flags}"
+        );
     }
 }

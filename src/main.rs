@@ -591,10 +591,3 @@ impl Drop for Bar {
         self.0.finish_and_clear();
     }
 }
-
-/// mimalloc: rendering allocates many small values on every thread; glibc's arenas made the
-/// build slower and its peak memory higher (measured at 100,000 pages, see the README). Built
-/// without transparent huge pages (`no_thp`): faulting and zeroing 2 MiB pages for small heaps
-/// doubled the system time of incremental builds and made it vary threefold between runs.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -200,10 +200,10 @@ impl Post {
             Some(self.with_asset(url, &asset.path))
         };
         let rewrite_attr = |el: &mut Element<'_, '_>, name: &str| {
-            if let Some(value) = el.get_attribute(name)
+            if let Some(value) = attribute(el, name)
                 && let Some(new) = asset_url(&value)
             {
-                let _ = el.set_attribute(name, &new);
+                set_attribute(el, name, &new);
             }
         };
         let handlers = vec![
@@ -214,7 +214,7 @@ impl Post {
                 Ok(())
             }),
             element!("[srcset]", |el| {
-                if let Some(srcset) = el.get_attribute("srcset") {
+                if let Some(srcset) = attribute(el, "srcset") {
                     let rewritten: Vec<String> = srcset
                         .split(',')
                         .map(|candidate| {
@@ -229,16 +229,16 @@ impl Post {
                             }
                         })
                         .collect();
-                    let _ = el.set_attribute("srcset", &rewritten.join(", "));
+                    set_attribute(el, "srcset", &rewritten.join(", "));
                 }
                 Ok(())
             }),
             element!("[style]", |el| {
-                if let Some(style) = el.get_attribute("style")
+                if let Some(style) = attribute(el, "style")
                     && style.contains("url(")
                 {
                     let new = rewrite_css_urls(&style, &asset_url);
-                    let _ = el.set_attribute("style", &new);
+                    set_attribute(el, "style", &new);
                 }
                 Ok(())
             }),
@@ -247,21 +247,21 @@ impl Post {
                 images_seen.set(images_seen.get() + 1);
                 if self.lazy_images {
                     if !first && !el.has_attribute("loading") {
-                        let _ = el.set_attribute("loading", "lazy");
+                        set_attribute(el, "loading", "lazy");
                     }
                     if !el.has_attribute("decoding") {
-                        let _ = el.set_attribute("decoding", "async");
+                        set_attribute(el, "decoding", "async");
                     }
                 }
                 if !el.has_attribute("width")
                     && !el.has_attribute("height")
-                    && let Some(src) = el.get_attribute("src")
+                    && let Some(src) = attribute(el, "src")
                     && let Some(path) = self.own_path(&src, page)
                     && let Some((file, name)) = self.images.get(&path)
                     && let Some((w, h)) = self.size_of(file)
                 {
-                    let _ = el.set_attribute("width", &w.to_string());
-                    let _ = el.set_attribute("height", &h.to_string());
+                    set_attribute(el, "width", &w.to_string());
+                    set_attribute(el, "height", &h.to_string());
                     if let Some(name) = name {
                         deps.borrow_mut().push(Dep::Static(name.clone()));
                     }
@@ -269,7 +269,7 @@ impl Post {
                 Ok(())
             }),
             element!("a[href]", |el| {
-                let Some(href) = el.get_attribute("href") else {
+                let Some(href) = attribute(el, "href") else {
                     return Ok(());
                 };
                 let trimmed = href.trim();
@@ -278,13 +278,13 @@ impl Post {
                     .iter()
                     .any(|p| lower.starts_with(p));
                 if absolute && (self.origin.is_empty() || !trimmed.starts_with(&self.origin)) {
-                    let rel = el.get_attribute("rel").unwrap_or_default();
+                    let rel = attribute(el, "rel").unwrap_or_default();
                     if !rel
                         .split_ascii_whitespace()
                         .any(|r| r.eq_ignore_ascii_case("noopener"))
                     {
                         let rel = format!("{rel} noopener").trim().to_owned();
-                        let _ = el.set_attribute("rel", &rel);
+                        set_attribute(el, "rel", &rel);
                     }
                     return Ok(());
                 }
@@ -302,13 +302,13 @@ impl Post {
                 Ok(())
             }),
             element!("[id]", |el| {
-                if let Some(id) = el.get_attribute("id") {
+                if let Some(id) = attribute(el, "id") {
                     ids.borrow_mut().push(id);
                 }
                 Ok(())
             }),
             element!("a[name]", |el| {
-                if let Some(name) = el.get_attribute("name") {
+                if let Some(name) = attribute(el, "name") {
                     ids.borrow_mut().push(name);
                 }
                 Ok(())
@@ -341,6 +341,23 @@ impl Post {
 
 /// `https://x.org/docs/` → (`https://x.org`, `/docs`): the origin that marks this site's own
 /// absolute URLs, and the path every site path sits under (empty at the root).
+/// The value of attribute `name` as a browser reads it. lol_html returns it as written,
+/// character references and all: Tera's autoescape writes `/` as `&#x2F;`, so a template's
+/// `href="{{ page.permalink }}"` would otherwise be read as a relative path.
+fn attribute(el: &Element<'_, '_>, name: &str) -> Option<String> {
+    let value = el.get_attribute(name)?;
+    Some(match html_escape::decode_html_entities(&value) {
+        std::borrow::Cow::Borrowed(_) => value,
+        std::borrow::Cow::Owned(decoded) => decoded,
+    })
+}
+
+/// Sets attribute `name` to `value` (as a browser should read it): lol_html escapes its
+/// quotes, and `&` is escaped here, so that a value read by [`attribute`] round-trips.
+fn set_attribute(el: &mut Element<'_, '_>, name: &str, value: &str) {
+    let _ = el.set_attribute(name, &value.replace('&', "&amp;"));
+}
+
 fn split_base_url(base_url: &str) -> (String, String) {
     let base = base_url.trim_end_matches('/');
     match base.find("://") {
@@ -360,7 +377,7 @@ pub fn ids_of(html: &str) -> std::collections::HashSet<String> {
         RewriteStrSettings {
             element_content_handlers: vec![element!("[id], a[name]", |el| {
                 for name in ["id", "name"] {
-                    if let Some(value) = el.get_attribute(name) {
+                    if let Some(value) = attribute(el, name) {
                         ids.borrow_mut().insert(value);
                     }
                 }
@@ -496,6 +513,29 @@ mod tests {
                 Dep::Static("i/a.png".into())
             ]
         );
+    }
+
+    /// Tera's autoescape writes `/` as `&#x2F;`: such links, ids and asset URLs are read as a
+    /// browser reads them, and a rewritten URL keeps its `&` escaped.
+    #[test]
+    fn attributes_are_read_with_their_character_references_decoded() {
+        let post = post("https://x.org", &[("/css/s.css", "/css/s.abc.css")]);
+        let (html, p) = run(
+            &post,
+            r#"<a href="https:&#x2F;&#x2F;x.org&#x2F;b&#x2F;#s&amp;t">b</a><a href="&#x2F;c&#x2F;">c</a><h2 id="a&amp;b">h</h2><link href="&#x2F;css&#x2F;s.css?v=1&amp;w=2">"#,
+        );
+        let links: Vec<(&str, Option<&str>)> = p
+            .links
+            .iter()
+            .map(|l| (l.path.as_str(), l.fragment.as_deref()))
+            .collect();
+        assert_eq!(links, [("/b/", Some("s&t")), ("/c/", None)]);
+        assert_eq!(p.ids, ["a&b"]);
+        assert!(
+            html.contains(r#"<link href="/css/s.abc.css?v=1&amp;w=2">"#),
+            "{html}"
+        );
+        assert!(ids_of(r#"<p id="x&#x2F;y">"#).contains("x/y"));
     }
 
     #[test]

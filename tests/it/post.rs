@@ -140,6 +140,37 @@ fn broken_links_warn_in_build_and_fail_check_and_strict() {
     assert_eq!(site.tree(), before, "a failed build writes nothing");
 }
 
+/// A link a template prints without `| safe` is autoescaped (`/` as `&#x2F;`); it is checked as
+/// the browser reads it: no false warning for a good link, a warning for a broken one, and an
+/// escaped stylesheet URL is fingerprinted like any other.
+#[test]
+fn links_escaped_by_templates_are_checked_as_browsers_read_them() {
+    let site = site();
+    site.write(
+        "templates/page.html",
+        "{% set css = \"/css/site.css\" %}<!DOCTYPE html><html><head><link rel=\"stylesheet\" href=\"{{ css }}\"></head><body><h1 id=\"team\">t</h1><a href=\"{{ page.permalink }}\">me</a><a href=\"{{ config.base_url }}/nowhere/\">gone</a></body></html>",
+    );
+    let run = site.run(&["build", "--quiet", "--format", "json"]);
+    run.assert_ok();
+    let html = site.read("about/index.html");
+    assert!(
+        html.contains("example.org&#x2F;about&#x2F;"),
+        "escaped as written: {html}"
+    );
+    let warnings = run.json()["warnings"].to_string();
+    assert!(
+        warnings.contains("the site has nothing at /nowhere/"),
+        "{warnings}"
+    );
+    assert_eq!(
+        run.json()["warnings"].as_array().unwrap().len(),
+        1,
+        "{warnings}"
+    );
+    let css = hashed(&site, "css", "site");
+    assert!(html.contains(&css), "{html}");
+}
+
 /// Element names, attributes and whitespace-collapsed text of `html`, in document order. (In
 /// tags, a space after a comma is dropped: minify-html writes the viewport's
 /// `width=device-width, initial-scale=1` without it, which browsers read alike.)

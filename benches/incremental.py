@@ -9,6 +9,8 @@ processes (wall clock, medians):
   * full: `sitegen build --full` into the same output folder;
   * no-op: `sitegen build` with nothing changed;
   * one-page edit: a line appended to one page's body, then `sitegen build`;
+  (both twice: back to back, as hyperfine runs them, and after the second of idle that
+  every other run gets; on a virtual machine the idle second alone can double a short run)
   * template edit: an HTML comment added inside page.html's main block (page.html is used by
     every page, so every page's bytes change), then `sitegen build`;
   * template comment: a Tera comment added to page.html (every page renders again, no byte
@@ -28,11 +30,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GEN = os.path.join(ROOT, "..", "shared", "bench", "gen_corpus.py")
 
 
-def timed(cmd):
+def timed(cmd, settle=True):
     # Deleting or replacing thousands of files keeps the disk busy after the process exits;
     # let it settle so one run does not pay for the previous one.
-    os.sync()
-    time.sleep(1)
+    if settle:
+        os.sync()
+        time.sleep(1)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -70,17 +73,23 @@ def main():
 
     results = {
         "full build (--full)": [],
-        "no-op rebuild": [],
-        "one-page text edit": [],
+        "no-op rebuild, back to back": [],
+        "no-op rebuild, after 1 s idle": [],
+        "one-page text edit, back to back": [],
+        "one-page text edit, after 1 s idle": [],
         "edit of page.html (every page changes)": [],
         "Tera comment in page.html (no output changes)": [],
     }
     timed(build)
-    results["no-op rebuild"] = [timed(build) for _ in range(a.runs)]
-    for i in range(a.runs):
-        with open(page, "a") as f:
-            f.write(f"\nAn edited paragraph {i}.\n")
-        results["one-page text edit"].append(timed(build))
+    for settle, how in [(False, "back to back"), (True, "after 1 s idle")]:
+        timed(build, settle)  # warm-up
+        results[f"no-op rebuild, {how}"] = [timed(build, settle) for _ in range(a.runs)]
+        for i in range(a.runs + 1):
+            with open(page, "a") as f:
+                f.write(f"\nAn edited paragraph {i}.\n")
+            elapsed = timed(build, settle)
+            if i > 0:  # the first is a warm-up
+                results[f"one-page text edit, {how}"].append(elapsed)
     # Full builds and template edits alternate, so the disk's state weighs on both alike.
     for i in range(max(3, a.runs // 2)):
         results["full build (--full)"].append(timed(build + ["--full"]))

@@ -6,9 +6,10 @@
 ///
 /// Its heap is advised to the kernel for transparent huge pages (mimalloc's default; Debian's
 /// kernel gives them only where advised). A one-page edit at 10,000 pages then faults ~600
-/// times instead of ~12,000, and on a virtual machine, where each 4 KiB fault can cost
-/// microseconds, takes 101-107 ms instead of 141-235 ms, for ~40 MB more peak memory
-/// (benches/RESULTS.md, sixth session).
+/// times instead of ~12,000; on this project's VM, where each 4 KiB fault can cost
+/// microseconds, it takes 86-107 ms instead of 105-235 ms. The price is memory: 82 MB instead
+/// of 61 MB at peak for that edit, 115 MB instead of 85 MB for a clean build, whose time does
+/// not change (benches/RESULTS.md, sixth session).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

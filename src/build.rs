@@ -1137,9 +1137,40 @@ struct Done {
     anchors: Option<(String, Vec<String>)>,
     anchor_links: Vec<(String, AnchorLink)>,
     feed_content: Option<(PageId, String)>,
-    /// Internal links of the output, and its element ids.
-    links: Vec<post::Link>,
-    ids: Vec<String>,
+    /// Its internal links that name nothing the site has, or an id it lacks itself.
+    broken_links: Vec<Diagnostic>,
+    /// Its internal links with a fragment into another output, checked once all are done.
+    fragment_links: Vec<FragmentLink>,
+    /// Its element ids (and `<a name>`s), as sorted [`id_hash`]es: 100,000 pages keep them
+    /// until every page has rendered, and a hash is 8 bytes where a String is 24 and a block.
+    ids: Vec<u64>,
+}
+
+/// A link to an element of another output.
+struct FragmentLink {
+    /// The link as written.
+    href: String,
+    /// The output file it points at.
+    target: String,
+    /// The fragment, percent-decoded.
+    fragment: String,
+}
+
+/// The hash an element id is known by in [`Done::ids`]. A collision can only hide a broken
+/// fragment's warning.
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    id.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The sorted, deduplicated [`id_hash`]es of `ids`.
+fn id_hashes<'a>(ids: impl IntoIterator<Item = &'a String>) -> Vec<u64> {
+    let mut hashes: Vec<u64> = ids.into_iter().map(|id| id_hash(id)).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes
 }
 
 /// Renders, post-processes and writes the `selected` outputs (indexes into renders, then
@@ -1166,6 +1197,14 @@ fn produce(stages: &Stages<'_>, selected: &[usize], progress: &dyn Progress) -> 
     } = *stages;
     progress.start(selected.len());
     let (renders, deferred) = (plan.renders.len(), plan.deferred.len());
+    // Every file of the site, for the link check each output gets as it finishes.
+    let files: rustc_hash::FxHashSet<&str> = plan
+        .renders
+        .iter()
+        .chain(&plan.deferred)
+        .map(|p| p.file.as_str())
+        .chain(plan.copies.iter().map(|c| c.file.as_str()))
+        .collect();
     let finish = |index: usize,
                   planned: &Planned,
                   rendered: Result<Rendered, Vec<Diagnostic>>|
@@ -1178,6 +1217,9 @@ fn produce(stages: &Stages<'_>, selected: &[usize], progress: &dyn Progress) -> 
         progress.advance();
         let mut deps = rendered.deps;
         deps.extend(processed.deps);
+        let ids = id_hashes(&processed.ids);
+        let (broken_links, fragment_links) =
+            check_own_links(stages, &files, index, &planned.file, processed.links, &ids);
         Ok(Done {
             index,
             size,
@@ -1186,8 +1228,9 @@ fn produce(stages: &Stages<'_>, selected: &[usize], progress: &dyn Progress) -> 
             anchors: rendered.anchors,
             anchor_links: rendered.anchor_links,
             feed_content: rendered.feed_content,
-            links: processed.links,
-            ids: processed.ids,
+            broken_links,
+            fragment_links,
+            ids,
         })
     };
     let one = |&i: &usize| {
@@ -1328,17 +1371,80 @@ fn produce(stages: &Stages<'_>, selected: &[usize], progress: &dyn Progress) -> 
     })
 }
 
-/// The internal links of the outputs `finished` that point at no output of the site, or at an
-/// id their target lacks. Targets this build did not render are read from `output`.
+/// The internal links of output `index` (file `from`, element ids `ids`) that point at no file
+/// of the site or at an id `from` lacks, and those with a fragment into another output, left
+/// for [`check_links`].
+fn check_own_links(
+    stages: &Stages<'_>,
+    files: &rustc_hash::FxHashSet<&str>,
+    index: usize,
+    from: &str,
+    links: Vec<post::Link>,
+    ids: &[u64],
+) -> (Vec<Diagnostic>, Vec<FragmentLink>) {
+    let mut broken = Vec::new();
+    let mut later = Vec::new();
+    for link in links {
+        let path = percent_decode(&link.path);
+        let candidates = if path.ends_with('/') {
+            vec![format!("{}index.html", &path[1..])]
+        } else {
+            vec![path[1..].to_owned(), format!("{}/index.html", &path[1..])]
+        };
+        let Some(target) = candidates.into_iter().find(|c| files.contains(c.as_str())) else {
+            broken.push(
+                Diagnostic::warning(format!(
+                    "broken link `{}` in {from}: the site has nothing at {path}",
+                    link.href
+                ))
+                .in_file(source_of(stages.site, stages.plan, index, from))
+                .with_help("fix the link, or add the page it points at"),
+            );
+            continue;
+        };
+        let Some(fragment) = link.fragment else {
+            continue;
+        };
+        let fragment = percent_decode(&fragment);
+        if !target.ends_with(".html") || fragment == "top" {
+            continue;
+        }
+        if target != from {
+            later.push(FragmentLink {
+                href: link.href,
+                target,
+                fragment,
+            });
+        } else if ids.binary_search(&id_hash(&fragment)).is_err() {
+            broken.push(missing_id(
+                stages, index, from, &link.href, &target, &fragment,
+            ));
+        }
+    }
+    (broken, later)
+}
+
+/// The warning for a link whose `target` has no element with id `fragment`.
+fn missing_id(
+    stages: &Stages<'_>,
+    index: usize,
+    from: &str,
+    href: &str,
+    target: &str,
+    fragment: &str,
+) -> Diagnostic {
+    Diagnostic::warning(format!(
+        "broken link `{href}` in {from}: {target} has no element with id `{fragment}`"
+    ))
+    .in_file(source_of(stages.site, stages.plan, index, from))
+    .with_help("fix the fragment, or give the target element that id")
+}
+
+/// The broken links of the outputs `finished`: those each found itself, and links with a
+/// fragment into another output that lacks the id. Targets this build did not render are read
+/// from `output`.
 fn check_links(stages: &Stages<'_>, finished: &mut [Done], output: &Path) -> Vec<Diagnostic> {
     let plan = stages.plan;
-    let files: rustc_hash::FxHashSet<&str> = plan
-        .renders
-        .iter()
-        .chain(&plan.deferred)
-        .map(|p| p.file.as_str())
-        .chain(plan.copies.iter().map(|c| c.file.as_str()))
-        .collect();
     let all = plan.renders.len() + plan.deferred.len();
     let file_of = |i: usize| {
         if i < all {
@@ -1351,56 +1457,37 @@ fn check_links(stages: &Stages<'_>, finished: &mut [Done], output: &Path) -> Vec
             plan.copies[i - all].file.as_str()
         }
     };
-    let mut ids: HashMap<String, HashSet<String>> = finished
+    let mut problems: Vec<Diagnostic> = finished
         .iter_mut()
-        .map(|d| {
-            (
-                file_of(d.index).to_owned(),
-                std::mem::take(&mut d.ids).into_iter().collect(),
-            )
-        })
+        .flat_map(|d| std::mem::take(&mut d.broken_links))
         .collect();
-    let mut problems = Vec::new();
-    for done in finished.iter_mut() {
+    let by_file: rustc_hash::FxHashMap<&str, usize> = finished
+        .iter()
+        .enumerate()
+        .map(|(at, d)| (file_of(d.index), at))
+        .collect();
+    let mut read: rustc_hash::FxHashMap<String, Vec<u64>> = Default::default();
+    for done in finished.iter() {
         let from = file_of(done.index);
-        for link in std::mem::take(&mut done.links) {
-            let path = percent_decode(&link.path);
-            let candidates = if path.ends_with('/') {
-                vec![format!("{}index.html", &path[1..])]
-            } else {
-                vec![path[1..].to_owned(), format!("{}/index.html", &path[1..])]
+        for link in &done.fragment_links {
+            let ids = match by_file.get(link.target.as_str()) {
+                Some(&at) => &finished[at].ids,
+                None => read.entry(link.target.clone()).or_insert_with(|| {
+                    std::fs::read_to_string(output.join(&link.target))
+                        .map(|html| id_hashes(&post::ids_of(&html)))
+                        .unwrap_or_default()
+                }),
             };
-            let Some(target) = candidates.iter().find(|c| files.contains(c.as_str())) else {
-                problems.push(
-                    Diagnostic::warning(format!(
-                        "broken link `{}` in {from}: the site has nothing at {path}",
-                        link.href
-                    ))
-                    .in_file(source_of(stages.site, plan, done.index, from))
-                    .with_help("fix the link, or add the page it points at"),
-                );
-                continue;
-            };
-            let Some(fragment) = link.fragment else {
-                continue;
-            };
-            let known = ids.entry(target.clone()).or_insert_with(|| {
-                std::fs::read_to_string(output.join(target))
-                    .map(|html| post::ids_of(&html))
-                    .unwrap_or_default()
-            });
-            let fragment = percent_decode(&fragment);
-            if !target.ends_with(".html") || known.contains(&fragment) || fragment == "top" {
-                continue;
+            if ids.binary_search(&id_hash(&link.fragment)).is_err() {
+                problems.push(missing_id(
+                    stages,
+                    done.index,
+                    from,
+                    &link.href,
+                    &link.target,
+                    &link.fragment,
+                ));
             }
-            problems.push(
-                Diagnostic::warning(format!(
-                    "broken link `{}` in {from}: {target} has no element with id `{fragment}`",
-                    link.href
-                ))
-                .in_file(source_of(stages.site, plan, done.index, from))
-                .with_help("fix the fragment, or give the target element that id"),
-            );
         }
     }
     problems.sort_by(|a, b| a.message.cmp(&b.message));

@@ -140,6 +140,50 @@ fn broken_links_warn_in_build_and_fail_check_and_strict() {
     assert_eq!(site.tree(), before, "a failed build writes nothing");
 }
 
+/// Fragments are checked against the target's ids: on the page itself, on a page the same build
+/// renders, and, in an incremental build, on a page it does not render (read from the output).
+#[test]
+fn fragments_are_checked_on_the_page_itself_and_on_pages_not_rendered_again() {
+    let site = site();
+    site.write(
+        "templates/page.html",
+        "<!DOCTYPE html><html><body><h1 id=\"team\">{{ page.title }}</h1><h2 id=\"{{ page.slug }}-part\">p</h2>{{ page.content | safe }}</body></html>",
+    )
+    .write("templates/section.html", "<!DOCTYPE html><html><body>{{ section.title }}</body></html>")
+    .write("content/docs/_index.md", "+++\ntitle = \"Docs\"\n+++\n")
+    .write("content/docs/other.md", "+++\ntitle = \"Other\"\n+++\nOther.\n")
+    .write(
+        "content/about.md",
+        "+++\ntitle = \"About\"\n+++\n[a](/about/#about-part) [b](/about/#nope) [c](/docs/other/#other-part) [d](/docs/other/#gone)\n",
+    );
+    let warnings = |run: &crate::support::Run| {
+        let mut w: Vec<String> = run.json()["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["message"].as_str().unwrap().to_owned())
+            .collect();
+        w.sort();
+        w
+    };
+    let expected = [
+        "broken link `/about/#nope` in about/index.html: about/index.html has no element with id `nope`",
+        "broken link `/docs/other/#gone` in about/index.html: docs/other/index.html has no element with id `gone`",
+    ];
+    let first = site.run(&["build", "--quiet", "--format", "json"]);
+    first.assert_ok();
+    assert_eq!(warnings(&first), expected);
+    // Only about.md changes: docs/other/index.html is not rendered again, its ids are read.
+    site.write(
+        "content/about.md",
+        "+++\ntitle = \"About\"\n+++\n[a](/about/#about-part) [b](/about/#nope) [c](/docs/other/#other-part) [d](/docs/other/#gone) again\n",
+    );
+    let second = site.run(&["build", "--quiet", "--format", "json"]);
+    second.assert_ok();
+    assert_eq!(second.json()["pages_rendered"], 1, "{}", second.json());
+    assert_eq!(warnings(&second), expected);
+}
+
 /// A link a template prints without `| safe` is autoescaped (`/` as `&#x2F;`); it is checked as
 /// the browser reads it: no false warning for a good link, a warning for a broken one, and an
 /// escaped stylesheet URL is fingerprinted like any other.

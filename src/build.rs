@@ -1173,8 +1173,6 @@ fn id_hashes<'a>(ids: impl IntoIterator<Item = &'a String>) -> Vec<u64> {
     hashes
 }
 
-/// Renders, post-processes and writes the `selected` outputs (indexes into renders, then
-/// deferred, then copies).
 /// What the render → post → emit loop works with.
 struct Stages<'a> {
     site: &'a Site,
@@ -1186,6 +1184,8 @@ struct Stages<'a> {
     output: &'a Path,
 }
 
+/// Renders, post-processes and writes the `selected` outputs (indexes into renders, then
+/// deferred, then copies).
 fn produce(stages: &Stages<'_>, selected: &[usize], progress: &dyn Progress) -> Result<Produced> {
     let Stages {
         site,

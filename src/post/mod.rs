@@ -288,7 +288,13 @@ impl Post {
                     }
                     return Ok(());
                 }
-                if let Some(path) = self.own_path(trimmed, page) {
+                // `#part` points into the page itself.
+                let path = if trimmed.starts_with('#') {
+                    Some(page.to_owned())
+                } else {
+                    self.own_path(trimmed, page)
+                };
+                if let Some(path) = path {
                     let fragment = trimmed
                         .split_once('#')
                         .map(|(_, f)| f.to_owned())
@@ -480,6 +486,16 @@ mod tests {
             .collect();
         assert_eq!(links, [("/b/", Some("top")), ("/c/", None)]);
         assert_eq!(p.ids, ["h"]);
+        let (_, p) = run(
+            &post("https://x.org", &[]),
+            r##"<a href="#h">h</a><a href="#">t</a>"##,
+        );
+        let links: Vec<(&str, Option<&str>)> = p
+            .links
+            .iter()
+            .map(|l| (l.path.as_str(), l.fragment.as_deref()))
+            .collect();
+        assert_eq!(links, [("/a/", Some("h")), ("/a/", None)], "the page's own");
     }
 
     #[test]

@@ -140,8 +140,9 @@ fn broken_links_warn_in_build_and_fail_check_and_strict() {
     assert_eq!(site.tree(), before, "a failed build writes nothing");
 }
 
-/// Fragments are checked against the target's ids: on the page itself, on a page the same build
-/// renders, and, in an incremental build, on a page it does not render (read from the output).
+/// Fragments are checked against the target's ids: on the page itself (`#part` or its own
+/// path), on a page the same build renders, and, in an incremental build, on a page it does not
+/// render (read from the output).
 #[test]
 fn fragments_are_checked_on_the_page_itself_and_on_pages_not_rendered_again() {
     let site = site();
@@ -154,7 +155,7 @@ fn fragments_are_checked_on_the_page_itself_and_on_pages_not_rendered_again() {
     .write("content/docs/other.md", "+++\ntitle = \"Other\"\n+++\nOther.\n")
     .write(
         "content/about.md",
-        "+++\ntitle = \"About\"\n+++\n[a](/about/#about-part) [b](/about/#nope) [c](/docs/other/#other-part) [d](/docs/other/#gone)\n",
+        "+++\ntitle = \"About\"\n+++\n[a](/about/#about-part) [b](/about/#nope) [c](/docs/other/#other-part) [d](/docs/other/#gone) [e](#about-part) [f](#lost)\n",
     );
     let warnings = |run: &crate::support::Run| {
         let mut w: Vec<String> = run.json()["warnings"]
@@ -167,6 +168,7 @@ fn fragments_are_checked_on_the_page_itself_and_on_pages_not_rendered_again() {
         w
     };
     let expected = [
+        "broken link `#lost` in about/index.html: about/index.html has no element with id `lost`",
         "broken link `/about/#nope` in about/index.html: about/index.html has no element with id `nope`",
         "broken link `/docs/other/#gone` in about/index.html: docs/other/index.html has no element with id `gone`",
     ];
@@ -176,7 +178,7 @@ fn fragments_are_checked_on_the_page_itself_and_on_pages_not_rendered_again() {
     // Only about.md changes: docs/other/index.html is not rendered again, its ids are read.
     site.write(
         "content/about.md",
-        "+++\ntitle = \"About\"\n+++\n[a](/about/#about-part) [b](/about/#nope) [c](/docs/other/#other-part) [d](/docs/other/#gone) again\n",
+        "+++\ntitle = \"About\"\n+++\n[a](/about/#about-part) [b](/about/#nope) [c](/docs/other/#other-part) [d](/docs/other/#gone) [e](#about-part) [f](#lost) again\n",
     );
     let second = site.run(&["build", "--quiet", "--format", "json"]);
     second.assert_ok();

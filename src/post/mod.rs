@@ -448,6 +448,14 @@ mod tests {
         }
     }
 
+    /// The site path and fragment of each link `p` collected.
+    fn links_of(p: &Processed) -> Vec<(&str, Option<&str>)> {
+        p.links
+            .iter()
+            .map(|l| (l.path.as_str(), l.fragment.as_deref()))
+            .collect()
+    }
+
     fn run(post: &Post, html: &str) -> (String, Processed) {
         let mut p = post.process("a/index.html", "/a/", html.to_owned());
         (String::from_utf8(std::mem::take(&mut p.bytes)).unwrap(), p)
@@ -479,22 +487,14 @@ mod tests {
             html.contains(r#"<a href="https://x.org/b/#top">b</a>"#),
             "own site: untouched: {html}"
         );
-        let links: Vec<(&str, Option<&str>)> = p
-            .links
-            .iter()
-            .map(|l| (l.path.as_str(), l.fragment.as_deref()))
-            .collect();
+        let links = links_of(&p);
         assert_eq!(links, [("/b/", Some("top")), ("/c/", None)]);
         assert_eq!(p.ids, ["h"]);
         let (_, p) = run(
             &post("https://x.org", &[]),
             r##"<a href="#h">h</a><a href="#">t</a>"##,
         );
-        let links: Vec<(&str, Option<&str>)> = p
-            .links
-            .iter()
-            .map(|l| (l.path.as_str(), l.fragment.as_deref()))
-            .collect();
+        let links = links_of(&p);
         assert_eq!(links, [("/a/", Some("h")), ("/a/", None)], "the page's own");
     }
 
@@ -540,11 +540,7 @@ mod tests {
             &post,
             r#"<a href="https:&#x2F;&#x2F;x.org&#x2F;b&#x2F;#s&amp;t">b</a><a href="&#x2F;c&#x2F;">c</a><h2 id="a&amp;b">h</h2><link href="&#x2F;css&#x2F;s.css?v=1&amp;w=2">"#,
         );
-        let links: Vec<(&str, Option<&str>)> = p
-            .links
-            .iter()
-            .map(|l| (l.path.as_str(), l.fragment.as_deref()))
-            .collect();
+        let links = links_of(&p);
         assert_eq!(links, [("/b/", Some("s&t")), ("/c/", None)]);
         assert_eq!(p.ids, ["a&b"]);
         assert!(

@@ -20,8 +20,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
 use serde_json::{Value, json};
+use sitegen::config::{ProviderConfig, ProviderKind};
 use sitegen::generate::queue::{self, Budgets, Check};
-use sitegen::generate::{Answer, Job, Outcome, OutputKind, ProviderConfig, ProviderKind};
+use sitegen::generate::{Answer, Job, Outcome, OutputKind};
 
 /// Benchmark settings, from the command line.
 struct Args {

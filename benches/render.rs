@@ -4,14 +4,15 @@
 //! template (markdown included), and a 1,000-item section listing. The whole-build comparison
 //! with Hugo is `benches/compare.sh`.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use sitegen::load::site::Site;
+use sitegen::generate::copy::CopySet;
 use sitegen::plan::{Output, Planned};
-use sitegen::render::{Renderer, Templates};
+use sitegen::render::Renderer;
+use sitegen::render::context::View;
+use sitegen::site::Site;
 
 const PAGES: usize = 1_000;
 
@@ -140,7 +141,7 @@ fn fixture() -> &'static Fixture {
         let site = sitegen::load::load(
             dir.path(),
             loaded.config,
-            &loaded.file,
+            &sitegen::load::theme::Theme::None,
             false,
             Default::default(),
             &sitegen::load::walk::walk(dir.path(), None),
@@ -149,8 +150,8 @@ fn fixture() -> &'static Fixture {
         .site;
         let site = Arc::new(site);
         let plan = sitegen::plan::plan(&site).unwrap();
-        let templates = Arc::new(Templates::compile(&site).map_err(|_| "templates").unwrap());
-        let renderer = Renderer::new(Arc::clone(&site), templates, BTreeSet::new());
+        let copy = Arc::new(CopySet::new());
+        let renderer = Renderer::new(View::new(&site, &copy), &plan).unwrap();
         let sample_body =
             std::fs::read_to_string(dir.path().join("content/posts/page-00000.md")).unwrap();
         Fixture {

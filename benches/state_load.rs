@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sitegen::hash::{ContentHash, Fingerprint};
-use sitegen::load::front_matter::PageFrontMatter;
 use sitegen::load::source::{Cached, Made, Parsed, Stat};
-use sitegen::state::manifest::{self, Inputs, Manifest, OutputRecord, Reason};
+use sitegen::plan::reason::{Inputs, OutputRecord, Reason};
+use sitegen::site::front_matter::PageFrontMatter;
+use sitegen::state::manifest::{self, Manifest};
 
 fn h(s: &str) -> ContentHash {
     Fingerprint::new(s).finish()

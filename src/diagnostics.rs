@@ -32,9 +32,24 @@ pub struct Location {
     pub column: Option<usize>,
 }
 
+/// What kind of problem a diagnostic is, for code that treats some kinds apart (the message
+/// is for people and may change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// A template failed while rendering an output (reported once per template and culprit).
+    Render,
+    /// Generated fields got fallback copy because a budget was reached.
+    OverBudget,
+    /// An internal link or fragment that names nothing.
+    BrokenLink,
+}
+
 /// One problem in the site, with its location and a hint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
+    /// What kind of problem it is, when code tells it apart.
+    #[serde(skip)]
+    pub code: Option<Code>,
     /// Error or warning.
     pub severity: Severity,
     /// What went wrong, in one sentence.
@@ -54,6 +69,7 @@ impl Diagnostic {
     /// An error with no location yet.
     pub fn error(message: impl Into<String>) -> Self {
         Self {
+            code: None,
             severity: Severity::Error,
             message: message.into(),
             location: None,
@@ -122,6 +138,13 @@ impl Diagnostic {
     pub fn at_offset(self, file: impl Into<PathBuf>, text: &str, offset: usize) -> Self {
         let (line, column) = line_column(text, offset);
         self.at(file, text, line, Some(column))
+    }
+
+    /// Marks the problem as one of kind `code`.
+    #[must_use]
+    pub fn with_code(mut self, code: Code) -> Self {
+        self.code = Some(code);
+        self
     }
 
     /// Adds a hint saying what to do.
@@ -205,7 +228,8 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// What ends a build. Problems in the site's files are [`Error::Site`]; the rest belong to no page.
+/// What ends a command. Problems in the site's files are [`Error::Site`]; the rest belong to no
+/// page, and each says which exit code it ends the process with ([`Error::exit_code`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The site has errors (front matter, templates, links, …); all of them, in file order.
@@ -222,9 +246,31 @@ pub enum Error {
         /// What the operating system said.
         source: std::io::Error,
     },
-    /// Anything else that is not the site's fault, such as a bad option.
+    /// A database of the state folder cannot be used (damaged, from a newer sitegen, locked).
+    #[error("{message}")]
+    Store {
+        /// The database.
+        path: PathBuf,
+        /// What is wrong with it, naming the database.
+        message: String,
+    },
+    /// Another sitegen is working on the site.
+    #[error("{0}")]
+    Locked(String),
+    /// A network address cannot be used (the preview server's).
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A bad option or argument, or a command that cannot apply to the site as it is.
     #[error("{0}")]
     Usage(String),
+    /// Something sitegen itself failed at (a thread or runtime that could not start, a panic).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -236,11 +282,27 @@ impl Error {
         }
     }
 
-    /// The process exit code: 1 when the site has errors, 2 for config, usage and I/O failures.
+    /// An error of the database at `path`: `what` went wrong with it.
+    pub fn store(path: impl AsRef<Path>, what: impl fmt::Display) -> Self {
+        let path = path.as_ref().to_path_buf();
+        Self::Store {
+            message: format!("{}: {what}", path.display()),
+            path,
+        }
+    }
+
+    /// The process exit code: 1 when the site has errors, 2 for the rest (config, usage, I/O,
+    /// the state folder, the lock, the network, sitegen's own failures).
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Site(_) => 1,
-            Self::Config(_) | Self::Io { .. } | Self::Usage(_) => 2,
+            Self::Config(_)
+            | Self::Io { .. }
+            | Self::Store { .. }
+            | Self::Locked(_)
+            | Self::Listen { .. }
+            | Self::Usage(_)
+            | Self::Internal(_) => 2,
         }
     }
 
@@ -252,6 +314,18 @@ impl Error {
             other => vec![Diagnostic::error(other.to_string())],
         }
     }
+}
+
+/// The messages of an error and of its sources, one per line (tera's errors nest the culprit).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push('\n');
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Result of a stage.

@@ -1,42 +1,54 @@
-//! sitegen: a static site generator for large sites, with Zola's content conventions.
+//! sitegen: a static site generator for large sites whose copy is partly written by language
+//! models, with Zola's content conventions.
 //!
 //! A build is a chain of values, one stage a module, in this order:
 //!
 //! ```text
-//! config ──► load ──► plan ──► render ──► post ──► emit
-//!            Site     BuildPlan  Rendered   bytes    files (staging, swapped in on success)
+//! load ──► plan ──► generate ──► render ──► post ──► emit ──► state
+//! Site     BuildPlan CopySet     Rendered   Processed files   manifest, stamp
 //! ```
 //!
-//! - [`config`]: `sitegen.toml` (or Zola's `zola.toml`/`config.toml`) plus `--set` overrides.
-//! - [`load`]: content/, static/, templates → an immutable [`load::site::Site`] holding metadata
-//!   only (bodies are read again when rendered, so memory stays flat as sites grow).
-//! - [`plan`]: every output and its file; two sources claiming one file is an error.
+//! - [`load`]: the site's folder (content, data, templates, static files, prompts) → an
+//!   immutable [`site::Site`], the model, which holds metadata only (bodies are read again when
+//!   rendered, so memory stays flat as sites grow).
+//! - [`plan`]: every output and its file, what each is made from, and, against the previous
+//!   build's records, which to render, keep and delete, and why.
+//! - [`generate`]: the AI copy of the pages' generated fields: the cache, then a
+//!   concurrency-limited, batched queue of provider calls, filling a [`generate::copy::CopySet`]
+//!   while the site renders.
 //! - [`render`]: markdown ([`markdown`]) and tera templates, one output at a time.
-//! - [`post`]: minification (HTML with its inline CSS and JS).
-//! - [`emit`]: the staging folder and its swap.
+//! - [`post`]: one streaming rewrite of each HTML output (fingerprinted assets, images, links),
+//!   the link check, minification.
+//! - [`emit`]: staging the outputs and landing them; the edge platforms' files.
+//! - [`state`]: `.sitegen/`, what a build leaves for the next (the manifest, the stamp, the
+//!   journal, the lock).
 //!
-//! [`build::build`] is the driver: it streams outputs through render → post → emit in parallel
-//! with rayon. Problems in the site are [`diagnostics::Diagnostic`]s, collected and reported
-//! together; the build fails before the swap, so the previous output stays intact.
+//! The ground floor, which every stage may read and which imports none: [`site`] (the model),
+//! [`config`], [`diagnostics`], [`fs`], [`hash`], [`markdown`] and [`value`]. [`build`] is the driver,
+//! the only module that knows the order of the stages: it streams outputs through render →
+//! post → emit in parallel with rayon. [`command`] and [`serve`] are what the command line
+//! runs. Problems in the site are [`Diagnostic`]s, collected and reported together; a build
+//! with errors writes nothing.
 
+// The allocator's C API is called in one place; see `alloc`.
+#[allow(unsafe_code)]
 pub mod alloc;
 pub mod build;
+pub mod command;
 pub mod config;
 pub mod diagnostics;
 pub mod emit;
+pub mod fs;
 pub mod generate;
 pub mod hash;
-pub mod init;
 pub mod load;
-pub mod lock;
 pub mod markdown;
 pub mod plan;
 pub mod post;
 pub mod render;
-pub mod schedule;
 pub mod serve;
+pub mod site;
 pub mod state;
-pub mod theme;
 pub mod value;
 
 pub use build::{BuildReport, Options, build};

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sitegen::build::{BuildReport, Gate, GenerationStatus, Options, Outcome, Progress, Quiet};
+use sitegen::build::{BuildReport, Options, Progress, Quiet, Resident};
+use sitegen::command::{self, Gate, Locking, Outcome};
+use sitegen::generate::stage::GenerationStatus;
 use sitegen::{Diagnostic, Error};
 
 /// A fast static site generator for large sites, with Zola's content conventions.
@@ -209,7 +211,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match cli.command {
-        Command::Init { dir } => match sitegen::init::init(&dir) {
+        Command::Init { dir } => match command::init::init(&dir) {
             Ok(()) => {
                 say(&format!(
                     "Created a new site in {}. Build it with: sitegen build --root {}",
@@ -244,9 +246,9 @@ fn main() -> ExitCode {
                 output,
                 drafts,
                 overrides,
-                wait,
                 ..Options::default()
             },
+            wait,
             bind,
             port,
             open,
@@ -274,7 +276,7 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-fn options(args: &SiteArgs, build: Option<&BuildArgs>, gate: Option<&GateArgs>) -> Options {
+fn options(args: &SiteArgs, build: Option<&BuildArgs>) -> Options {
     Options {
         root: args.root.clone(),
         output: build.and_then(|b| b.output.clone()),
@@ -282,24 +284,42 @@ fn options(args: &SiteArgs, build: Option<&BuildArgs>, gate: Option<&GateArgs>) 
         overrides: args.overrides.clone(),
         write: build.is_some(),
         full: build.is_some_and(|b| b.full),
-        wait: build.is_some_and(|b| b.wait),
         max_cost: build.and_then(|b| b.max_cost),
         strict: build.is_some_and(|b| b.strict),
-        gate: gate.map(|g| Gate {
-            threshold: g.threshold,
-            max_age: g.max_age,
-        }),
     }
 }
 
-fn run(args: &SiteArgs, build: Option<&BuildArgs>, gate: Option<&GateArgs>) -> ExitCode {
-    let options = options(args, build, gate);
+fn gate(args: &GateArgs) -> Gate {
+    Gate {
+        threshold: args.threshold,
+        max_age: args.max_age,
+    }
+}
+
+fn run(args: &SiteArgs, build: Option<&BuildArgs>, gate_args: Option<&GateArgs>) -> ExitCode {
+    let options = options(args, build);
+    let locking = Locking {
+        wait: build.is_some_and(|b| b.wait),
+    };
     let explain = build.is_some_and(|b| b.explain);
     let interactive = std::io::stderr().is_terminal() && !args.quiet && args.format == Format::Text;
-    let result = if interactive {
-        sitegen::build::run_then_exit(&options, &Bar::new())
+    let bar;
+    let progress: &dyn Progress = if interactive {
+        bar = Bar::new();
+        &bar
     } else {
-        sitegen::build::run_then_exit(&options, &Quiet)
+        &Quiet
+    };
+    // The process ends after this build: its memory is left to the exit.
+    let mut resident = Resident::exiting();
+    let result = match gate_args {
+        Some(g) => command::rebuild(&options, locking, gate(g), progress, &mut resident),
+        None => command::build(&options, locking, progress, &mut resident).map(|report| {
+            Outcome::Built {
+                reason: "build".to_owned(),
+                report: Box::new(report),
+            }
+        }),
     };
     match result {
         Ok(outcome) => {
@@ -307,7 +327,7 @@ fn run(args: &SiteArgs, build: Option<&BuildArgs>, gate: Option<&GateArgs>) -> E
                 outcome,
                 args.format,
                 options.write,
-                options.gate.is_some(),
+                gate_args.is_some(),
                 explain,
             );
             ExitCode::SUCCESS
@@ -318,37 +338,17 @@ fn run(args: &SiteArgs, build: Option<&BuildArgs>, gate: Option<&GateArgs>) -> E
 
 /// Prints the generation statistics of the site at `root`.
 fn stats(root: &std::path::Path, since: Option<Duration>, all: bool, format: Format) -> ExitCode {
-    use sitegen::state::generations::{self, Range, Store};
-    let state = sitegen::state::dir(root);
-    if !state.join(generations::FILE).exists() {
-        return fail(
-            &Error::Usage(format!(
-                "no generations recorded in {}: build a site with generated fields first",
-                state.display()
-            )),
-            format,
-        );
-    }
-    let range = match (since, all) {
-        (_, true) => Range::All,
-        (Some(age), _) => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            Range::Since(i64::try_from(now.saturating_sub(age).as_secs()).unwrap_or(0))
-        }
-        (None, false) => Range::LastBuild,
+    use command::stats::{self, Span};
+    let span = match (since, all) {
+        (_, true) => Span::All,
+        (Some(age), _) => Span::Since(age),
+        (None, false) => Span::LastBuild,
     };
-    let stats = Store::open(&state).and_then(|store| {
-        store
-            .stats(range)
-            .map_err(|e| Error::Usage(format!("cannot read the generation traces: {e}")))
-    });
-    match stats {
+    match stats::stats(root, span) {
         Ok(stats) => {
             match format {
                 Format::Json => say(&serde_json::to_string(&stats).unwrap_or_default()),
-                Format::Text => say(generations::render_text(&stats).trim_end()),
+                Format::Text => say(stats::render_text(&stats).trim_end()),
             }
             ExitCode::SUCCESS
         }
@@ -409,26 +409,29 @@ impl sitegen::serve::Terminal for ServeTerminal {
 /// Runs `rebuild` on the cron schedule until SIGINT or SIGTERM.
 fn schedule(args: &SiteArgs, build: &BuildArgs, gate: &GateArgs, cron: &str) -> ExitCode {
     sitegen::alloc::keep_freed_memory();
-    let schedule = match sitegen::schedule::Schedule::parse(cron) {
+    let schedule = match command::schedule::Schedule::parse(cron) {
         Ok(s) => s,
         Err(e) => return fail(&e, Format::Text),
     };
-    let mut options = options(args, Some(build), Some(gate));
-    options.wait = true;
+    let options = options(args, Some(build));
+    let (locking, gate) = (Locking { wait: true }, self::gate(gate));
     say(&format!(
         "scheduled: `{}` for {}",
         schedule.expression(),
         args.root.display()
     ));
     let tick = || {
-        sitegen::build::run(&options, &Quiet).map(|outcome| match outcome {
-            Outcome::Skipped { reason, .. } => format!("skipped: {reason}"),
-            Outcome::Built { reason, report } => {
-                format!("built ({reason}): {}", summary_line(&report, true))
-            }
-        })
+        let mut resident = Resident::default();
+        command::rebuild(&options, locking, gate, &Quiet, &mut resident).map(
+            |outcome| match outcome {
+                Outcome::Skipped { reason, .. } => format!("skipped: {reason}"),
+                Outcome::Built { reason, report } => {
+                    format!("built ({reason}): {}", summary_line(&report, true))
+                }
+            },
+        )
     };
-    match sitegen::schedule::run(&schedule, tick, &mut |line| say(line)) {
+    match command::schedule::run(&schedule, tick, &mut |line| say(line)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e, Format::Text),
     }

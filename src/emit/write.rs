@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use crate::diagnostics::{Error, Result};
 use crate::hash::ContentHash;
-use crate::load::site::StaticSource;
+use crate::site::StaticSource;
 
 /// Bytes of staged outputs an incremental build holds in memory; more go to the staging folder.
 pub const MEMORY_BUDGET: usize = 256 << 20;
@@ -70,6 +70,13 @@ impl Sink {
                 count.fetch_add(1, Ordering::Relaxed);
                 Ok(bytes.len() as u64)
             }
+        }
+    }
+
+    /// Gives up: a staging folder is removed, nothing lands.
+    pub fn abort(self) {
+        if let Self::Staging(staging) = self {
+            staging.abort();
         }
     }
 

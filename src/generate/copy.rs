@@ -7,7 +7,8 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use serde_json::{Map, Value};
 
 use crate::hash::{ContentHash, Fingerprint};
-use crate::load::site::PageId;
+use crate::plan::hash::Fingerprints;
+use crate::site::{PageId, Site};
 
 /// Field → value, for one page.
 pub type Fields = Arc<Map<String, Value>>;
@@ -21,24 +22,44 @@ struct Inner {
     pending: HashSet<PageId>,
     /// Set once the generate stage is over (a page never filled then stays empty).
     done: bool,
-    /// Counts changes, for [`GeneratedCopy::wait_change`].
+    /// Counts changes, for [`CopySet::wait_change`].
     changes: u64,
 }
 
-/// The copy of every page with generated fields.
+/// The copy of every page with generated fields: a value the generate stage fills while the
+/// site renders, and render reads (waiting for a page whose copy is still being written).
 #[derive(Default)]
-pub struct GeneratedCopy {
+pub struct CopySet {
     inner: Mutex<Inner>,
     changed: Condvar,
+    /// A value unique to the build: the copy of a page still waiting hashes with it.
+    nonce: u64,
 }
 
-impl std::fmt::Debug for GeneratedCopy {
+impl std::fmt::Debug for CopySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeneratedCopy").finish_non_exhaustive()
+        f.debug_struct("CopySet").finish_non_exhaustive()
     }
 }
 
-impl GeneratedCopy {
+impl CopySet {
+    /// An empty set, for one build.
+    pub fn new() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self {
+            nonce: now ^ u64::from(std::process::id()),
+            ..Self::default()
+        }
+    }
+
+    /// The fingerprints of `site`'s pages and templates, with this copy in them.
+    pub fn fingerprints(&self, site: &Site) -> Fingerprints {
+        let config = serde_json::to_value(&site.config).unwrap_or_default();
+        Fingerprints::new(site, &config, &|id| self.fingerprint(id))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -120,10 +141,10 @@ impl GeneratedCopy {
     /// What the copy of `page` adds to the inputs of the outputs that show it: the hash of its
     /// values; for a page still waiting, a value no build recorded (so every output showing it
     /// is rendered again once the copy is in). `None` for a page without generated fields.
-    pub fn fingerprint(&self, page: PageId, nonce: u64) -> Option<ContentHash> {
+    pub fn fingerprint(&self, page: PageId) -> Option<ContentHash> {
         let inner = self.lock();
         if inner.waiting.contains(&page) {
-            return Some(Fingerprint::new("copy-waiting").num(nonce).finish());
+            return Some(Fingerprint::new("copy-waiting").num(self.nonce).finish());
         }
         let values = inner.values.get(&page)?;
         let mut f = Fingerprint::new("copy");
@@ -139,7 +160,7 @@ mod tests {
 
     #[test]
     fn readers_wait_for_a_page_being_generated() {
-        let copy = Arc::new(GeneratedCopy::default());
+        let copy = Arc::new(CopySet::default());
         copy.expect([PageId(1)]);
         assert!(copy.get(PageId(0)).is_none(), "not waiting: no wait");
         let writer = {
@@ -158,17 +179,22 @@ mod tests {
 
     #[test]
     fn fingerprints_change_with_values_and_waiting() {
-        let copy = GeneratedCopy::default();
-        assert!(copy.fingerprint(PageId(0), 1).is_none());
+        let with_nonce = |nonce| CopySet {
+            nonce,
+            ..CopySet::default()
+        };
+        let (copy, another_build) = (with_nonce(1), with_nonce(2));
+        assert!(copy.fingerprint(PageId(0)).is_none());
         copy.expect([PageId(0)]);
-        let waiting = copy.fingerprint(PageId(0), 1);
-        assert_ne!(waiting, copy.fingerprint(PageId(0), 2));
+        another_build.expect([PageId(0)]);
+        let waiting = copy.fingerprint(PageId(0));
+        assert_ne!(waiting, another_build.fingerprint(PageId(0)));
         let mut fields = Map::new();
         fields.insert("a".into(), Value::from("x"));
         copy.set(PageId(0), Arc::new(fields.clone()), true);
-        let pending = copy.fingerprint(PageId(0), 1);
+        let pending = copy.fingerprint(PageId(0));
         copy.set(PageId(0), Arc::new(fields), false);
-        assert_ne!(pending, copy.fingerprint(PageId(0), 1));
+        assert_ne!(pending, copy.fingerprint(PageId(0)));
         assert_ne!(waiting, pending);
     }
 }

@@ -17,7 +17,8 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Job, OutputKind, ProviderConfig};
+use super::{Job, OutputKind};
+use crate::config::ProviderConfig;
 
 /// One chat-completions request, before it is sent.
 #[derive(Debug, Clone, PartialEq)]

@@ -31,7 +31,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::provider::{self, Completion, Provider, ProviderError, Request};
-use super::{Answer, ClassBudget, Job, Outcome, ProviderConfig, ProviderKind};
+use super::{Answer, Job, Outcome};
+use crate::config::{ClassBudget, ProviderConfig, ProviderKind};
 
 /// Checks (and may normalize) one generated value: `Ok` is the value kept, `Err` says why it
 /// was refused.

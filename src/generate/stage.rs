@@ -20,13 +20,15 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::GenerateConfig;
+use crate::config::{ProviderConfig, ProviderKind};
 use crate::diagnostics::{Diagnostic, Error, Result};
+use crate::generate::copy::CopySet;
+use crate::generate::prompts::{Prompt, Prompts};
 use crate::generate::queue::{self, Budgets, QueueStats};
-use crate::generate::{Answer, Job, Outcome, ProviderConfig, ProviderKind, checks};
+use crate::generate::store::{Store, Trace};
+use crate::generate::{Answer, Job, Outcome, checks};
 use crate::hash::Fingerprint;
-use crate::load::prompts::Prompt;
-use crate::load::site::{PageId, Site};
-use crate::state::generations::{Store, Trace};
+use crate::site::{PageId, Site};
 
 /// One generated field of one page.
 #[derive(Debug, Clone)]
@@ -41,9 +43,11 @@ struct FieldJob {
     context: Arc<tera::Context>,
 }
 
-/// The jobs of a build.
+/// The jobs of a build, with the prompts that made them.
 #[derive(Debug, Default)]
-pub struct Planned {
+pub struct Jobs {
+    /// The site's prompts, compiled.
+    prompts: Arc<Prompts>,
     fields: Vec<FieldJob>,
     /// Distinct jobs, by key.
     jobs: HashMap<String, Job>,
@@ -51,7 +55,7 @@ pub struct Planned {
     public: HashMap<String, String>,
 }
 
-impl Planned {
+impl Jobs {
     /// Whether no page has generated fields.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
@@ -87,6 +91,72 @@ pub struct GenerationReport {
     pub breaker_opened: bool,
 }
 
+/// Where the generation of copy stands, for a progress display.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GenerationStatus {
+    /// Generated fields of the site.
+    pub total: u64,
+    /// Fields with their copy (generated, cached or fallback).
+    pub done: u64,
+    /// Fields that failed (they get fallback copy).
+    pub failed: u64,
+    /// Tokens used so far (in + out).
+    pub tokens: u64,
+    /// USD spent so far.
+    pub cost_usd: f64,
+}
+
+/// How a build asks for its copy.
+#[derive(Debug, Clone, Copy)]
+pub struct Asking<'a> {
+    /// The state folder, which holds the cache of answers.
+    pub state_dir: &'a Path,
+    /// The config file, for problems with the provider's settings.
+    pub config_file: &'a Path,
+    /// Whether the build writes: a check gives every field its fallback and asks nothing.
+    pub write: bool,
+    /// Most USD the build may spend (`--max-cost`), over the config's.
+    pub max_cost: Option<f64>,
+}
+
+/// Begins the stage for `site`: plans a job per generated field, fills `copy` with what the
+/// cache (or, for a check, the fallbacks) gives at once, and sends the rest to the provider
+/// while the site renders. `None` when nothing is left to wait for.
+pub fn begin(
+    site: &Arc<Site>,
+    copy: &Arc<CopySet>,
+    asking: &Asking<'_>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Option<Running>> {
+    let (provider_name, provider) = provider(&site.config).map_err(|message| {
+        Error::Config(Box::new(
+            Diagnostic::error(message)
+                .in_file(asking.config_file)
+                .with_help("name a provider of [providers], or \"offline\""),
+        ))
+    })?;
+    let jobs = plan(site, &provider, &site.config.generate).map_err(Error::Site)?;
+    if jobs.is_empty() {
+        return Ok(None);
+    }
+    if !asking.write {
+        fill_fallbacks(&jobs, copy);
+        return Ok(None);
+    }
+    let max_cost = asking.max_cost.or(site.config.generate.max_cost);
+    let (running, more) = start(
+        Arc::clone(site),
+        jobs,
+        Arc::clone(copy),
+        asking.state_dir,
+        provider_name,
+        provider,
+        max_cost,
+    )?;
+    warnings.extend(more);
+    Ok(Some(running))
+}
+
 /// The provider a build uses, resolved from the config.
 pub fn provider(
     config: &crate::config::Config,
@@ -101,26 +171,37 @@ pub fn provider(
     }
 }
 
-/// Renders the prompts of every generated field of `site` into jobs.
+/// Compiles the prompts of `site` and renders the prompt of every generated field into a job.
 pub fn plan(
     site: &Site,
     provider: &ProviderConfig,
     generate: &GenerateConfig,
-) -> std::result::Result<Planned, Vec<Diagnostic>> {
+) -> std::result::Result<Jobs, Vec<Diagnostic>> {
     use rayon::prelude::*;
+    let mut problems = Vec::new();
+    let prompts = Prompts::load(
+        &site.root,
+        site.prompt_files.iter().map(String::as_str),
+        &mut problems,
+    );
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     let with_fields: Vec<usize> = (0..site.pages.len())
         .filter(|i| !site.pages[*i].meta.generate.is_empty())
         .collect();
     if with_fields.is_empty() {
-        return Ok(Planned::default());
+        return Ok(Jobs::default());
     }
     let config = serde_json::to_value(&site.config).unwrap_or_default();
     let results: Vec<std::result::Result<Vec<PlannedField>, Diagnostic>> = with_fields
         .par_iter()
-        .map(|i| page_jobs(site, PageId(*i), provider, generate, &config))
+        .map(|i| page_jobs(site, &prompts, PageId(*i), provider, generate, &config))
         .collect();
-    let mut planned = Planned::default();
-    let mut problems = Vec::new();
+    let mut planned = Jobs {
+        prompts: Arc::new(prompts),
+        ..Jobs::default()
+    };
     for result in results {
         match result {
             Ok(list) => {
@@ -162,6 +243,7 @@ type PlannedField = (FieldJob, Job, String);
 
 fn page_jobs(
     site: &Site,
+    prompts: &Prompts,
     id: PageId,
     provider: &ProviderConfig,
     generate: &GenerateConfig,
@@ -187,7 +269,7 @@ fn page_jobs(
                 .in_file(page_origin(site, id))
                 .with_help(help.to_owned())
         };
-        let Some(prompt) = site.prompts.resolve(spec.prompt()) else {
+        let Some(prompt) = prompts.resolve(spec.prompt()) else {
             return Err(problem(
                 format!(
                     "the field `{field}` asks for the prompt `{}`, which prompts/ does not have",
@@ -200,23 +282,19 @@ fn page_jobs(
         context.insert("page", &page_value);
         context.insert("vars", &spec.vars());
         context.insert("config", config);
-        let text = site.prompts.render(prompt, "", &context).map_err(|e| {
+        let text = prompts.render(prompt, "", &context).map_err(|e| {
             problem(
                 format!("the prompt `{}` failed: {e}", prompt.id()),
                 "fix the prompt template",
             )
         })?;
         let system = match &prompt.system {
-            Some(_) => Some(
-                site.prompts
-                    .render(prompt, "system", &context)
-                    .map_err(|e| {
-                        problem(
-                            format!("the system message of `{}` failed: {e}", prompt.id()),
-                            "fix the prompt's `system`",
-                        )
-                    })?,
-            ),
+            Some(_) => Some(prompts.render(prompt, "system", &context).map_err(|e| {
+                problem(
+                    format!("the system message of `{}` failed: {e}", prompt.id()),
+                    "fix the prompt's `system`",
+                )
+            })?),
             None => None,
         };
         let job = job(prompt, provider, generate, system, text);
@@ -293,13 +371,13 @@ fn public_text(value: &Value) -> String {
 }
 
 /// Gives every field its fallback, without the cache or a provider (`sitegen check`).
-pub fn fill_fallbacks(site: &Site, planned: &Planned) {
+pub fn fill_fallbacks(jobs: &Jobs, copy: &CopySet) {
+    let prompts = &jobs.prompts;
     let mut by_page: BTreeMap<PageId, Map<String, Value>> = BTreeMap::new();
-    for field in &planned.fields {
-        let value = site
-            .prompts
+    for field in &jobs.fields {
+        let value = prompts
             .resolve(&field.prompt)
-            .and_then(|p| site.prompts.fallback(p, &field.context).ok())
+            .and_then(|p| prompts.fallback(p, &field.context).ok())
             .unwrap_or_default();
         by_page
             .entry(field.page)
@@ -307,8 +385,9 @@ pub fn fill_fallbacks(site: &Site, planned: &Planned) {
             .insert(field.field.clone(), value);
     }
     for (page, fields) in by_page {
-        site.generated.set(page, Arc::new(fields), false);
+        copy.set(page, Arc::new(fields), false);
     }
+    copy.finish();
 }
 
 /// The running stage: [`Running::finish`] waits for the queue and records the pending pages.
@@ -322,6 +401,10 @@ pub struct Running {
 /// What the answering thread and the finishing driver share.
 struct Shared {
     site: Arc<Site>,
+    /// The copy being filled in.
+    copy: Arc<CopySet>,
+    /// The prompts the jobs were made with.
+    prompts: Arc<Prompts>,
     store: Store,
     build: i64,
     provider_name: String,
@@ -331,11 +414,11 @@ struct Shared {
     by_key: HashMap<String, Vec<usize>>,
     /// Field indices per page.
     by_page: HashMap<PageId, Vec<usize>>,
-    state: Mutex<Progress>,
+    state: Mutex<Tally>,
 }
 
 #[derive(Default)]
-struct Progress {
+struct Tally {
     /// Per field, its value and whether it is a fallback (None: not answered yet).
     values: Vec<Option<(Value, bool)>>,
     report: GenerationReport,
@@ -347,7 +430,8 @@ struct Progress {
 /// the provider on a thread of its own.
 pub fn start(
     site: Arc<Site>,
-    planned: Planned,
+    planned: Jobs,
+    copy: Arc<CopySet>,
     state_dir: &Path,
     provider_name: String,
     provider: ProviderConfig,
@@ -355,12 +439,7 @@ pub fn start(
 ) -> Result<(Running, Vec<Diagnostic>)> {
     let mut warnings = Vec::new();
     let store = Store::open(state_dir)?;
-    let db_error = |e: rusqlite::Error| {
-        Error::Usage(format!(
-            "cannot use the generation cache {}: {e}",
-            store.path().display()
-        ))
-    };
+    let db_error = |e: rusqlite::Error| Error::store(store.path(), e);
     let build = store
         .begin_build(&provider_name, &provider.model)
         .map_err(db_error)?;
@@ -374,6 +453,8 @@ pub fn start(
     }
     let shared = Arc::new(Shared {
         site: Arc::clone(&site),
+        copy: Arc::clone(&copy),
+        prompts: Arc::clone(&planned.prompts),
         store,
         build,
         model: provider.model.clone(),
@@ -381,7 +462,7 @@ pub fn start(
         fields: planned.fields,
         by_key,
         by_page,
-        state: Mutex::new(Progress {
+        state: Mutex::new(Tally {
             values: Vec::new(),
             report: GenerationReport::default(),
             problems: Vec::new(),
@@ -418,7 +499,7 @@ pub fn start(
         .flat_map(|job| shared.by_key.get(&job.key).into_iter().flatten())
         .map(|i| shared.fields[*i].page)
         .collect();
-    site.generated.expect(waiting);
+    copy.expect(waiting);
     // Copy from the cache or the fallbacks is traced only for the pages this build renders
     // ([`Running::trace_used`]): a rebuild of one page must not trace 10,000 cache hits.
     shared.answer(&immediate, false);
@@ -447,7 +528,8 @@ pub fn start(
             .fields
             .iter()
             .filter_map(|f| {
-                site.prompts
+                shared
+                    .prompts
                     .resolve(&f.prompt)
                     .map(|p| (f.prompt.clone(), p.max_chars))
             })
@@ -467,12 +549,12 @@ pub fn start(
                 .name("generate".into())
                 .spawn(move || {
                     // However the queue ends (even by a panic), no page is left waiting.
-                    let _release = Release(Arc::clone(&shared.site));
+                    let _release = Release(Arc::clone(&shared.copy));
                     let stats = run_queue(&shared, provider, api_key, to_send, budgets, check);
                     shared.settle_unanswered();
                     stats
                 })
-                .map_err(|e| Error::Usage(format!("cannot start the generation thread: {e}")))?,
+                .map_err(|e| Error::Internal(format!("cannot start the generation thread: {e}")))?,
         )
     };
     Ok((
@@ -538,11 +620,11 @@ fn run_queue(
 }
 
 /// Ends the copy's waiting when dropped.
-struct Release(Arc<Site>);
+struct Release(Arc<CopySet>);
 
 impl Drop for Release {
     fn drop(&mut self) {
-        self.0.generated.finish();
+        self.0.finish();
     }
 }
 
@@ -556,7 +638,6 @@ impl Shared {
             prompt: name.to_owned(),
             version: version.parse().unwrap_or(1),
             prompt_hash: self
-                .site
                 .prompts
                 .resolve(&field.prompt)
                 .map(|p| p.hash.short_hex())
@@ -592,7 +673,7 @@ impl Shared {
         self.answer(&failed, true);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tally> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -659,7 +740,7 @@ impl Shared {
                         pending |= *fallback && self.provider_name != "offline";
                     }
                 }
-                self.site.generated.set(page, Arc::new(fields), pending);
+                self.copy.set(page, Arc::new(fields), pending);
             }
         }
     }
@@ -667,7 +748,7 @@ impl Shared {
     /// The fallback of a field: its prompt's fallback template, or (if that fails) an empty
     /// string, logged.
     fn fallback(&self, field: &FieldJob) -> Value {
-        let prompts = &self.site.prompts;
+        let prompts = &self.prompts;
         prompts
             .resolve(&field.prompt)
             .ok_or_else(|| format!("no prompt `{}`", field.prompt))
@@ -685,9 +766,9 @@ impl Shared {
 
 impl Running {
     /// Where the stage stands.
-    pub fn status(&self) -> crate::build::GenerationStatus {
+    pub fn status(&self) -> GenerationStatus {
         let state = self.shared.lock();
-        crate::build::GenerationStatus {
+        GenerationStatus {
             total: state.values.len() as u64,
             done: state.values.iter().filter(|v| v.is_some()).count() as u64,
             failed: state.report.failures,
@@ -712,7 +793,7 @@ impl Running {
         shared
             .store
             .record(shared.build, &rows)
-            .map_err(|e| Error::Usage(format!("cannot record generation traces: {e}")))
+            .map_err(|e| Error::store(shared.store.path(), e))
     }
 
     /// A stage with nothing to do.
@@ -729,7 +810,7 @@ impl Running {
             .map(|w| w.join().unwrap_or_default())
             .unwrap_or_default();
         let shared = &self.shared;
-        shared.site.generated.finish();
+        shared.copy.finish();
         let state = shared.lock();
         let mut report = state.report.clone();
         report.requests = stats.requests;
@@ -752,15 +833,15 @@ impl Running {
         }
         let problems = state.problems.clone();
         drop(state);
-        let db = |e: rusqlite::Error| Error::Usage(format!("cannot record pending copy: {e}"));
+        let db = |e: rusqlite::Error| Error::store(shared.store.path(), e);
         shared.store.set_pending(&pending).map_err(db)?;
         shared.store.clear_pending(&settled).map_err(db)?;
         shared.store.finish_build(shared.build).map_err(db)?;
         if let Some(problem) = problems.first() {
-            return Err(Error::Usage(format!(
-                "cannot record generations in {}: {problem}",
-                shared.store.path().display()
-            )));
+            return Err(Error::store(
+                shared.store.path(),
+                format!("cannot record generations: {problem}"),
+            ));
         }
         Ok(report)
     }

@@ -4,7 +4,7 @@
 //! deterministic pass (paths, listings, siblings), whatever order the file system lists files in.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 
@@ -12,11 +12,13 @@ use crate::config::Config;
 use crate::diagnostics::Diagnostic;
 use crate::hash::ContentHash;
 use crate::load::data::Record;
-use crate::load::front_matter::{self, Date, PageFrontMatter, SectionFrontMatter, parse_date};
-use crate::load::site::{Asset, Document, Page, PageId, Section, SectionId};
+use crate::load::front_matter::{self, parse_date};
 use crate::load::source::{self, Cached, Freshness, Made, Parsed, SourceCache, Stat};
 use crate::load::walk::SourceFiles;
 use crate::markdown;
+use crate::site::front_matter::{Date, PageFrontMatter, SectionFrontMatter, SortBy};
+use crate::site::paths::sanitize_site_path;
+use crate::site::{Asset, Document, Page, PageId, Section, SectionId};
 
 /// A content file found by the walk.
 #[derive(Debug)]
@@ -57,12 +59,6 @@ fn classify(relative: &str) -> Found {
     } else {
         Found::Asset
     }
-}
-
-/// A path shown in messages: relative to the root when inside it.
-pub fn relative_to(path: &Path, root: &Path) -> PathBuf {
-    path.strip_prefix(root)
-        .map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
 }
 
 /// The pages and sections of a site, assembled.
@@ -638,32 +634,6 @@ fn section_chain(dir: &str, section_dirs: &HashMap<String, SectionId>) -> Vec<Se
     chain
 }
 
-/// Cleans a URL path from front matter (`path`, `aliases`): no `..`, no backslashes or control
-/// characters, so it can never name a file outside the output folder. Returns `/a/b/`, or
-/// `/a/b.html` when the last segment has an extension.
-pub fn sanitize_site_path(raw: &str) -> Result<String, String> {
-    let trimmed = raw.trim();
-    if trimmed.contains('\\') || trimmed.chars().any(char::is_control) || trimmed.contains("://") {
-        return Err(format!("`{raw}` is not a site path"));
-    }
-    let mut parts = Vec::new();
-    for part in trimmed.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => return Err(format!("`{raw}` climbs out of the site with `..`")),
-            part => parts.push(part),
-        }
-    }
-    let Some(last) = parts.last() else {
-        return Ok("/".to_owned());
-    };
-    if last.contains('.') && !trimmed.ends_with('/') {
-        Ok(format!("/{}", parts.join("/")))
-    } else {
-        Ok(format!("/{}/", parts.join("/")))
-    }
-}
-
 /// A content file that is not markdown: root-relative key, stat, hash, freshness.
 type HashedAsset = (String, Stat, ContentHash, Freshness);
 
@@ -812,8 +782,7 @@ fn link_sections(sections: &mut [Section], pages: &mut [Page]) {
 }
 
 /// Sorts pages by the section's order; ties and missing keys by content path.
-pub fn sort_pages(list: &mut [PageId], sort_by: front_matter::SortBy, pages: &[Page]) {
-    use front_matter::SortBy;
+pub fn sort_pages(list: &mut [PageId], sort_by: SortBy, pages: &[Page]) {
     let path = |id: &PageId| pages[id.0].doc.relative_path.as_str();
     match sort_by {
         SortBy::Date => list.sort_by(|a, b| {
@@ -840,7 +809,7 @@ pub fn sort_pages(list: &mut [PageId], sort_by: front_matter::SortBy, pages: &[P
 
 #[cfg(test)]
 mod tests {
-    use super::sanitize_site_path;
+    use crate::site::paths::sanitize_site_path;
 
     #[test]
     fn site_paths_cannot_escape() {

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::config::CollectionConfig;
 use crate::diagnostics::Diagnostic;
 use crate::hash::{ContentHash, Fingerprint};
-use crate::load::content::sanitize_site_path;
+use crate::site::paths::sanitize_site_path;
 
 /// One record of a collection, ready to become a page.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub struct Record {
     /// The date field's value.
     pub date: Option<Value>,
     /// Taxonomy → terms.
-    pub taxonomies: crate::load::front_matter::Terms,
+    pub taxonomies: crate::site::front_matter::Terms,
     /// Hash of the collection's config and the record's fields.
     pub hash: ContentHash,
 }

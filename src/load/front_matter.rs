@@ -3,14 +3,11 @@
 //! Splitting is pure and never panics; parse errors are placed at their line in the file
 //! (the front matter's own line shifted by where it starts).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::config::AnchorLinks;
+use crate::site::front_matter::Date;
 
 /// The syntax of a front matter block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,189 +120,6 @@ pub fn parse<T: DeserializeOwned + Default>(split: &Split<'_>) -> Result<T, Pars
     }
 }
 
-/// A page's front matter (Zola's fields).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PageFrontMatter {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    #[serde(deserialize_with = "crate::value::optional")]
-    pub date: Option<Value>,
-    #[serde(deserialize_with = "crate::value::optional")]
-    pub updated: Option<Value>,
-    pub draft: bool,
-    pub slug: Option<String>,
-    pub path: Option<String>,
-    pub aliases: Vec<String>,
-    pub weight: Option<i64>,
-    pub template: Option<String>,
-    pub taxonomies: Terms,
-    pub authors: Vec<String>,
-    #[serde(deserialize_with = "crate::value::table")]
-    pub extra: Map<String, Value>,
-    /// Zola's search flag, accepted for compatibility.
-    pub in_search_index: Option<bool>,
-    /// Zola's `render`, accepted for compatibility: `false` skips the page's own output.
-    pub render: Option<bool>,
-    /// Generated fields (`[generate]`): field → prompt, read as `page.generated.FIELD`.
-    pub generate: BTreeMap<String, crate::config::GenField>,
-    /// The edge handler that answers the page's path (`fresh`, or a module of the site).
-    pub edge: Option<String>,
-}
-
-/// A page's terms, by taxonomy name (sorted). A page names one or two taxonomies: a sorted
-/// Vec holds them in one allocation where a `BTreeMap` took a 500-byte node, for each of the
-/// 10,000 pages every incremental build decodes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Terms(Vec<(String, Vec<String>)>);
-
-impl Terms {
-    /// The terms of taxonomy `name`.
-    pub fn get(&self, name: &str) -> Option<&Vec<String>> {
-        self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .map(|i| &self.0[i].1)
-    }
-
-    /// The taxonomy names, in order.
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(name, _)| name)
-    }
-
-    /// The terms of each taxonomy, in the order of their names.
-    pub fn values(&self) -> impl Iterator<Item = &Vec<String>> {
-        self.0.iter().map(|(_, terms)| terms)
-    }
-}
-
-impl FromIterator<(String, Vec<String>)> for Terms {
-    /// Sorted by name; of two entries of one name, the last is kept (as a map's insert).
-    fn from_iter<I: IntoIterator<Item = (String, Vec<String>)>>(entries: I) -> Self {
-        let mut all: Vec<(String, Vec<String>)> = entries.into_iter().collect();
-        all.reverse();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        all.dedup_by(|later, earlier| later.0 == earlier.0);
-        Self(all)
-    }
-}
-
-impl Serialize for Terms {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(name, terms)| (name, terms)))
-    }
-}
-
-impl<'de> Deserialize<'de> for Terms {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Terms;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a table of taxonomy names to lists of terms")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Terms, A::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(16));
-                while let Some(entry) = map.next_entry::<String, Vec<String>>()? {
-                    entries.push(entry);
-                }
-                Ok(entries.into_iter().collect())
-            }
-        }
-        deserializer.deserialize_map(Visitor)
-    }
-}
-
-/// A section's front matter (Zola's fields).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SectionFrontMatter {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub sort_by: SortBy,
-    pub weight: i64,
-    pub paginate_by: Option<usize>,
-    pub paginate_path: String,
-    pub paginate_reversed: bool,
-    pub template: Option<String>,
-    pub page_template: Option<String>,
-    pub render: bool,
-    pub redirect_to: Option<String>,
-    pub transparent: bool,
-    pub aliases: Vec<String>,
-    pub insert_anchor_links: Option<AnchorLinks>,
-    pub in_search_index: Option<bool>,
-    pub generate_feeds: bool,
-    pub draft: bool,
-    #[serde(deserialize_with = "crate::value::table")]
-    pub extra: Map<String, Value>,
-}
-
-impl Default for SectionFrontMatter {
-    fn default() -> Self {
-        Self {
-            title: None,
-            description: None,
-            sort_by: SortBy::None,
-            weight: 0,
-            paginate_by: None,
-            paginate_path: "page".to_owned(),
-            paginate_reversed: false,
-            template: None,
-            page_template: None,
-            render: true,
-            redirect_to: None,
-            transparent: false,
-            aliases: Vec::new(),
-            insert_anchor_links: None,
-            in_search_index: None,
-            generate_feeds: false,
-            draft: false,
-            extra: Map::new(),
-        }
-    }
-}
-
-/// How a section orders its pages.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SortBy {
-    /// Newest first.
-    Date,
-    /// Lightest first.
-    Weight,
-    /// Alphabetically.
-    Title,
-    /// By file path.
-    #[default]
-    None,
-}
-
-/// A date from front matter, with the text templates see.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Date {
-    /// The instant, in UTC (dates without a time are midnight), for sorting.
-    pub instant: NaiveDateTime,
-    /// As written, normalized: `2024-05-01` or RFC 3339.
-    pub text: String,
-}
-
-impl Date {
-    /// RFC 3339 (for feeds and sitemaps), midnight UTC for bare dates.
-    pub fn rfc3339(&self) -> String {
-        if self.text.len() == 10 {
-            format!("{}T00:00:00Z", self.text)
-        } else {
-            self.instant
-                .and_utc()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        }
-    }
-}
-
 /// Parses a front matter date: a TOML date or datetime, or a string `YYYY-MM-DD`,
 /// `YYYY-MM-DDTHH:MM:SS` (space allowed) with an optional offset.
 pub fn parse_date(value: &Value) -> Result<Date, String> {
@@ -353,7 +167,8 @@ pub fn date_prefix(stem: &str) -> Option<(&str, &str)> {
 mod tests {
     use serde_json::json;
 
-    use super::{Format, PageFrontMatter, Terms, date_prefix, parse, parse_date, split};
+    use super::{Format, date_prefix, parse, parse_date, split};
+    use crate::site::front_matter::{PageFrontMatter, Terms};
 
     #[test]
     fn terms_read_as_a_sorted_map_and_keep_the_last_of_a_name() {

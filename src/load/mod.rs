@@ -8,9 +8,9 @@
 pub mod content;
 pub mod data;
 pub mod front_matter;
-pub mod prompts;
-pub mod site;
 pub mod source;
+pub mod templates;
+pub mod theme;
 pub mod walk;
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,22 +21,13 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Error, Result};
 use crate::markdown;
-use crate::theme::Theme;
-use site::{ContentRef, PageId, Site, StaticFile, StaticSource, Taxonomy, TemplateSource, Term};
+use crate::site::paths::relative_to;
+use crate::site::{ContentRef, PageId, Site, StaticFile, StaticSource, Taxonomy, Term};
 use source::{Cached, Freshness, Made, SourceCache, Stat};
+use theme::Theme;
 use walk::SourceFiles;
 
 use crate::hash::ContentHash;
-
-/// Built-in templates, which a theme or the site may override by name.
-const BUILTIN_TEMPLATES: [(&str, &str); 6] = [
-    ("sitemap.xml", include_str!("../builtin/sitemap.xml")),
-    ("atom.xml", include_str!("../builtin/atom.xml")),
-    ("rss.xml", include_str!("../builtin/rss.xml")),
-    ("robots.txt", include_str!("../builtin/robots.txt")),
-    ("alias.html", include_str!("../builtin/alias.html")),
-    ("404.html", include_str!("../builtin/404.html")),
-];
 
 /// What loading produced.
 pub struct Loaded {
@@ -44,6 +35,13 @@ pub struct Loaded {
     pub site: Site,
     /// Warnings found.
     pub warnings: Vec<Diagnostic>,
+    /// How the sources compare with the previous build's.
+    pub changes: Changes,
+}
+
+/// How the site's source files compare with the previous build's, and what was made of them.
+#[derive(Debug, Default)]
+pub struct Changes {
     /// What was made of every source file, for the next build.
     pub cache: SourceCache,
     /// How each source file compares with the previous build (by root-relative path); files
@@ -57,30 +55,27 @@ pub struct Loaded {
     pub cache_changed: bool,
 }
 
-/// Loads the site at `root` with `config` (read from `config_file`). Drafts are kept when
-/// `drafts`. Files whose stat matches `cache` (the previous build's) are not read again.
+/// Loads the site at `root` with `config` and its `theme` from the files `sources` (the walk
+/// of its source folders). Drafts are kept when `drafts`. Files whose stat matches `cache` (the
+/// previous build's) are not read again.
 pub fn load(
     root: &Path,
     config: Config,
-    config_file: &Path,
+    theme: &Theme,
     drafts: bool,
     mut cache: SourceCache,
     sources: &SourceFiles,
 ) -> Result<Loaded> {
-    let theme = Theme::resolve(root, config.theme.as_deref(), config_file)
-        .map_err(|d| Error::Config(Box::new(d)))?;
     let mut problems = sources.problems.clone();
     let inventory = content::inventory(sources);
     let records = data::load(root, &config.collections, &mut problems);
-    let prompts = prompts::Prompts::load(
-        root,
-        sources
-            .files
-            .iter()
-            .map(|(path, _)| path.as_str())
-            .filter(|path| path.starts_with("prompts/")),
-        &mut problems,
-    );
+    let prompt_files: Vec<String> = sources
+        .files
+        .iter()
+        .map(|(path, _)| path.as_str())
+        .filter(|path| path.starts_with("prompts/"))
+        .map(str::to_owned)
+        .collect();
     let content::Content {
         cache: mut new_cache,
         removed_pages,
@@ -108,20 +103,20 @@ pub fn load(
     for (i, section) in sections.iter().enumerate() {
         by_content_path.insert(
             section.doc.relative_path.clone(),
-            ContentRef::Section(site::SectionId(i)),
+            ContentRef::Section(crate::site::SectionId(i)),
         );
     }
     let taxonomies = taxonomies(&config, &pages);
     let static_files = static_files(
         root,
         sources,
-        &theme,
+        theme,
         &cache,
         &mut new_cache,
         &mut freshness,
         &mut problems,
     );
-    let templates = templates(root, sources, &theme, &mut problems);
+    let templates = templates::read(root, sources, theme, &mut problems);
 
     let mut site = Site {
         root: root.to_path_buf(),
@@ -133,8 +128,7 @@ pub fn load(
         templates,
         by_content_path,
         anchor_targets,
-        prompts,
-        generated: Default::default(),
+        prompt_files,
     };
     // Summaries need every page's URL (for `@/` links), so they come last.
     let summaries: Vec<Option<String>> = pages
@@ -165,11 +159,13 @@ pub fn load(
         Ok(Loaded {
             site,
             warnings,
-            cache: new_cache,
-            freshness,
-            removed_pages,
-            removed_sources,
-            cache_changed,
+            changes: Changes {
+                cache: new_cache,
+                freshness,
+                removed_pages,
+                removed_sources,
+                cache_changed,
+            },
         })
     } else {
         let mut all = errors;
@@ -179,14 +175,14 @@ pub fn load(
 }
 
 /// A permalink while `site.pages` is still being filled in.
-fn permalink_in(site: &Site, pages: &[site::Page], path: &str) -> Option<String> {
+fn permalink_in(site: &Site, pages: &[crate::site::Page], path: &str) -> Option<String> {
     match site.by_content_path.get(path.trim_start_matches('/'))? {
         ContentRef::Page(id) => Some(pages[id.0].doc.permalink.clone()),
         ContentRef::Section(id) => Some(site.section(*id).doc.permalink.clone()),
     }
 }
 
-fn taxonomies(config: &Config, pages: &[site::Page]) -> Vec<Taxonomy> {
+fn taxonomies(config: &Config, pages: &[crate::site::Page]) -> Vec<Taxonomy> {
     config
         .taxonomies
         .iter()
@@ -219,7 +215,11 @@ fn taxonomies(config: &Config, pages: &[site::Page]) -> Vec<Taxonomy> {
             let mut terms: Vec<Term> = terms.into_values().collect();
             for term in &mut terms {
                 term.pages.dedup();
-                content::sort_pages(&mut term.pages, front_matter::SortBy::Date, pages);
+                content::sort_pages(
+                    &mut term.pages,
+                    crate::site::front_matter::SortBy::Date,
+                    pages,
+                );
             }
             Taxonomy {
                 config: tc.clone(),
@@ -229,26 +229,6 @@ fn taxonomies(config: &Config, pages: &[site::Page]) -> Vec<Taxonomy> {
             }
         })
         .collect()
-}
-
-/// The files under the root-relative folder `dir`, as (name relative to it, full path, stat).
-fn files_under<'a>(
-    sources: &'a SourceFiles,
-    root: &'a Path,
-    dir: &'a str,
-) -> impl Iterator<Item = (String, std::path::PathBuf, Stat)> + 'a {
-    sources
-        .under(dir)
-        .map(move |(name, stat)| (name.to_owned(), root.join(dir).join(name), stat))
-}
-
-/// The root-relative folder of a theme folder (`themes/NAME`).
-fn theme_dir(root: &Path, folder: &Path) -> String {
-    folder
-        .strip_prefix(root)
-        .unwrap_or(folder)
-        .to_string_lossy()
-        .replace('\\', "/")
 }
 
 fn static_files(
@@ -267,18 +247,15 @@ fn static_files(
                 by_name.insert(name.to_owned(), (StaticSource::Builtin(bytes), None));
             }
         }
-        Theme::Folder(folder) => {
-            for (name, path, stat) in files_under(
-                sources,
-                root,
-                &format!("{}/static", theme_dir(root, folder)),
-            ) {
+        Theme::Folder(_) => {
+            let folder = theme.folder_of("static").unwrap_or_default();
+            for (name, path, stat) in sources.files_in(root, &folder) {
                 by_name.insert(name, (StaticSource::File(path), Some(stat)));
             }
         }
         Theme::None => {}
     }
-    for (name, path, stat) in files_under(sources, root, "static") {
+    for (name, path, stat) in sources.files_in(root, "static") {
         by_name.insert(name, (StaticSource::File(path), Some(stat)));
     }
     let hashed: Vec<_> = by_name
@@ -287,14 +264,12 @@ fn static_files(
             let hash = match (&source, stat) {
                 (StaticSource::Builtin(bytes), _) => Ok((ContentHash::of(bytes), None)),
                 (StaticSource::File(path), Some(stat)) => {
-                    let key = content::relative_to(path, root)
-                        .to_string_lossy()
-                        .replace('\\', "/");
+                    let key = relative_to(path, root).to_string_lossy().replace('\\', "/");
                     source::file_hash(path, stat, cache.get(&key))
                         .map(|(hash, fresh)| (hash, Some((key, stat, fresh))))
                         .map_err(|e| {
                             Diagnostic::error(format!("cannot read file: {e}"))
-                                .in_file(content::relative_to(path, root))
+                                .in_file(relative_to(path, root))
                         })
                 }
                 (StaticSource::File(path), None) => {
@@ -324,70 +299,4 @@ fn static_files(
         }
     }
     files
-}
-
-fn templates(
-    root: &Path,
-    sources: &SourceFiles,
-    theme: &Theme,
-    problems: &mut Vec<Diagnostic>,
-) -> Vec<TemplateSource> {
-    let mut found: Vec<(String, std::path::PathBuf, std::borrow::Cow<'static, [u8]>)> =
-        BUILTIN_TEMPLATES
-            .iter()
-            .map(|(name, text)| {
-                (
-                    (*name).to_owned(),
-                    format!("(built-in) {name}").into(),
-                    text.as_bytes().into(),
-                )
-            })
-            .collect();
-    let mut disk = Vec::new();
-    match theme {
-        Theme::Builtin => {
-            for (name, bytes) in Theme::builtin_files("templates/") {
-                found.push((
-                    name.to_owned(),
-                    format!("(built-in theme) templates/{name}").into(),
-                    bytes.into(),
-                ));
-            }
-        }
-        Theme::Folder(folder) => disk.extend(files_under(
-            sources,
-            root,
-            &format!("{}/templates", theme_dir(root, folder)),
-        )),
-        Theme::None => {}
-    }
-    disk.extend(files_under(sources, root, "templates"));
-    for (name, path, _) in disk {
-        match std::fs::read(&path) {
-            Ok(bytes) => found.push((name, content::relative_to(&path, root), bytes.into())),
-            Err(e) => problems.push(
-                Diagnostic::error(format!("cannot read template: {e}"))
-                    .in_file(content::relative_to(&path, root)),
-            ),
-        }
-    }
-    // Later sources win: built-in, then theme, then site.
-    let mut by_name: BTreeMap<String, TemplateSource> = BTreeMap::new();
-    for (name, origin, bytes) in found {
-        match String::from_utf8(bytes.into_owned()) {
-            Ok(text) => {
-                by_name.insert(name.clone(), TemplateSource { name, origin, text });
-            }
-            Err(e) => {
-                let offset = e.utf8_error().valid_up_to();
-                let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                problems.push(
-                    Diagnostic::error("template is not valid UTF-8")
-                        .at_offset(&origin, &lossy, offset)
-                        .with_help("save the file as UTF-8"),
-                );
-            }
-        }
-    }
-    by_name.into_values().collect()
 }

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::{Diagnostic, key_line};
 use crate::hash::ContentHash;
-use crate::load::front_matter::{self, PageFrontMatter, SectionFrontMatter, Split};
+use crate::load::front_matter::{self, Split};
 use crate::markdown;
+use crate::site::front_matter::{PageFrontMatter, SectionFrontMatter};
 
 /// A file's size and modification time, compared to decide whether to read it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,7 +254,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::{Cached, Freshness, Made, Stat, internal_links, markdown};
-    use crate::load::front_matter::PageFrontMatter;
+    use crate::site::front_matter::PageFrontMatter;
 
     fn pick(m: Made) -> Option<super::Parsed<PageFrontMatter>> {
         match m {

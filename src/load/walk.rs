@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::diagnostics::Diagnostic;
-use crate::load::content::relative_to;
 use crate::load::source::Stat;
+use crate::site::layout::SOURCE_FOLDERS;
+use crate::site::paths::relative_to;
 
 /// The source files of a site, and the problems met finding them.
 #[derive(Debug, Default)]
@@ -38,6 +39,16 @@ impl SourceFiles {
                     .strip_prefix('/')
                     .map(|rest| (rest, *stat))
             })
+    }
+
+    /// [`SourceFiles::under`], with each file's full path under the site's `root`.
+    pub fn files_in<'a>(
+        &'a self,
+        root: &'a Path,
+        dir: &'a str,
+    ) -> impl Iterator<Item = (String, PathBuf, Stat)> + 'a {
+        self.under(dir)
+            .map(move |(name, stat)| (name.to_owned(), root.join(dir).join(name), stat))
     }
 }
 
@@ -142,7 +153,6 @@ pub fn patch(
 }
 
 /// The folders a build reads, but for the theme's.
-const SOURCE_FOLDERS: [&str; 5] = ["content", "static", "templates", "data", "prompts"];
 
 /// Walks `top` down to `max_depth`.
 fn walk_one(root: &Path, canonical_root: &Path, top: &Path, max_depth: usize) -> SourceFiles {

@@ -11,7 +11,18 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::hash::ContentHash;
-use crate::state::manifest::{Dep, Inputs, Manifest, OutputRecord, Reason};
+use crate::plan::reason::{Dep, Inputs, OutputRecord, OutputRecords, Reason};
+
+/// What the previous build left that planning compares with.
+#[derive(Debug, Clone, Copy)]
+pub struct Previous<'a> {
+    /// Its outputs' records, by file.
+    pub outputs: &'a OutputRecords,
+    /// Its templates' source hashes, to name the template that changed.
+    pub templates: &'a HashMap<String, ContentHash>,
+    /// Its page count (the denominator of the changed fraction).
+    pub pages: usize,
+}
 
 /// One planned output, as the diff sees it.
 pub struct Item<'a> {
@@ -40,7 +51,7 @@ pub struct Diff {
 /// `interrupted` the files a stopped build was replacing (`Some(None)`: all);
 /// `dep_hash` the current hash of something a template read.
 pub fn diff(
-    previous: Option<&Manifest>,
+    previous: Option<&Previous<'_>>,
     interrupted: Option<&Option<Vec<String>>>,
     output_dir: &OutputFolder,
     items: &[Item<'_>],
@@ -82,7 +93,7 @@ pub fn diff(
 }
 
 fn decide(
-    previous: &Manifest,
+    previous: &Previous<'_>,
     record: &OutputRecord,
     item: &Item<'_>,
     output_dir: &OutputFolder,
@@ -114,7 +125,7 @@ fn decide(
         .iter()
         .find(|(dep, hash)| dep_hash(dep) != *hash)
     {
-        return Some(Reason::DependencyChanged(describe(dep)));
+        return Some(Reason::DependencyChanged(dep.describe()));
     }
     if item.volatile {
         return Some(Reason::Volatile);
@@ -167,6 +178,11 @@ impl OutputFolder {
         })
     }
 
+    /// Whether the folder exists.
+    pub fn exists(&self) -> bool {
+        self.dir.is_dir()
+    }
+
     /// Whether `file` is in the folder with `size` bytes.
     pub fn intact(&self, file: &str, size: u64) -> bool {
         match &self.checked {
@@ -180,26 +196,14 @@ fn stat_matches(path: &Path, size: u64) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == size)
 }
 
-/// A dependency in words, for `--explain`.
-fn describe(dep: &Dep) -> String {
-    match dep {
-        Dep::Page(path) => format!("page `{path}` (read with get_page)"),
-        Dep::Section { path, .. } => format!("section `{path}` (read with get_section)"),
-        Dep::Taxonomy(kind) => format!("taxonomy `{kind}` (read with get_taxonomy)"),
-        Dep::TermUrl { kind, name } => format!("the URL of term `{name}` in `{kind}`"),
-        Dep::Url(path) => format!("the URL of `{path}`"),
-        Dep::Static(name) => format!("static file `{name}`"),
-        Dep::Data(path) => format!("data file `{}`", path.display()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
 
+    use super::Previous;
     use super::{Item, OutputFolder, diff};
     use crate::hash::{ContentHash, Fingerprint};
-    use crate::state::manifest::{Dep, Inputs, Manifest, OutputRecord, Reason};
+    use crate::plan::reason::{Dep, Inputs, OutputRecord, OutputRecords, Reason};
 
     fn h(s: &str) -> ContentHash {
         Fingerprint::new(s).finish()
@@ -226,20 +230,20 @@ mod tests {
             size: 4,
             reason: Reason::Full,
         };
-        let mut previous = Manifest::default();
-        previous
-            .outputs
-            .insert("a.html".into(), record("a", vec![]));
-        previous.outputs.insert(
+        let mut outputs = OutputRecords::default();
+        outputs.insert("a.html".into(), record("a", vec![]));
+        outputs.insert(
             "b.html".into(),
             record("b", vec![(Dep::Page("x.md".into()), h("old"))]),
         );
-        previous
-            .outputs
-            .insert("c.html".into(), record("c", vec![]));
-        previous
-            .outputs
-            .insert("gone.html".into(), record("gone", vec![]));
+        outputs.insert("c.html".into(), record("c", vec![]));
+        outputs.insert("gone.html".into(), record("gone", vec![]));
+        let templates = HashMap::new();
+        let previous = Previous {
+            outputs: &outputs,
+            templates: &templates,
+            pages: 4,
+        };
         let closure = vec!["page.html".to_owned()];
         let item = |file: &'static str, source: &str| Item {
             file,

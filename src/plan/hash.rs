@@ -11,10 +11,9 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::hash::{ContentHash, Fingerprint};
-use crate::load::site::{ContentRef, Document, PageId, Site, StaticSource};
-use crate::plan::{Copy, Output, Planned, SitemapPart, sitemap_entries};
-use crate::render::Templates;
-use crate::state::manifest::{Dep, Inputs};
+use crate::plan::output::{Copy, Output, Planned, SitemapPart, sitemap_entries};
+use crate::plan::reason::{Dep, Inputs};
+use crate::site::{ContentRef, Document, PageId, Site, StaticSource};
 
 /// Per-build hashes shared by every output.
 pub struct Fingerprints {
@@ -40,12 +39,15 @@ fn doc_common(f: &mut Fingerprint, doc: &Document) {
     }
 }
 
+/// The hash of the generated copy of a page, when it has any (see `generate::CopySet`).
+pub type CopyHash<'a> = &'a (dyn Fn(PageId) -> Option<ContentHash> + Sync);
+
 /// What a listing shows of page `id`.
-fn listing_fingerprint(site: &Site, id: PageId, nonce: u64) -> ContentHash {
+fn listing_fingerprint(site: &Site, id: PageId, copy_hash: CopyHash<'_>) -> ContentHash {
     let page = site.page(id);
     let mut f = Fingerprint::new("page-listing");
     if !page.meta.generate.is_empty()
-        && let Some(copy) = site.generated.fingerprint(id, nonce)
+        && let Some(copy) = copy_hash(id)
     {
         f.hash(&copy);
     }
@@ -58,14 +60,23 @@ fn listing_fingerprint(site: &Site, id: PageId, nonce: u64) -> ContentHash {
     f.finish()
 }
 
+impl std::fmt::Debug for Fingerprints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fingerprints")
+            .field("pages", &self.pages.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Fingerprints {
-    /// Computes the fingerprints of `site` (in parallel) and of its templates. The copy of a
-    /// page still being generated hashes with `nonce`, a value unique to the build, so that
-    /// every output showing it is rendered again.
-    pub fn new(site: &Site, templates: &Templates, config: &Value, nonce: u64) -> Self {
+    /// Computes the fingerprints of `site` (in parallel) and of its templates; `config` is the
+    /// config as templates see it, and `copy_hash` hashes the copy generated for a page (for a
+    /// page still waiting for it, a value unique to the build, so that every output showing it
+    /// is rendered again).
+    pub fn new(site: &Site, config: &Value, copy_hash: CopyHash<'_>) -> Self {
         let pages = (0..site.pages.len())
             .into_par_iter()
-            .map(|i| listing_fingerprint(site, PageId(i), nonce))
+            .map(|i| listing_fingerprint(site, PageId(i), copy_hash))
             .collect();
         let mut base = Fingerprint::new("config-base");
         base.str(env!("CARGO_PKG_VERSION"))
@@ -78,7 +89,7 @@ impl Fingerprints {
             .templates
             .iter()
             .map(|t| {
-                let analysis = templates.analysis(&t.name).cloned().unwrap_or_default();
+                let analysis = &t.uses;
                 let mut f = Fingerprint::new("config");
                 f.hash(&base);
                 match &analysis.config_paths {
@@ -157,7 +168,7 @@ pub fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inputs {
             list(&mut listing, &section.pages);
         }
         Output::Taxonomy(t) => {
-            let taxonomy = &site.taxonomies[*t];
+            let taxonomy = site.taxonomy(*t);
             own.json(&taxonomy.config);
             for term in &taxonomy.terms {
                 listing.str(&term.name).str(&term.permalink);
@@ -165,13 +176,12 @@ pub fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inputs {
             }
         }
         Output::Term {
-            taxonomy,
             term,
             pager,
             pagers,
         } => {
-            let taxonomy = &site.taxonomies[*taxonomy];
-            let term = &taxonomy.terms[*term];
+            let taxonomy = site.taxonomy(term.taxonomy);
+            let term = site.term(*term);
             own.json(&taxonomy.config)
                 .str(&term.name)
                 .str(&term.permalink)
@@ -202,7 +212,7 @@ pub fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inputs {
             }
         }
     }
-    let (template, config) = match crate::plan::template_of(site, &planned.output) {
+    let (template, config) = match crate::plan::output::template_of(site, &planned.output) {
         Some(name) => fps.template(name),
         None => (ContentHash::default(), ContentHash::default()),
     };

@@ -11,7 +11,7 @@
 //!
 //! Then minify-html, when the config asks for it. Other files pass through.
 
-pub mod fingerprint;
+pub mod links;
 mod minify;
 
 use std::cell::{Cell, RefCell};
@@ -22,9 +22,10 @@ use std::sync::Mutex;
 use lol_html::html_content::Element;
 use lol_html::{RewriteStrSettings, element, rewrite_str};
 
-use crate::load::site::{Site, StaticSource};
-use crate::state::manifest::Dep;
-use fingerprint::{Assets, resolve_path, split_suffix};
+use crate::plan::Assets;
+use crate::plan::reason::Dep;
+use crate::site::paths::{resolve_path, split_suffix};
+use crate::site::{Site, StaticSource};
 
 /// What one output became.
 #[derive(Debug, Default)]
@@ -423,6 +424,7 @@ fn rewrite_css_urls(css: &str, asset_url: &dyn Fn(&str) -> Option<String>) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Asset;
 
     fn post(base_url: &str, assets: &[(&str, &str)]) -> Post {
         let (origin, base_path) = split_base_url(base_url);
@@ -436,7 +438,7 @@ mod tests {
                 .map(|(from, to)| {
                     (
                         (*from).to_owned(),
-                        fingerprint::Asset {
+                        Asset {
                             path: (*to).to_owned(),
                             deps: vec![from.trim_start_matches('/').to_owned()],
                         },

@@ -4,10 +4,33 @@
 //! every field but `content`, which only the page being rendered has: holding every page's HTML
 //! for every listing is what makes other generators' memory grow with the site.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
-use crate::load::site::{Document, Page, PageId, Section, SectionId, Site, Taxonomy, Term};
+use crate::generate::copy::CopySet;
 use crate::markdown::Heading;
+use crate::site::{Document, Page, PageId, Section, SectionId, Site, Taxonomy, Term};
+
+/// What templates see the site through: the model, and the copy generated for its pages
+/// (which may still be arriving while the site renders).
+#[derive(Clone)]
+pub struct View {
+    /// The site.
+    pub site: Arc<Site>,
+    /// The generated copy of its pages.
+    pub copy: Arc<CopySet>,
+}
+
+impl View {
+    /// The view of `site` with `copy`.
+    pub fn new(site: &Arc<Site>, copy: &Arc<CopySet>) -> Self {
+        Self {
+            site: Arc::clone(site),
+            copy: Arc::clone(copy),
+        }
+    }
+}
 
 /// A page's rendered body, when the page itself is being rendered.
 #[derive(Debug, Default)]
@@ -78,7 +101,8 @@ fn body_fields(body: Option<&Body>, map: &mut Map<String, Value>) {
 
 /// The `page` value. `body` is the page's rendered content (the page being rendered);
 /// `siblings` adds `lower` and `higher`.
-pub fn page(site: &Site, id: PageId, body: Option<&Body>, siblings: bool) -> Value {
+pub fn page(view: &View, id: PageId, body: Option<&Body>, siblings: bool) -> Value {
+    let site = &*view.site;
     let page: &Page = site.page(id);
     let mut map = Map::with_capacity(32);
     common(site, &page.doc, &mut map);
@@ -117,7 +141,7 @@ pub fn page(site: &Site, id: PageId, body: Option<&Body>, siblings: bool) -> Val
     let generated = if meta.generate.is_empty() {
         Map::new()
     } else {
-        site.generated
+        view.copy
             .get(id)
             .map(|f| f.as_ref().clone())
             .unwrap_or_default()
@@ -125,7 +149,7 @@ pub fn page(site: &Site, id: PageId, body: Option<&Body>, siblings: bool) -> Val
     map.insert("generated".into(), Value::Object(generated));
     if siblings {
         let sibling =
-            |other: Option<PageId>| other.map_or(Value::Null, |o| self::page(site, o, None, false));
+            |other: Option<PageId>| other.map_or(Value::Null, |o| self::page(view, o, None, false));
         map.insert("lower".into(), sibling(page.lower));
         map.insert("higher".into(), sibling(page.higher));
     } else {
@@ -136,13 +160,14 @@ pub fn page(site: &Site, id: PageId, body: Option<&Body>, siblings: bool) -> Val
 }
 
 /// Listing entries of `ids` (no content).
-pub fn pages(site: &Site, ids: &[PageId]) -> Value {
-    Value::Array(ids.iter().map(|id| page(site, *id, None, false)).collect())
+pub fn pages(view: &View, ids: &[PageId]) -> Value {
+    Value::Array(ids.iter().map(|id| page(view, *id, None, false)).collect())
 }
 
 /// The `section` value. With `listing`, `pages` holds its pages; without, it is empty (as Zola's
 /// `metadata_only`).
-pub fn section(site: &Site, id: SectionId, body: Option<&Body>, listing: bool) -> Value {
+pub fn section(view: &View, id: SectionId, body: Option<&Body>, listing: bool) -> Value {
+    let site = &*view.site;
     let section: &Section = site.section(id);
     let mut map = Map::with_capacity(24);
     common(site, &section.doc, &mut map);
@@ -153,7 +178,7 @@ pub fn section(site: &Site, id: SectionId, body: Option<&Body>, listing: bool) -
     map.insert("draft".into(), meta.draft.into());
     map.insert("extra".into(), Value::Object(meta.extra.clone()));
     let pages = if listing {
-        self::pages(site, &section.pages)
+        self::pages(view, &section.pages)
     } else {
         Value::Array(Vec::new())
     };
@@ -169,7 +194,7 @@ pub fn section(site: &Site, id: SectionId, body: Option<&Body>, listing: bool) -
 
 /// The `paginator` of page `pager` (from 1) of a listing of `all` at `base`.
 pub fn paginator(
-    site: &Site,
+    view: &View,
     all: &[PageId],
     paginate_by: usize,
     base: &str,
@@ -177,14 +202,15 @@ pub fn paginator(
     pager: usize,
     pagers: usize,
 ) -> Value {
+    let site = &*view.site;
     let start = (pager - 1) * paginate_by;
     let slice = &all[start.min(all.len())..(start + paginate_by).min(all.len())];
     let url = |n: usize| {
         site.config
-            .permalink(&crate::plan::pager_path(base, paginate_path, n))
+            .permalink(&crate::site::paths::pager_path(base, paginate_path, n))
     };
     json!({
-        "pages": pages(site, slice),
+        "pages": pages(view, slice),
         "paginate_by": paginate_by,
         "current_index": pager,
         "number_pagers": pagers,
@@ -198,24 +224,24 @@ pub fn paginator(
 }
 
 /// A term of a taxonomy, with its pages when `listing`.
-pub fn term(site: &Site, term: &Term, listing: bool) -> Value {
+pub fn term(view: &View, term: &Term, listing: bool) -> Value {
     json!({
         "name": term.name,
         "slug": term.slug,
         "path": term.path,
         "permalink": term.permalink,
         "page_count": term.pages.len(),
-        "pages": if listing { pages(site, &term.pages) } else { Value::Array(Vec::new()) },
+        "pages": if listing { pages(view, &term.pages) } else { Value::Array(Vec::new()) },
     })
 }
 
 /// A taxonomy as `get_taxonomy` returns it: `kind` (its config) and `items` (its terms).
-pub fn taxonomy(site: &Site, taxonomy: &Taxonomy) -> Value {
+pub fn taxonomy(view: &View, taxonomy: &Taxonomy) -> Value {
     json!({
         "kind": taxonomy.config,
-        "lang": site.config.default_language,
+        "lang": view.site.config.default_language,
         "permalink": taxonomy.permalink,
         "path": taxonomy.path,
-        "items": taxonomy.terms.iter().map(|t| term(site, t, true)).collect::<Vec<_>>(),
+        "items": taxonomy.terms.iter().map(|t| term(view, t, true)).collect::<Vec<_>>(),
     })
 }

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tera::Context;
 
-use crate::diagnostics::Diagnostic;
-use crate::load::site::{Document, PageId, Site};
+use crate::diagnostics::{Diagnostic, Error};
 use crate::markdown::{self, AnchorLink};
-use crate::plan::{Output, Planned, SITEMAP_LIMIT, SitemapPart, sitemap_entries};
-use context::Body;
+use crate::plan::{Output, Outputs, Planned, SITEMAP_LIMIT, SitemapPart, sitemap_entries};
+use crate::site::{Document, PageId, Site};
+use context::{Body, View};
 pub use templates::Templates;
 
 /// The result of rendering one output.
@@ -31,36 +31,45 @@ pub struct Rendered {
     /// The page's content, when a feed needs it.
     pub feed_content: Option<(PageId, String)>,
     /// What the template functions read.
-    pub deps: Vec<crate::state::manifest::Dep>,
+    pub deps: Vec<crate::plan::reason::Dep>,
 }
 
 /// Renders outputs of one site with its templates.
 pub struct Renderer {
     site: Arc<Site>,
-    templates: Arc<Templates>,
+    /// The site and its generated copy, as templates see them.
+    view: View,
+    templates: Templates,
     config: Value,
     /// Pages whose content a feed needs.
     feed_pages: std::collections::BTreeSet<PageId>,
 }
 
 impl Renderer {
-    /// A renderer for `site`; `feed_pages` are the pages whose content is kept for feeds.
-    pub fn new(
-        site: Arc<Site>,
-        templates: Arc<Templates>,
-        feed_pages: std::collections::BTreeSet<PageId>,
-    ) -> Self {
+    /// A renderer of the `outputs` of the site of `view`: its templates compiled, with the
+    /// functions that read the site. A template an output needs and that does not exist is an
+    /// error, one per document.
+    pub fn new(view: View, outputs: &Outputs) -> Result<Self, Error> {
+        let site = Arc::clone(&view.site);
+        let templates = Templates::compile(&site, &view.copy).map_err(Error::Site)?;
         let config = serde_json::to_value(&site.config).unwrap_or(Value::Null);
-        Self {
+        let renderer = Self {
             site,
+            view,
             templates,
             config,
-            feed_pages,
+            feed_pages: outputs.feed_pages.clone(),
+        };
+        let missing = renderer.missing_templates();
+        if missing.is_empty() {
+            Ok(renderer)
+        } else {
+            Err(Error::Site(missing))
         }
     }
 
     /// Templates that outputs need and that do not exist: one error per document.
-    pub fn missing_templates(&self) -> Vec<Diagnostic> {
+    fn missing_templates(&self) -> Vec<Diagnostic> {
         let site = &self.site;
         let docs = site
             .pages
@@ -206,7 +215,7 @@ impl Renderer {
                 put(
                     &mut ctx,
                     "page",
-                    context::page(site, *id, Some(&body), true),
+                    context::page(&self.view, *id, Some(&body), true),
                 );
                 if self.feed_pages.contains(id) {
                     out.feed_content = Some((*id, body.html));
@@ -225,11 +234,11 @@ impl Renderer {
                 put(
                     &mut ctx,
                     "section",
-                    context::section(site, *id, Some(&body), paginate_by.is_none()),
+                    context::section(&self.view, *id, Some(&body), paginate_by.is_none()),
                 );
                 if let Some(by) = paginate_by {
                     let paginator = context::paginator(
-                        site,
+                        &self.view,
                         &section.pages,
                         by,
                         &section.doc.path,
@@ -245,11 +254,11 @@ impl Renderer {
                 )
             }
             Output::Taxonomy(t) => {
-                let taxonomy = &site.taxonomies[*t];
+                let taxonomy = site.taxonomy(*t);
                 let terms: Vec<Value> = taxonomy
                     .terms
                     .iter()
-                    .map(|term| context::term(site, term, true))
+                    .map(|term| context::term(&self.view, term, true))
                     .collect();
                 ctx.insert("taxonomy", &taxonomy.config);
                 put(&mut ctx, "terms", Value::Array(terms));
@@ -259,18 +268,17 @@ impl Renderer {
                 )
             }
             Output::Term {
-                taxonomy: t,
-                term: k,
+                term: id,
                 pager,
                 pagers,
             } => {
-                let taxonomy = &site.taxonomies[*t];
-                let term = &taxonomy.terms[*k];
+                let taxonomy = site.taxonomy(id.taxonomy);
+                let term = site.term(*id);
                 ctx.insert("taxonomy", &taxonomy.config);
-                put(&mut ctx, "term", context::term(site, term, true));
+                put(&mut ctx, "term", context::term(&self.view, term, true));
                 if let Some(by) = taxonomy.config.paginate_by.filter(|n| *n > 0) {
                     let paginator = context::paginator(
-                        site,
+                        &self.view,
                         &term.pages,
                         by,
                         &term.path,
@@ -332,20 +340,17 @@ impl Renderer {
             .iter()
             .map(|id| {
                 let page = site.page(*id);
-                let mut value = context::page(site, *id, None, false);
+                let mut value = context::page(&self.view, *id, None, false);
                 if let Value::Object(map) = &mut value {
                     map.insert("content".into(), contents.get(id).cloned().into());
                     let date = page.date.as_ref();
                     map.insert(
                         "date_rfc3339".into(),
-                        date.map(crate::load::front_matter::Date::rfc3339).into(),
+                        date.map(crate::site::Date::rfc3339).into(),
                     );
                     map.insert(
                         "updated_rfc3339".into(),
-                        page.updated
-                            .as_ref()
-                            .map(crate::load::front_matter::Date::rfc3339)
-                            .into(),
+                        page.updated.as_ref().map(crate::site::Date::rfc3339).into(),
                     );
                     map.insert(
                         "date_rfc2822".into(),
@@ -367,7 +372,7 @@ impl Renderer {
             "last_updated",
             &newest.map_or_else(
                 || "1970-01-01T00:00:00Z".to_owned(),
-                crate::load::front_matter::Date::rfc3339,
+                crate::site::Date::rfc3339,
             ),
         );
         ctx.insert(

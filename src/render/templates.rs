@@ -3,40 +3,24 @@
 //! the template, the line and the variable or call at fault.
 
 use std::collections::HashMap;
-use std::error::Error as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tera::{Function, Tera};
 
-use crate::diagnostics::Diagnostic;
-use crate::hash::{ContentHash, Fingerprint};
-use crate::load::site::{ContentRef, Site, TemplateSource};
-use crate::render::context;
-use crate::state::manifest::Dep;
+use crate::diagnostics::{Code, Diagnostic, error_chain};
+use crate::generate::copy::CopySet;
+use crate::plan::reason::Dep;
+use crate::render::context::{self, View};
+use crate::site::{ContentRef, Site};
 
 /// The compiled templates of a site, with sitegen's functions and filters.
 pub struct Templates {
     /// The tera instance.
-    pub tera: Tera,
-    /// Where each template came from, for messages.
-    origins: HashMap<String, (PathBuf, String)>,
-    /// What each template reads, found in its syntax tree.
-    analysis: HashMap<String, Analysis>,
-}
-
-/// What rendering a template depends on, found statically.
-#[derive(Debug, Clone, Default)]
-pub struct Analysis {
-    /// The templates it uses: itself, its parents, includes and macro files, recursively; sorted.
-    pub closure: Vec<String>,
-    /// Hash of the closure's sources.
-    pub closure_hash: ContentHash,
-    /// Config paths it reads (`title`, `extra.menu`), sorted; `None` when it reads `config` whole.
-    pub config_paths: Option<Vec<String>>,
-    /// Whether it calls functions whose result changes between runs (`now`, `get_random`, `get_env`).
-    pub volatile: bool,
+    tera: Tera,
+    /// The site, whose templates' sources name the culprit of an error.
+    site: Arc<Site>,
 }
 
 thread_local! {
@@ -58,51 +42,33 @@ pub fn take_recorded() -> Vec<Dep> {
 }
 
 impl Templates {
-    /// Compiles every template of `site`, reporting all syntax errors at once.
-    pub fn compile(site: &Arc<Site>) -> Result<Self, Vec<Diagnostic>> {
+    /// Compiles the (parsed) templates of `site`, with the functions that read it and the
+    /// copy generated for its pages.
+    pub fn compile(site: &Arc<Site>, copy: &Arc<CopySet>) -> Result<Self, Vec<Diagnostic>> {
         let mut tera = Tera::default();
-        let mut problems = Vec::new();
-        let mut origins = HashMap::new();
-        for TemplateSource { name, origin, text } in &site.templates {
-            match tera::Template::new(name, Some(origin.display().to_string()), text) {
-                Ok(template) => {
-                    tera.templates.insert(name.clone(), template);
-                }
-                Err(e) => problems.push(parse_error(&e, origin, text)),
-            }
-            origins.insert(name.clone(), (origin.clone(), text.clone()));
+        for template in &site.templates {
+            tera.templates
+                .insert(template.name.clone(), template.parsed.clone());
         }
-        let templates = Self {
+        let mut templates = Self {
             tera,
-            origins,
-            analysis: HashMap::new(),
+            site: Arc::clone(site),
         };
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        let mut templates = templates;
         if let Err(e) = templates.tera.build_inheritance_chains() {
             return Err(vec![templates.structure_error(&e)]);
         }
         if let Err(e) = templates.tera.check_macro_files() {
             return Err(vec![templates.structure_error(&e)]);
         }
-        register(&mut templates.tera, site);
-        templates.analysis = analyze(&templates.tera, &templates.origins);
+        register(&mut templates.tera, site, copy);
         Ok(templates)
     }
 
-    /// What `name` depends on (empty for an unknown template).
-    pub fn analysis(&self, name: &str) -> Option<&Analysis> {
-        self.analysis.get(name)
-    }
-
-    /// Each template's source hash.
-    pub fn source_hashes(&self) -> HashMap<String, ContentHash> {
-        self.origins
-            .iter()
-            .map(|(name, (_, text))| (name.clone(), ContentHash::of(text.as_bytes())))
-            .collect()
+    /// The source of template `name`: where it came from and its text.
+    fn source(&self, name: &str) -> Option<(&Path, &str)> {
+        self.site
+            .template(name)
+            .map(|t| (t.origin.as_path(), t.text.as_str()))
     }
 
     /// Whether a template named `name` exists.
@@ -123,9 +89,9 @@ impl Templates {
     }
 
     fn structure_error(&self, e: &tera::Error) -> Diagnostic {
-        let message = chain(e);
+        let message = error_chain(e);
         if let tera::ErrorKind::MissingParent { current, parent } = &e.kind
-            && let Some((origin, text)) = self.origins.get(current)
+            && let Some((origin, text)) = self.source(current)
         {
             let line = find_line(text, parent).unwrap_or(1);
             return Diagnostic::error(format!(
@@ -139,21 +105,21 @@ impl Templates {
     }
 
     fn render_error(&self, e: &tera::Error, name: &str, for_file: &str) -> Diagnostic {
-        let message = chain(e);
+        let message = error_chain(e);
         // The innermost template named in the chain is the one at fault; other quoted names
         // (variables, functions, filters) are what to look for in it.
         let single = quoted(&message, '\'');
         let culprit_template = single
             .iter()
             .rev()
-            .find(|q| self.origins.contains_key(*q))
+            .find(|q| self.source(q).is_some())
             .cloned()
             .unwrap_or_else(|| name.to_owned());
         let mut culprit = quoted(&message, '`');
-        culprit.extend(single.into_iter().filter(|q| !self.origins.contains_key(q)));
+        culprit.extend(single.into_iter().filter(|q| self.source(q).is_none()));
         let what = message.lines().last().unwrap_or(&message).trim().to_owned();
         let d = Diagnostic::error(format!("while rendering {for_file} with `{name}`: {what}"));
-        let d = match self.origins.get(&culprit_template) {
+        let d = match self.source(&culprit_template) {
             Some((origin, text)) => {
                 let needle = culprit
                     .iter()
@@ -172,20 +138,9 @@ impl Templates {
             }
             None => d,
         };
-        d.with_help("check the variable or call in the template; page fields are listed in the README's template context")
+        d.with_code(Code::Render)
+            .with_help("check the variable or call in the template; page fields are listed in the README's template context")
     }
-}
-
-/// The messages of an error and its sources, one per line.
-pub fn chain(e: &tera::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push('\n');
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Every substring of `text` between a pair of `quote`s.
@@ -205,208 +160,20 @@ fn find_line(text: &str, needle: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-fn parse_error(e: &tera::Error, origin: &Path, text: &str) -> Diagnostic {
-    let message = chain(e);
-    let location = message.lines().find_map(|line| {
-        let rest = line.trim().strip_prefix("--> ")?;
-        let (line, column) = rest.split_once(':')?;
-        Some((
-            line.trim().parse::<usize>().ok()?,
-            column.trim().parse::<usize>().ok()?,
-        ))
-    });
-    let expected = message
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("= "))
-        .next_back()
-        .map_or_else(
-            || message.lines().last().unwrap_or("").trim().to_owned(),
-            str::to_owned,
-        );
-    let d = Diagnostic::error(format!("template syntax error: {expected}"));
-    match location {
-        Some((line, column)) => d.at(origin, text, line, Some(column)),
-        None => d.in_file(origin),
-    }
-    .with_help("see tera's documentation of template syntax (tera 1.x, as used by Zola)")
-}
-
-/// Walks every template's syntax tree for what it uses.
-fn analyze(tera: &Tera, origins: &HashMap<String, (PathBuf, String)>) -> HashMap<String, Analysis> {
-    let mut direct: HashMap<&str, Uses> = HashMap::new();
-    for (name, template) in &tera.templates {
-        let mut uses = Uses::default();
-        uses.templates.extend(template.parent.iter().cloned());
-        uses.templates.extend(
-            template
-                .imported_macro_files
-                .iter()
-                .map(|(file, _)| file.clone()),
-        );
-        visit_nodes(&template.ast, &mut uses);
-        direct.insert(name.as_str(), uses);
-    }
-    let mut out = HashMap::new();
-    for name in tera.templates.keys() {
-        let mut closure: Vec<String> = vec![name.clone()];
-        let mut i = 0;
-        while i < closure.len() {
-            if let Some(uses) = direct.get(closure[i].as_str()) {
-                for t in &uses.templates {
-                    if !closure.contains(t) {
-                        closure.push(t.clone());
-                    }
-                }
-            }
-            i += 1;
-        }
-        closure.sort();
-        let mut fp = Fingerprint::new("templates");
-        let mut paths: Option<Vec<String>> = Some(Vec::new());
-        let mut volatile = false;
-        for t in &closure {
-            fp.str(t).opt(origins.get(t).map(|(_, text)| text.as_str()));
-            if let Some(uses) = direct.get(t.as_str()) {
-                volatile |= uses.volatile;
-                match (&mut paths, uses.whole_config) {
-                    (_, true) => paths = None,
-                    (Some(list), false) => list.extend(uses.config_paths.iter().cloned()),
-                    (None, false) => {}
-                }
-            }
-        }
-        if let Some(list) = &mut paths {
-            list.sort();
-            list.dedup();
-        }
-        out.insert(
-            name.clone(),
-            Analysis {
-                closure_hash: fp.finish(),
-                closure,
-                config_paths: paths,
-                volatile,
-            },
-        );
-    }
-    out
-}
-
-/// What one template uses directly.
-#[derive(Default)]
-struct Uses {
-    templates: Vec<String>,
-    config_paths: Vec<String>,
-    whole_config: bool,
-    volatile: bool,
-}
-
-fn visit_nodes(nodes: &[tera::ast::Node], uses: &mut Uses) {
-    use tera::ast::Node;
-    for node in nodes {
-        match node {
-            Node::VariableBlock(_, expr) => visit_expr(expr, uses),
-            Node::MacroDefinition(_, def, _) => {
-                def.args
-                    .values()
-                    .flatten()
-                    .for_each(|e| visit_expr(e, uses));
-                visit_nodes(&def.body, uses);
-            }
-            Node::Include(_, names, _) => uses.templates.extend(names.iter().cloned()),
-            Node::Set(_, set) => visit_expr(&set.value, uses),
-            Node::FilterSection(_, section, _) => {
-                section
-                    .filter
-                    .args
-                    .values()
-                    .for_each(|e| visit_expr(e, uses));
-                visit_nodes(&section.body, uses);
-            }
-            Node::Block(_, block, _) => visit_nodes(&block.body, uses),
-            Node::Forloop(_, forloop, _) => {
-                visit_expr(&forloop.container, uses);
-                visit_nodes(&forloop.body, uses);
-                if let Some(empty) = &forloop.empty_body {
-                    visit_nodes(empty, uses);
-                }
-            }
-            Node::If(conditions, _) => {
-                for (_, expr, body) in &conditions.conditions {
-                    visit_expr(expr, uses);
-                    visit_nodes(body, uses);
-                }
-                if let Some((_, body)) = &conditions.otherwise {
-                    visit_nodes(body, uses);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-fn visit_expr(expr: &tera::ast::Expr, uses: &mut Uses) {
-    use tera::ast::ExprVal;
-    for filter in &expr.filters {
-        filter.args.values().for_each(|e| visit_expr(e, uses));
-    }
-    match &expr.val {
-        ExprVal::Ident(ident) => visit_ident(ident, uses),
-        ExprVal::Math(m) => {
-            visit_expr(&m.lhs, uses);
-            visit_expr(&m.rhs, uses);
-        }
-        ExprVal::Logic(l) => {
-            visit_expr(&l.lhs, uses);
-            visit_expr(&l.rhs, uses);
-        }
-        ExprVal::Test(test) => {
-            visit_ident(&test.ident, uses);
-            test.args.iter().for_each(|e| visit_expr(e, uses));
-        }
-        ExprVal::MacroCall(call) => call.args.values().for_each(|e| visit_expr(e, uses)),
-        ExprVal::FunctionCall(call) => {
-            if matches!(call.name.as_str(), "now" | "get_random" | "get_env") {
-                uses.volatile = true;
-            }
-            call.args.values().for_each(|e| visit_expr(e, uses));
-        }
-        ExprVal::Array(items) => items.iter().for_each(|e| visit_expr(e, uses)),
-        ExprVal::StringConcat(concat) => {
-            for value in &concat.values {
-                if let ExprVal::Ident(ident) = value {
-                    visit_ident(ident, uses);
-                }
-            }
-        }
-        ExprVal::In(within) => {
-            visit_expr(&within.lhs, uses);
-            visit_expr(&within.rhs, uses);
-        }
-        ExprVal::String(_) | ExprVal::Int(_) | ExprVal::Float(_) | ExprVal::Bool(_) => {}
-    }
-}
-
-fn visit_ident(ident: &str, uses: &mut Uses) {
-    let head = ident.split('[').next().unwrap_or(ident);
-    if head == "config" {
-        uses.whole_config = true;
-    } else if let Some(path) = head.strip_prefix("config.") {
-        uses.config_paths
-            .push(path.trim_end_matches('.').to_owned());
-    }
-}
-
-fn register(tera: &mut Tera, site: &Arc<Site>) {
+fn register(tera: &mut Tera, site: &Arc<Site>, copy: &Arc<CopySet>) {
+    let view = View {
+        site: Arc::clone(site),
+        copy: Arc::clone(copy),
+    };
     tera.register_function(
         "get_url",
         GetUrl {
             site: Arc::clone(site),
         },
     );
-    tera.register_function("get_page", GetPage(Arc::clone(site)));
-    tera.register_function("get_section", GetSection(Arc::clone(site)));
-    tera.register_function("get_taxonomy", GetTaxonomy(Arc::clone(site)));
+    tera.register_function("get_page", GetPage(view.clone()));
+    tera.register_function("get_section", GetSection(view.clone()));
+    tera.register_function("get_taxonomy", GetTaxonomy(view));
     tera.register_function("get_taxonomy_url", GetTaxonomyUrl(Arc::clone(site)));
     tera.register_function(
         "load_data",
@@ -492,13 +259,13 @@ impl GetUrl {
 }
 
 /// `get_page(path)`: a page by content path, without its content.
-struct GetPage(Arc<Site>);
+struct GetPage(View);
 
 impl Function for GetPage {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let path = string_arg(args, "path", "get_page")?.trim_start_matches("@/");
         record(Dep::Page(path.to_owned()));
-        match self.0.by_content_path.get(path) {
+        match self.0.site.by_content_path.get(path) {
             Some(ContentRef::Page(id)) => Ok(context::page(&self.0, *id, None, true)),
             _ => Err(tera::Error::msg(format!(
                 "`get_page`: no page `{path}` in content/"
@@ -508,7 +275,7 @@ impl Function for GetPage {
 }
 
 /// `get_section(path, metadata_only=false)`.
-struct GetSection(Arc<Site>);
+struct GetSection(View);
 
 impl Function for GetSection {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
@@ -517,7 +284,7 @@ impl Function for GetSection {
             path: path.to_owned(),
             listing: !bool_arg(args, "metadata_only"),
         });
-        match self.0.by_content_path.get(path) {
+        match self.0.site.by_content_path.get(path) {
             Some(ContentRef::Section(id)) => Ok(context::section(
                 &self.0,
                 *id,
@@ -532,13 +299,19 @@ impl Function for GetSection {
 }
 
 /// `get_taxonomy(kind, required=true)`.
-struct GetTaxonomy(Arc<Site>);
+struct GetTaxonomy(View);
 
 impl Function for GetTaxonomy {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let kind = string_arg(args, "kind", "get_taxonomy")?;
         record(Dep::Taxonomy(kind.to_owned()));
-        match self.0.taxonomies.iter().find(|t| t.config.name == kind) {
+        match self
+            .0
+            .site
+            .taxonomies
+            .iter()
+            .find(|t| t.config.name == kind)
+        {
             Some(taxonomy) => Ok(context::taxonomy(&self.0, taxonomy)),
             None if args.get("required").and_then(Value::as_bool) == Some(false) => Ok(Value::Null),
             None => Err(tera::Error::msg(format!(

@@ -46,10 +46,12 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch as signal;
 
-use crate::build::{self, BuildReport, Outcome, Quiet};
-use crate::diagnostics::{Error, Result};
-use crate::lock::{self, SiteLock};
-use crate::state;
+use crate::build::{self, BuildReport, Quiet};
+use crate::diagnostics::{Code, Error, Result};
+use crate::state::{
+    self,
+    lock::{self, SiteLock},
+};
 use reload::{Change, Hub};
 use watch::{Changes, Next, Watch};
 
@@ -72,9 +74,11 @@ const STOP_WAIT: Duration = Duration::from_secs(2);
 /// What to serve, from the command line.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The site and how to build it: `root`, `output` (default: [`preview_output`]), `drafts`,
-    /// `overrides`, and `wait` (for another sitegen holding the site, at the start).
+    /// The site and how to build it: `root`, `output` (default: [`preview_output`]), `drafts`
+    /// and `overrides`.
     pub build: build::Options,
+    /// Wait for another sitegen holding the site, at the start, instead of failing.
+    pub wait: bool,
     /// The address to listen on.
     pub bind: IpAddr,
     /// The port; 0 lets the system choose one (printed in the `serving` line).
@@ -104,8 +108,8 @@ pub fn preview_output(root: &Path) -> PathBuf {
 ///
 /// # Errors
 ///
-/// [`Error::Usage`] when another sitegen holds the site (naming its pid) or the address cannot
-/// be listened on; [`Error::Io`] for the state folder or the watches. A site that does not
+/// [`Error::Locked`] when another sitegen holds the site (naming its pid), [`Error::Listen`]
+/// when the address cannot be listened on; [`Error::Io`] for the state folder or the watches. A site that does not
 /// build is no error here: its problems go to `terminal` and the browsers, and the preview
 /// goes on.
 pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
@@ -119,7 +123,7 @@ pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
     // The site lock, for the preview's whole life: a `sitegen build` or a second `serve` on
     // this site is refused (naming our pid) instead of racing our builds on the state.
     let state_dir = state::ensure(&root)?;
-    let held = lock::acquire(&state_dir, "serve", options.build.wait)?;
+    let held = lock::acquire(&state_dir, "serve", options.wait)?;
 
     let output = match &options.build.output {
         Some(output) => output.clone(),
@@ -141,10 +145,6 @@ pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
         output: Some(output.clone()),
         overrides,
         write: true,
-        // Our own lock is handed to each build (see `Builder::build`): should another process
-        // take it in between, the build waits for it rather than failing.
-        wait: true,
-        gate: None,
         ..options.build.clone()
     };
 
@@ -153,14 +153,14 @@ pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
         .thread_name("serve")
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the server's runtime: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot start the server's runtime: {e}")))?;
     let address = SocketAddr::new(options.bind, options.port);
     let listener = runtime
         .block_on(TcpListener::bind(address))
-        .map_err(|e| Error::Usage(format!("cannot listen on {address}: {e}")))?;
+        .map_err(|source| Error::Listen { address, source })?;
     let address = listener
         .local_addr()
-        .map_err(|e| Error::Usage(format!("cannot listen on {address}: {e}")))?;
+        .map_err(|source| Error::Listen { address, source })?;
     let url = browse_url(address);
 
     let (closing_tx, closing) = signal::channel(false);
@@ -170,8 +170,7 @@ pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
     let stopper = watch.stopper();
     let mut builder = Builder {
         options: build_options,
-        state_dir,
-        lock: Some(held),
+        _lock: held,
         hub: Arc::clone(&hub),
         terminal: Arc::clone(&terminal),
         failing: false,
@@ -196,7 +195,7 @@ pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
     let worker = std::thread::Builder::new()
         .name("serve-build".into())
         .spawn(move || builder.watch(watch))
-        .map_err(|e| Error::Usage(format!("cannot start the build thread: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot start the build thread: {e}")))?;
 
     terminal.note(&format!("serving {url}"));
     if options.open {
@@ -215,7 +214,7 @@ pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
     tracing::debug!("builder stopped");
     runtime.shutdown_timeout(Duration::from_millis(200));
     tracing::debug!("runtime stopped");
-    served.map_err(|e| Error::Usage(format!("the server failed: {e}")))
+    served.map_err(|e| Error::Internal(format!("the server failed: {e}")))
 }
 
 /// The URL to print and open: the bound address, with a wildcard address made local.
@@ -292,9 +291,8 @@ fn join_within(worker: JoinHandle<()>, limit: Duration) {
 struct Builder {
     /// The preview's build options (budget and all but the spending cap).
     options: build::Options,
-    state_dir: PathBuf,
-    /// The site lock, held between builds.
-    lock: Option<SiteLock>,
+    /// The site lock, held for as long as the builder lives.
+    _lock: SiteLock,
     hub: Arc<Hub>,
     terminal: Arc<dyn Terminal>,
     /// Whether the last build failed (the browsers show the overlay).
@@ -342,9 +340,7 @@ impl Builder {
                 if self.held_back {
                     // Our cap's doing, not the user's budget: say it as what it is.
                     let held: usize = report.warnings.len();
-                    report
-                        .warnings
-                        .retain(|w| !w.message.contains("got fallback copy: over the budget"));
+                    report.warnings.retain(|w| w.code != Some(Code::OverBudget));
                     if report.warnings.len() < held {
                         self.terminal.note(
                             "generated copy not in the cache shows its fallback for now; \
@@ -405,19 +401,11 @@ impl Builder {
             .send(Change::Error(reload::error_payload(&error.diagnostics())));
     }
 
-    /// One build, holding the site lock.
-    ///
-    /// `build::run` takes the site lock itself, and the lock is `flock`, held per open file:
-    /// a second acquire in this process fails against our own. So ours is handed over: dropped
-    /// just before the build, which takes it at once (with `wait`, should another process
-    /// slip in between), and taken back after. The site is locked all the time but for those
-    /// instants, and a build of ours never deadlocks on us.
+    /// One build. A panic in a build (a bug) must not end the preview: it is reported as the
+    /// build's failure, and the next change builds again.
     fn build(&mut self, options: &build::Options) -> Result<BuildReport> {
-        drop(self.lock.take());
-        // A panic in a build (a bug) must not end the preview: it is reported as the build's
-        // failure, and the next change builds again.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            build::run_resident(options, &Quiet, &mut self.resident)
+            build::build(options, &Quiet, &mut self.resident)
         }))
         .unwrap_or_else(|panic| {
             let what = panic
@@ -425,19 +413,12 @@ impl Builder {
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err(Error::Usage(format!("the build panicked: {what}")))
+            Err(Error::Internal(format!("the build panicked: {what}")))
         });
         // Whatever the build wrote is served from now on (before any browser is told).
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::Release);
-        match lock::acquire(&self.state_dir, "serve", true) {
-            Ok(lock) => self.lock = Some(lock),
-            Err(e) => self.terminal.failed(&e),
-        }
-        match result? {
-            Outcome::Built { report, .. } => Ok(*report),
-            Outcome::Skipped { .. } => Err(Error::Usage("a build without a gate skipped".into())),
-        }
+        result
     }
 }
 

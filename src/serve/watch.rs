@@ -22,20 +22,9 @@ use std::time::{Duration, Instant};
 use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
+use crate::config::CONFIG_FILES;
 use crate::diagnostics::Error;
-
-/// The folders of a site whose files are inputs of a build.
-pub const SOURCE_FOLDERS: [&str; 6] = [
-    "content",
-    "templates",
-    "themes",
-    "static",
-    "data",
-    "prompts",
-];
-
-/// The config files a site may have at its root (the first found is used).
-pub const CONFIG_FILES: [&str; 3] = ["sitegen.toml", "zola.toml", "config.toml"];
+use crate::site::layout;
 
 /// How long the file system must stay quiet before a batch of changes is built.
 pub const QUIET: Duration = Duration::from_millis(15);
@@ -167,7 +156,7 @@ impl Watch {
             .watcher
             .watch(&watch.root, RecursiveMode::NonRecursive)
             .map_err(|e| watch_error(&watch.root, e))?;
-        for folder in SOURCE_FOLDERS {
+        for folder in layout::input_folders() {
             watch.watch_folder(folder)?;
         }
         Ok(watch)
@@ -257,7 +246,7 @@ impl Watch {
                     event.kind,
                     EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_))
                 )
-                && let Some(folder) = SOURCE_FOLDERS.iter().find(|f| relative == Path::new(f))
+                && let Some(folder) = layout::input_folders().find(|f| relative == Path::new(f))
                 && let Err(e) = self.watch_folder(folder)
             {
                 tracing::warn!("{e}");
@@ -278,7 +267,7 @@ impl Watch {
         }
         let first = first_component(relative)?;
         let single = relative.components().count() == 1;
-        let source = SOURCE_FOLDERS.contains(&first.as_str());
+        let source = layout::input_folders().any(|f| f == first);
         let config = single && CONFIG_FILES.contains(&first.as_str());
         (source || config).then(|| relative.to_path_buf())
     }

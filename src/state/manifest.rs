@@ -10,15 +10,17 @@
 //! for those files, so a build killed at any moment leaves state and output consistent.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::{Error, Result};
+use crate::fs::{Durability, write_atomic};
 use crate::hash::ContentHash;
 use crate::load::source::SourceCache;
+use crate::plan::diff::Previous;
+use crate::plan::reason::OutputRecords;
 
 /// Bumped whenever the manifest's shape or the meaning of its hashes changes.
 pub const FORMAT: u32 = 2;
@@ -67,104 +69,13 @@ pub struct Manifest {
     pub templates: HashMap<String, ContentHash>,
 }
 
-/// The record of every output file, by path relative to the output folder.
-pub type OutputRecords = rustc_hash::FxHashMap<String, OutputRecord>;
-
-/// How one output file was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutputRecord {
-    /// The hashes of its inputs.
-    pub inputs: Inputs,
-    /// What its rendering read through template functions, with the hash each had.
-    pub deps: Vec<(Dep, ContentHash)>,
-    /// The hash of the bytes written.
-    pub output: ContentHash,
-    /// The number of bytes written.
-    pub size: u64,
-    /// Why it was last written.
-    pub reason: Reason,
-}
-
-/// The inputs of one output, hashed in groups so a change can be explained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Inputs {
-    /// Its own source: the page or section file, its path and place, the file it copies.
-    pub source: ContentHash,
-    /// The templates it is rendered with (extends, includes, imports).
-    pub template: ContentHash,
-    /// The config values it reads.
-    pub config: ContentHash,
-    /// What it lists: the metadata of other pages.
-    pub listing: ContentHash,
-}
-
-/// Something a template read while rendering, through a function.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Dep {
-    /// `get_page(path)`.
-    Page(String),
-    /// `get_section(path)`, with its pages when `listing`.
-    Section {
-        /// Content path.
-        path: String,
-        /// Whether the pages were asked for.
-        listing: bool,
-    },
-    /// `get_taxonomy(kind)`.
-    Taxonomy(String),
-    /// `get_taxonomy_url(kind, name)`.
-    TermUrl {
-        /// Taxonomy.
-        kind: String,
-        /// Term.
-        name: String,
-    },
-    /// `get_url("@/path")`: a content file's URL.
-    Url(String),
-    /// `get_url(path, cachebust=true)`: a static file's hash.
-    Static(String),
-    /// `load_data(path)`: a data file's bytes.
-    Data(PathBuf),
-}
-
-/// Why an output was (re)written: `sitegen build --explain` prints these.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Reason {
-    /// No previous build state (or `--full`).
-    Full,
-    /// Not in the previous build.
-    New,
-    /// Its source changed.
-    SourceChanged,
-    /// A template it uses changed.
-    TemplateChanged(String),
-    /// A config value it reads changed.
-    ConfigChanged,
-    /// A page it lists changed.
-    ListingChanged,
-    /// Something it read through a template function changed.
-    DependencyChanged(String),
-    /// The file is missing from the output, or not what was written.
-    OutputMissing,
-    /// A previous build was stopped while replacing it.
-    Interrupted,
-    /// Its template reads the clock, the environment or random numbers.
-    Volatile,
-}
-
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Full => write!(f, "full build"),
-            Self::New => write!(f, "new output"),
-            Self::SourceChanged => write!(f, "source changed"),
-            Self::TemplateChanged(name) => write!(f, "template `{name}` changed"),
-            Self::ConfigChanged => write!(f, "config changed"),
-            Self::ListingChanged => write!(f, "listing changed"),
-            Self::DependencyChanged(what) => write!(f, "{what} changed"),
-            Self::OutputMissing => write!(f, "output missing or modified"),
-            Self::Interrupted => write!(f, "previous build was interrupted"),
-            Self::Volatile => write!(f, "its template calls now(), get_env() or get_random()"),
+impl Manifest {
+    /// What the next build's plan compares with.
+    pub fn previous(&self) -> Previous<'_> {
+        Previous {
+            outputs: &self.outputs,
+            templates: &self.templates,
+            pages: self.pages,
         }
     }
 }
@@ -178,7 +89,7 @@ fn pending_path(state: &Path) -> PathBuf {
 }
 
 fn db_error(state: &Path, e: &rusqlite::Error) -> Error {
-    Error::Usage(format!("build state {}: {e}", db_path(state).display()))
+    Error::store(db_path(state), e)
 }
 
 fn open(state: &Path, create: bool) -> rusqlite::Result<rusqlite::Connection> {
@@ -420,7 +331,7 @@ pub fn begin(state: &Path, files: Option<&[&str]>) -> Result<()> {
         None => "*\n".to_owned(),
         Some(files) => files.iter().map(|f| format!("{f}\n")).collect(),
     };
-    write_atomic(&pending_path(state), text.as_bytes())
+    write_atomic(&pending_path(state), text.as_bytes(), Durability::Synced)
 }
 
 /// Clears the journal once the manifest describing the new output is written.
@@ -433,43 +344,11 @@ pub fn end(state: &Path) -> Result<()> {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file renamed over it, synced to disk (file
-/// and folder) before and after the rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace(path, bytes, true)
-}
-
-/// [`write_atomic`] without the syncs, for derived data whose loss in a crash only costs time:
-/// a reader sees the old bytes or the new, never a mix.
-pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace(path, bytes, false)
-}
-
-fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    file.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    if sync {
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    }
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    if sync
-        && let Some(dir) = path.parent()
-        && let Ok(dir) = std::fs::File::open(dir)
-    {
-        let _ = dir.sync_all();
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{
-        Delta, Dep, FORMAT, Inputs, Manifest, OutputRecord, Reason, begin, end, generation,
-        pending, read, write,
-    };
+    use super::{Delta, FORMAT, Manifest, begin, end, generation, pending, read, write};
     use crate::hash::ContentHash;
+    use crate::plan::reason::{Dep, Inputs, OutputRecord, Reason};
 
     #[test]
     fn round_trip_delta_and_rejects_other_versions_and_garbage() {

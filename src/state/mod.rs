@@ -10,7 +10,8 @@
 //! read, for the no-op check), `pending` (the journal of a build that was updating the output
 //! when it stopped), `last-build`, `lock`, `.gitignore`, `README`.
 
-pub mod generations;
+pub mod commit;
+pub mod lock;
 pub mod manifest;
 pub mod stamp;
 

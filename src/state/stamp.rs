@@ -64,8 +64,8 @@ pub fn files_hash(files: &[(String, Stat)]) -> ContentHash {
 pub fn write(state: &Path, stamp: &Stamp) -> crate::diagnostics::Result<()> {
     use crate::diagnostics::Error;
     let bytes = rmp_serde::to_vec(stamp)
-        .map_err(|e| Error::Usage(format!("cannot encode the build stamp: {e}")))?;
-    super::manifest::write_unsynced(&state.join("stamp"), &bytes)
+        .map_err(|e| Error::Internal(format!("cannot encode the build stamp: {e}")))?;
+    crate::fs::write_atomic(&state.join("stamp"), &bytes, crate::fs::Durability::Cached)
 }
 
 /// Removes the stamp: the next build takes the ordinary path.

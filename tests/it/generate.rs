@@ -433,7 +433,8 @@ fn a_page_waits_for_its_own_copy_only() {
     };
     let clock = Clock::default();
     let started = Instant::now();
-    let report = sitegen::build::build(&options, &clock).unwrap();
+    let report =
+        sitegen::build::build(&options, &clock, &mut sitegen::build::Resident::default()).unwrap();
     assert_eq!(report.generation.as_ref().unwrap().fallbacks, 0);
     let done = clock.0.lock().unwrap().clone();
     assert!(started.elapsed() >= Duration::from_secs(3));

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use sitegen::build::{Options, Quiet};
+use sitegen::build::{Options, Quiet, Resident};
 
 use crate::support::{SiteTest, copy_tree, tree_of};
 
@@ -24,7 +24,7 @@ fn build_in_process(root: &Path) -> Result<sitegen::BuildReport, sitegen::Error>
         write: true,
         ..Options::default()
     };
-    sitegen::build(&options, &Quiet)
+    sitegen::build(&options, &Quiet, &mut Resident::default())
 }
 
 /// One edit of the fixture site `basic`.
@@ -277,12 +277,8 @@ fn a_resident_state_is_used_only_while_no_other_build_committed() {
         write: true,
         ..Options::default()
     };
-    let mut resident = sitegen::build::Resident::default();
-    let mut resident_build =
-        || match sitegen::build::run_resident(&options, &Quiet, &mut resident).unwrap() {
-            sitegen::build::Outcome::Built { report, .. } => *report,
-            sitegen::build::Outcome::Skipped { .. } => unreachable!("no gate"),
-        };
+    let mut resident = Resident::default();
+    let mut resident_build = || sitegen::build(&options, &Quiet, &mut resident).unwrap();
     let page = "content/docs/b.md";
     let original = std::fs::read_to_string(site.root().join(page)).unwrap();
     // Of the same length: the output's size alone cannot tell the two apart.
@@ -319,9 +315,9 @@ fn a_watched_resident_state_sees_the_changes_it_is_told_without_walking() {
         write: true,
         ..Options::default()
     };
-    let mut resident = sitegen::build::Resident::watched();
-    let build = |resident: &mut sitegen::build::Resident| {
-        sitegen::build::run_resident(&options, &Quiet, resident).unwrap();
+    let mut resident = Resident::watched();
+    let build = |resident: &mut Resident| {
+        sitegen::build(&options, &Quiet, resident).unwrap();
     };
     build(&mut resident);
     site.write(
@@ -604,7 +600,7 @@ fn two_builds_never_run_at_once() {
     let site = SiteTest::fixture("basic");
     site.build().assert_ok();
     let state = site.root().join(".sitegen");
-    let held = sitegen::lock::acquire(&state, "serve", false).unwrap();
+    let held = sitegen::state::lock::acquire(&state, "serve", false).unwrap();
     let run = site.build();
     run.assert_code(2);
     assert!(

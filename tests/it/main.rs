@@ -6,6 +6,7 @@ mod edge;
 mod errors;
 mod generate;
 mod incremental;
+mod layering;
 mod llm_mock;
 mod post;
 mod queue;

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use sitegen::config::{ClassBudget, ProviderConfig, ProviderKind};
 use sitegen::generate::queue::{self, Budgets, Check, QueueStats};
-use sitegen::generate::{
-    Answer, ClassBudget, Job, Outcome, OutputKind, ProviderConfig, ProviderKind,
-};
+use sitegen::generate::{Answer, Job, Outcome, OutputKind};
 
 use crate::llm_mock::{MockLlm, Reply, Script, text_for};
 

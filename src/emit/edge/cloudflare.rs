@@ -11,7 +11,8 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::{Edge, HANDLERS_JS, Tree};
+use super::files::Tree;
+use super::model::{Edge, HANDLERS_JS};
 use crate::diagnostics::{Diagnostic, Error, Result};
 
 /// The Workers runtime version the emitted code is written for.
@@ -38,7 +39,7 @@ pub fn check_limits(edge: &Edge) -> Result<()> {
             .with_help("raise edge.limits.max_files if your plan allows more (Workers paid plans: 100,000), or drop the cloudflare target for this site"),
         );
     }
-    let large: Vec<&super::SiteFile> = edge
+    let large: Vec<&super::model::SiteFile> = edge
         .files
         .iter()
         .filter(|f| f.size > limits.max_file_bytes)
@@ -103,7 +104,7 @@ pub fn emit(edge: &Edge, output: &Path, warnings: &mut Vec<Diagnostic>) -> Resul
     // The worker runs for the edge routes and the aliases it redirects.
     let mut worker_paths: Vec<String> = edge.routes.iter().map(|r| r.path.clone()).collect();
     worker_paths.extend(in_worker.iter().map(|(from, _)| from.clone()));
-    let rules = super::collapse(&worker_paths, edge.limits.max_route_rules, MAX_RULE_CHARS);
+    let rules = super::model::collapse(&worker_paths, edge.limits.max_route_rules, MAX_RULE_CHARS);
     if rules.len() < worker_paths.len() {
         warnings.push(
             Diagnostic::warning(format!(
@@ -133,8 +134,8 @@ pub fn emit(edge: &Edge, output: &Path, warnings: &mut Vec<Diagnostic>) -> Resul
         }
         tree.commit()?;
     } else {
-        super::remove_ours(&output.join("_routes.json"))?;
-        super::remove_ours(&output.join("_worker.js"))?;
+        super::files::remove_ours(&output.join("_routes.json"))?;
+        super::files::remove_ours(&output.join("_worker.js"))?;
     }
     edge.write_root(
         "wrangler.jsonc",

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use super::{Edge, HANDLERS_JS, Tree};
+use super::files::Tree;
+use super::model::{Edge, HANDLERS_JS};
 use crate::diagnostics::Result;
 
 /// Writes `main.ts` and `_deno/` into `output`.

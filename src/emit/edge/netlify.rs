@@ -8,7 +8,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{Edge, EdgeTarget, HANDLERS_JS, Tree};
+use super::files::Tree;
+use super::model::{Edge, HANDLERS_JS};
+use crate::config::EdgeTarget;
 use crate::diagnostics::{Diagnostic, Result};
 
 /// Writes Netlify's files into `output`.
@@ -59,7 +61,7 @@ pub fn emit(edge: &Edge, output: &Path, warnings: &mut Vec<Diagnostic>) -> Resul
         }
     }
     if !in_function.is_empty() {
-        let paths = super::collapse(
+        let paths = super::model::collapse(
             &in_function
                 .iter()
                 .map(|(f, _)| f.clone())

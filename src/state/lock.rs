@@ -57,11 +57,11 @@ impl Drop for SiteLock {
 ///
 /// `command` (`build`, `serve`, …) is recorded with our pid so that another sitegen can say who
 /// holds the site. When another process holds it, `wait == false` fails at once with
-/// [`Error::Usage`] naming that process; `wait == true` logs once and blocks until it is free.
+/// [`Error::Locked`] naming that process; `wait == true` logs once and blocks until it is free.
 ///
 /// # Errors
 ///
-/// [`Error::Usage`] when the site is locked and `wait` is false; [`Error::Io`] naming the folder
+/// [`Error::Locked`] when the site is locked and `wait` is false; [`Error::Io`] naming the folder
 /// or the lock file when they cannot be created, opened, locked or written.
 #[allow(
     clippy::incompatible_msrv,
@@ -85,7 +85,7 @@ pub fn acquire(state_dir: &Path, command: &str, wait: bool) -> Result<SiteLock, 
         Err(TryLockError::WouldBlock) => {
             let who = describe_holder(holder(state_dir));
             if !wait {
-                return Err(Error::Usage(format!(
+                return Err(Error::Locked(format!(
                     "another sitegen ({who}) is working on this site, holding {}; wait for it \
                      to finish or stop it (or pass --wait)",
                     path.display()
@@ -156,7 +156,7 @@ mod tests {
             Some((std::process::id(), "serve".to_owned()))
         );
 
-        let Err(Error::Usage(message)) = acquire(&state, "build", false) else {
+        let Err(Error::Locked(message)) = acquire(&state, "build", false) else {
             panic!("a second acquire succeeded while the lock was held");
         };
         let pid = std::process::id();
@@ -213,7 +213,7 @@ mod tests {
         fs::write(dir.path().join(LOCK_FILE), b"\xff\xfe12 build").unwrap();
         assert_eq!(holder(dir.path()), None);
 
-        let Err(Error::Usage(message)) = acquire(dir.path(), "build", false) else {
+        let Err(Error::Locked(message)) = acquire(dir.path(), "build", false) else {
             panic!("a second acquire succeeded while the lock was held");
         };
         assert!(

@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::diagnostics::Diagnostic;
-use crate::load::site::{PageId, Site};
+use crate::generate::copy::CopySet;
+use crate::site::{PageId, Site};
 
 /// The fields of each entry, in order.
 pub const FIELDS: [&str; 5] = ["title", "url", "tags", "description", "snippet"];
@@ -35,7 +36,7 @@ pub struct Entry {
 }
 
 /// The entries of `site`: sections first, then pages newest first (undated last).
-pub fn entries(site: &Site) -> Vec<Entry> {
+pub fn entries(site: &Site, copy: &CopySet) -> Vec<Entry> {
     let mut entries = Vec::new();
     for section in &site.sections {
         let meta = &section.meta;
@@ -70,7 +71,7 @@ pub fn entries(site: &Site) -> Vec<Entry> {
     });
     for id in pages {
         let page = site.page(id);
-        let generated = site.generated.get(id);
+        let generated = copy.get(id);
         let field = |name: &str| {
             generated
                 .as_ref()
@@ -192,8 +193,13 @@ pub fn fit(mut entries: Vec<Entry>, budget: usize) -> (Vec<u8>, Vec<String>) {
 }
 
 /// Builds `search-index.json` for `site` within `budget` bytes, warning about what did not fit.
-pub fn build(site: &Site, budget: usize, warnings: &mut Vec<Diagnostic>) -> Vec<u8> {
-    let (bytes, given_up) = fit(entries(site), budget);
+pub fn build(
+    site: &Site,
+    copy: &CopySet,
+    budget: usize,
+    warnings: &mut Vec<Diagnostic>,
+) -> Vec<u8> {
+    let (bytes, given_up) = fit(entries(site, copy), budget);
     if !given_up.is_empty() {
         let mut what = String::new();
         for (i, g) in given_up.iter().enumerate() {

@@ -51,6 +51,21 @@ impl Theme {
         }
     }
 
+    /// The name of the theme's folder under `themes/`, when it has one.
+    pub fn folder_name(&self) -> Option<&str> {
+        match self {
+            Self::Folder(folder) => folder.file_name().and_then(|n| n.to_str()),
+            Self::None | Self::Builtin => None,
+        }
+    }
+
+    /// The root-relative folder of its `kind` of files (`themes/NAME/templates`), when the theme
+    /// is a folder.
+    pub fn folder_of(&self, kind: &str) -> Option<String> {
+        self.folder_name()
+            .map(|name| format!("{}/{name}/{kind}", crate::site::layout::THEMES))
+    }
+
     /// The built-in files under `prefix` (`templates/`, `static/`), names relative to it.
     pub fn builtin_files(prefix: &str) -> impl Iterator<Item = (&'static str, &'static [u8])> + '_ {
         DEFAULT_THEME

@@ -9,11 +9,15 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::diagnostics::{Diagnostic, Error, Result};
-use crate::generate::{ClassBudget, ProviderConfig};
+mod edge;
+mod generate;
 
-/// File names tried, in order, in the site's root.
-pub const FILE_NAMES: [&str; 3] = ["sitegen.toml", "zola.toml", "config.toml"];
+use crate::diagnostics::{Diagnostic, Error, Result};
+pub use edge::{EdgeConfig, EdgeLimits, EdgeRoute, EdgeTarget, check_route, check_route_path};
+pub use generate::{ClassBudget, GenField, GenerateConfig, ProviderConfig, ProviderKind};
+
+/// Config file names tried, in order, in the site's root.
+pub const CONFIG_FILES: [&str; 3] = ["sitegen.toml", "zola.toml", "config.toml"];
 
 /// The resolved configuration of one build. Serialized as `config` in every template.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -190,161 +194,6 @@ fn default_collection_template() -> String {
     "page.html".to_owned()
 }
 
-/// A generated field: which prompt writes it, with what variables.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(untagged)]
-pub enum GenField {
-    /// Just the prompt (`snippet = "snippet@2"`).
-    Prompt(String),
-    /// The prompt and its variables.
-    Full {
-        /// `name` (its newest version) or `name@version`.
-        prompt: String,
-        /// Values the prompt reads as `vars.NAME`.
-        #[serde(default)]
-        vars: BTreeMap<String, serde_json::Value>,
-    },
-}
-
-impl GenField {
-    /// The prompt's reference.
-    pub fn prompt(&self) -> &str {
-        match self {
-            Self::Prompt(p) | Self::Full { prompt: p, .. } => p,
-        }
-    }
-
-    /// The variables.
-    pub fn vars(&self) -> serde_json::Value {
-        match self {
-            Self::Prompt(_) => serde_json::Value::Object(serde_json::Map::new()),
-            Self::Full { vars, .. } => serde_json::json!(vars),
-        }
-    }
-}
-
-/// `[generate]`: which provider writes the copy, and the budgets.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GenerateConfig {
-    /// The provider's name: `offline` (built in: every field gets its prompt's fallback) or
-    /// one of `[providers]`.
-    pub provider: String,
-    /// Most USD one build may spend (`--max-cost` overrides).
-    pub max_cost: Option<f64>,
-    /// Budgets and batch sizes per request class.
-    pub classes: BTreeMap<String, ClassBudget>,
-}
-
-impl Default for GenerateConfig {
-    fn default() -> Self {
-        Self {
-            provider: "offline".to_owned(),
-            max_cost: None,
-            classes: BTreeMap::new(),
-        }
-    }
-}
-
-/// `[edge]`: what sitegen writes beside the static files for edge platforms.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EdgeConfig {
-    /// The platforms to write files for.
-    pub targets: Vec<EdgeTarget>,
-    /// Edge routes (`[[edge.routes]] path = "/api/search" handler = "search"`).
-    pub routes: Vec<EdgeRoute>,
-    /// Platform limits checked at build time (`[edge.limits]`).
-    pub limits: EdgeLimits,
-    /// The URL of the JSON document the `fresh` handler fetches at request time (`{path}` is
-    /// replaced with the page's path); the `SITEGEN_FRESH_SOURCE` variable overrides it.
-    pub fresh_source: Option<String>,
-    /// The `Content-Security-Policy` header; unset: a default allowing the site's own origin
-    /// (and its `base_url`), `""`: no such header.
-    pub csp: Option<String>,
-}
-
-/// An edge platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EdgeTarget {
-    /// Cloudflare Workers (static assets) and Pages.
-    Cloudflare,
-    /// Netlify, with edge functions.
-    Netlify,
-    /// Vercel's Build Output API v3.
-    Vercel,
-    /// Deno Deploy (`main.ts`).
-    Deno,
-}
-
-/// One edge route: requests to `path` are answered by `handler`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, try_from = "RawEdgeRoute")]
-pub struct EdgeRoute {
-    /// A site path (`/api/search`), or a prefix ending in `*` (`/api/*`).
-    pub path: String,
-    /// `search`, `fresh`, or a JavaScript module of the site (`edge/hello.js`).
-    pub handler: String,
-}
-
-/// An edge route as written, checked into an [`EdgeRoute`].
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEdgeRoute {
-    path: String,
-    handler: String,
-}
-
-impl TryFrom<RawEdgeRoute> for EdgeRoute {
-    type Error = String;
-
-    fn try_from(raw: RawEdgeRoute) -> std::result::Result<Self, String> {
-        crate::emit::edge::check_route(&raw.path, &raw.handler)?;
-        Ok(Self {
-            path: raw.path,
-            handler: raw.handler,
-        })
-    }
-}
-
-/// `[edge.limits]`: the platforms' limits, checked at build time.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EdgeLimits {
-    /// Files per Cloudflare deployment (20,000 on the free plan).
-    pub max_files: usize,
-    /// Largest file Cloudflare serves (25 MiB).
-    pub max_file_bytes: u64,
-    /// Static rules of Cloudflare's `_redirects` (2,000); further aliases go into the worker.
-    pub max_redirects: usize,
-    /// Rules of Cloudflare's `_routes.json` and `run_worker_first` (100); more are collapsed.
-    pub max_route_rules: usize,
-    /// Rules of a `_headers` file (100 on Cloudflare).
-    pub max_header_rules: usize,
-    /// Rules of Netlify's `_redirects` before aliases move into an edge function (10,000).
-    pub netlify_max_redirects: usize,
-    /// Routes of Vercel's `config.json` (2,048); further aliases go into an edge function.
-    pub vercel_max_routes: usize,
-    /// Size budget of `search-index.json` (2 MiB).
-    pub search_index_bytes: usize,
-}
-
-impl Default for EdgeLimits {
-    fn default() -> Self {
-        Self {
-            max_files: 20_000,
-            max_file_bytes: 25 * 1024 * 1024,
-            max_redirects: 2_000,
-            max_route_rules: 100,
-            max_header_rules: 100,
-            netlify_max_redirects: 10_000,
-            vercel_max_routes: 2_048,
-            search_index_bytes: 2 * 1024 * 1024,
-        }
-    }
-}
-
 /// `[markdown]`: how content is rendered.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -461,12 +310,12 @@ pub struct Loaded {
 
 /// Reads the config of the site at `root`, applying `overrides` (`key.path=value`).
 pub fn load(root: &Path, overrides: &[String]) -> Result<Loaded> {
-    let Some(name) = FILE_NAMES.iter().find(|n| root.join(n).is_file()) else {
+    let Some(name) = CONFIG_FILES.iter().find(|n| root.join(n).is_file()) else {
         return Err(Error::Config(Box::new(
             Diagnostic::error(format!("no config file in {}", root.display())).with_help(format!(
                 "create {} there, or run `sitegen init` to scaffold a site (looked for {})",
-                FILE_NAMES[0],
-                FILE_NAMES.join(", ")
+                CONFIG_FILES[0],
+                CONFIG_FILES.join(", ")
             )),
         )));
     };

@@ -1,31 +1,22 @@
 //! The site model: pages, sections, taxonomies, static files and template sources.
 //!
-//! Built once by [`crate::load`], then shared read-only (`Arc<Site>`) by every later stage.
-//! It holds metadata only: page bodies are read again, one page at a time, when rendered, so
-//! memory does not grow with the size of the content.
+//! The ground floor: built once by [`crate::load`], then shared read-only (`Arc<Site>`) by
+//! every later stage, and importing none of them. It holds no locks and nothing that changes
+//! during a build (generated copy arrives in a value of its own, see `generate::CopySet`), and
+//! metadata only: page bodies are read again, one page at a time, when rendered, so memory
+//! does not grow with the size of the content.
+
+pub mod front_matter;
+pub mod ids;
+pub mod layout;
+pub mod paths;
 
 use std::path::PathBuf;
 
 use crate::config::{Config, TaxonomyConfig};
-use crate::load::front_matter::{Date, PageFrontMatter, SectionFrontMatter};
 use crate::markdown;
-
-/// Index of a page in [`Site::pages`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PageId(pub usize);
-
-/// Index of a section in [`Site::sections`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SectionId(pub usize);
-
-/// A page or a section, as named by a content path (`blog/a.md`, `blog/_index.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContentRef {
-    /// A page.
-    Page(PageId),
-    /// A section.
-    Section(SectionId),
-}
+pub use front_matter::{Date, PageFrontMatter, SectionFrontMatter};
+pub use ids::{ContentRef, PageId, SectionId, TaxonomyId, TermId};
 
 /// A file copied beside the page or section it belongs to (a bundle's image, say).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +150,7 @@ pub struct StaticFile {
     pub name: String,
 }
 
-/// A template's source text.
+/// A template: its source text, parsed, and what it uses.
 #[derive(Debug, Clone)]
 pub struct TemplateSource {
     /// Its name (`page.html`, `partials/nav.html`).
@@ -168,6 +159,23 @@ pub struct TemplateSource {
     pub origin: PathBuf,
     /// The text.
     pub text: String,
+    /// Its syntax tree.
+    pub parsed: tera::Template,
+    /// What rendering it depends on.
+    pub uses: TemplateUse,
+}
+
+/// What rendering a template depends on, found in the syntax trees.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateUse {
+    /// The templates it uses: itself, its parents, includes and macro files, recursively; sorted.
+    pub closure: Vec<String>,
+    /// Hash of the closure's sources.
+    pub closure_hash: crate::hash::ContentHash,
+    /// Config paths it reads (`title`, `extra.menu`), sorted; `None` when it reads `config` whole.
+    pub config_paths: Option<Vec<String>>,
+    /// Whether it calls functions whose result changes between runs (`now`, `get_random`, `get_env`).
+    pub volatile: bool,
 }
 
 /// The whole site, immutable after loading.
@@ -185,17 +193,14 @@ pub struct Site {
     pub taxonomies: Vec<Taxonomy>,
     /// Static files of the site and its theme.
     pub static_files: Vec<StaticFile>,
-    /// Templates: built-in, then theme, then site (later ones win).
+    /// Templates by name (built-in, theme and site ones merged: later ones win), sorted.
     pub templates: Vec<TemplateSource>,
     /// Content paths to pages and sections.
     pub by_content_path: rustc_hash::FxHashMap<String, ContentRef>,
     /// Content paths that `@/…#anchor` links point to.
     pub anchor_targets: std::collections::HashSet<String>,
-    /// The prompts of prompts/, compiled.
-    pub prompts: crate::load::prompts::Prompts,
-    /// The generated copy of pages (`page.generated`), filled in by the generate stage while
-    /// the site renders.
-    pub generated: crate::generate::copy::GeneratedCopy,
+    /// The prompt files of prompts/ (root-relative paths), which generate compiles.
+    pub prompt_files: Vec<String>,
 }
 
 impl Site {
@@ -203,6 +208,24 @@ impl Site {
     pub fn file_of(&self, doc: &Document) -> Option<PathBuf> {
         doc.has_file
             .then(|| self.root.join("content").join(&doc.relative_path))
+    }
+
+    /// The template named `name`.
+    pub fn template(&self, name: &str) -> Option<&TemplateSource> {
+        self.templates
+            .binary_search_by(|t| t.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.templates[i])
+    }
+
+    /// The taxonomy with `id`.
+    pub fn taxonomy(&self, id: TaxonomyId) -> &Taxonomy {
+        &self.taxonomies[id.0]
+    }
+
+    /// The term with `id`.
+    pub fn term(&self, id: TermId) -> &Term {
+        &self.taxonomies[id.taxonomy.0].terms[id.index]
     }
 
     /// The root section (`content/_index.md`, real or implicit).

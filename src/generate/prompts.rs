@@ -164,7 +164,7 @@ impl Prompts {
                 problems.push(
                     Diagnostic::error(format!(
                         "the prompt `{name}` is not a valid template: {}",
-                        crate::render::templates::chain(&e)
+                        crate::diagnostics::error_chain(&e)
                     ))
                     .in_file(file)
                     .with_help("prompts are tera templates: check the {{ }} and {% %} tags"),
@@ -204,7 +204,7 @@ impl Prompts {
         };
         self.tera
             .render(&name, context)
-            .map_err(|e| crate::render::templates::chain(&e))
+            .map_err(|e| crate::diagnostics::error_chain(&e))
     }
 
     /// The fallback of `prompt` as a value: the text, or for JSON prompts the parsed JSON.

@@ -12,7 +12,6 @@
 //! and `pending` names the fields that got fallback copy, so the next build retries them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -276,12 +275,13 @@ impl Store {
     pub fn open(state_dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(state_dir).map_err(|e| Error::io(state_dir, e))?;
         let path = state_dir.join(FILE);
-        let fail = |e: rusqlite::Error| {
-            Error::Usage(format!(
+        let fail = |e: rusqlite::Error| Error::Store {
+            message: format!(
                 "AI results database {}: {e} (it holds paid-for results, so sitegen does not \
                  replace it; move it away to start again)",
                 path.display()
-            ))
+            ),
+            path: path.clone(),
         };
         let mut db = Connection::open_with_flags(
             &path,
@@ -589,13 +589,16 @@ fn user_version(db: &Connection) -> rusqlite::Result<usize> {
 
 fn check_version(path: &Path, version: usize) -> Result<()> {
     if version > MIGRATIONS.len() {
-        return Err(Error::Usage(format!(
-            "AI results database {} has schema version {version}, newer than this sitegen \
-             knows ({}): it was written by a newer sitegen; upgrade sitegen to use it (it was \
-             left untouched)",
-            path.display(),
-            MIGRATIONS.len()
-        )));
+        return Err(Error::Store {
+            message: format!(
+                "AI results database {} has schema version {version}, newer than this sitegen \
+                 knows ({}): it was written by a newer sitegen; upgrade sitegen to use it (it \
+                 was left untouched)",
+                path.display(),
+                MIGRATIONS.len()
+            ),
+            path: path.to_path_buf(),
+        });
     }
     Ok(())
 }
@@ -630,61 +633,9 @@ fn migrate(db: &mut Connection) -> std::result::Result<(), Migration> {
     }
 }
 
-/// A readable summary of `stats`, for `sitegen stats`.
-pub fn render_text(stats: &Stats) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} build(s), {} job(s), {} request(s), cache hit rate {:.1}%",
-        stats.builds,
-        stats.jobs,
-        stats.requests,
-        stats.cache_hit_rate * 100.0
-    );
-    let _ = writeln!(
-        out,
-        "tokens: {} in, {} out; cost: {:.4} USD",
-        stats.tokens_in, stats.tokens_out, stats.cost_usd
-    );
-    let _ = writeln!(
-        out,
-        "latency: p50 {} ms, p95 {} ms, p99 {} ms",
-        stats.latency_ms.p50, stats.latency_ms.p95, stats.latency_ms.p99
-    );
-    let _ = writeln!(
-        out,
-        "fallbacks: {} (failures: {})",
-        stats.fallbacks, stats.failures
-    );
-    for (title, groups) in [("model", &stats.by_model), ("prompt", &stats.by_prompt)] {
-        if groups.is_empty() {
-            continue;
-        }
-        let width = groups
-            .keys()
-            .map(|k| k.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(title.len());
-        let _ = writeln!(
-            out,
-            "\n{title:<width$}  {:>8}  {:>8}  {:>8}  {:>10}  {:>10}  {:>10}",
-            "jobs", "requests", "hits", "tokens in", "tokens out", "USD"
-        );
-        for (name, g) in groups {
-            let _ = writeln!(
-                out,
-                "{name:<width$}  {:>8}  {:>8}  {:>8}  {:>10}  {:>10}  {:>10.4}",
-                g.jobs, g.requests, g.cache_hits, g.tokens_in, g.tokens_out, g.cost_usd
-            );
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{FILE, MIGRATIONS, Range, Store, Trace, percentile, render_text};
+    use super::{FILE, MIGRATIONS, Range, Store, Trace, percentile};
     use crate::generate::{Answer, Outcome};
     use serde_json::json;
 
@@ -803,7 +754,7 @@ mod tests {
     }
 
     #[test]
-    fn ten_thousand_traces_are_quick() {
+    fn ten_thousand_traces_are_recorded_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let build = store.begin_build("main", "m").unwrap();
@@ -815,11 +766,9 @@ mod tests {
                 )
             })
             .collect();
-        let start = std::time::Instant::now();
         store.record(build, &rows).unwrap();
-        let took = start.elapsed();
-        assert!(took.as_millis() < 1000, "10,000 traces took {took:?}");
         assert_eq!(count(dir.path(), "SELECT count(*) FROM results"), 10_000);
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM traces"), 10_000);
     }
 
     #[test]
@@ -960,8 +909,6 @@ mod tests {
             (future.builds, future.jobs, future.latency_ms.p99),
             (0, 0, 0)
         );
-        let text = render_text(&stats);
-        assert!(text.contains("109 job(s)") && text.contains("p@1") && text.contains("m2"));
     }
 
     #[test]

@@ -11,27 +11,15 @@ use std::sync::{Arc, LazyLock};
 use regex::Regex;
 
 use crate::hash::ContentHash;
-use crate::load::site::{Site, StaticSource};
-use crate::plan::BuildPlan;
+use crate::plan::output::{Asset, Assets, Outputs};
+use crate::site::paths::{resolve_path, split_suffix};
+use crate::site::{Site, StaticSource};
 
 /// Extensions of the files that get fingerprinted names.
 const EXTENSIONS: [&str; 16] = [
     "css", "js", "mjs", "woff", "woff2", "ttf", "otf", "eot", "png", "jpg", "jpeg", "gif", "webp",
     "avif", "svg", "mp4",
 ];
-
-/// A fingerprinted asset.
-#[derive(Debug, Clone)]
-pub struct Asset {
-    /// Its new site path (`/css/site.3f2a9c0d1e7b4a55.css`).
-    pub path: String,
-    /// The static files (by name) its name depends on: itself, and for a stylesheet the assets
-    /// it loads.
-    pub deps: Vec<String>,
-}
-
-/// Site path of a static file (`/css/site.css`) → its asset.
-pub type Assets = HashMap<String, Asset>;
 
 static CSS_URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"url\(\s*(['"]?)([^'")\s]+)(['"]?)\s*\)"#).unwrap_or_else(|_| unreachable!())
@@ -54,9 +42,10 @@ fn fingerprinted(name: &str) -> bool {
 }
 
 /// Renames the static files of `plan` that get fingerprints, rewriting stylesheets; returns
-/// the map the post stage rewrites references with.
-pub fn apply(site: &Site, plan: &mut BuildPlan) -> Assets {
-    let statics: HashMap<&str, &crate::load::site::StaticFile> = site
+/// the map the post stage rewrites references with. Decided while planning, so the files'
+/// names are known before anything renders and post only reads them.
+pub fn apply(site: &Site, plan: &mut Outputs) -> Assets {
+    let statics: HashMap<&str, &crate::site::StaticFile> = site
         .static_files
         .iter()
         .map(|f| (f.name.as_str(), f))
@@ -137,85 +126,9 @@ pub fn apply(site: &Site, plan: &mut BuildPlan) -> Assets {
     assets
 }
 
-/// `url` without its query and fragment, and those.
-pub fn split_suffix(url: &str) -> (&str, &str) {
-    match url.find(['?', '#']) {
-        Some(i) => (&url[..i], &url[i..]),
-        None => (url, ""),
-    }
-}
-
-/// The site path `url` points at from the page or file at site path `from`; `None` for other
-/// sites, `data:` and the like. Query and fragment are dropped; `.` and `..` resolved (never
-/// above the root).
-pub fn resolve_path(url: &str, from: &str) -> Option<String> {
-    let url = url.trim();
-    let (path, _) = split_suffix(url);
-    if path.is_empty() || path.starts_with("//") {
-        return None;
-    }
-    if let Some(colon) = path.find(':')
-        && !path[..colon].contains('/')
-    {
-        return None; // a scheme: http:, mailto:, data:…
-    }
-    let joined = if path.starts_with('/') {
-        path.to_owned()
-    } else {
-        let dir = match from.rfind('/') {
-            Some(i) => &from[..=i],
-            None => "/",
-        };
-        format!("{dir}{path}")
-    };
-    let mut parts: Vec<&str> = Vec::new();
-    for segment in joined.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    let mut out = format!("/{}", parts.join("/"));
-    if joined.ends_with('/') && out != "/" {
-        out.push('/');
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_resolve_like_a_browser_and_stay_inside_the_site() {
-        assert_eq!(
-            resolve_path("a.png", "/blog/post/").as_deref(),
-            Some("/blog/post/a.png")
-        );
-        assert_eq!(
-            resolve_path("../x/", "/blog/post/").as_deref(),
-            Some("/blog/x/")
-        );
-        assert_eq!(
-            resolve_path("../../../../etc", "/a/").as_deref(),
-            Some("/etc")
-        );
-        assert_eq!(
-            resolve_path("/css/s.css?h=1#x", "/").as_deref(),
-            Some("/css/s.css")
-        );
-        assert_eq!(
-            resolve_path("fonts/a.woff2", "/css/site.css").as_deref(),
-            Some("/css/fonts/a.woff2")
-        );
-        assert_eq!(resolve_path("https://x.org/a", "/"), None);
-        assert_eq!(resolve_path("//x.org/a", "/"), None);
-        assert_eq!(resolve_path("mailto:a@b", "/"), None);
-        assert_eq!(resolve_path("data:image/png;base64,AA", "/"), None);
-    }
 
     #[test]
     fn names_carry_the_hash_before_the_extension() {

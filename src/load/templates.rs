@@ -1,0 +1,320 @@
+//! The site's templates: read (built-in, then the theme's, then the site's, later ones
+//! winning), parsed, and analysed for what each one uses.
+//!
+//! Parsing happens here, with every other input, so a site with a broken template and a broken
+//! page reports both at once, and plan can tell which outputs a template edit touches before
+//! anything renders. Render builds its tera instance from these parsed templates.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::diagnostics::{Diagnostic, error_chain};
+use crate::hash::Fingerprint;
+use crate::load::theme::Theme;
+use crate::load::walk::SourceFiles;
+use crate::site::paths::relative_to;
+use crate::site::{TemplateSource, TemplateUse};
+
+/// Built-in templates, which a theme or the site may override by name.
+const BUILTIN_TEMPLATES: [(&str, &str); 6] = [
+    ("sitemap.xml", include_str!("../builtin/sitemap.xml")),
+    ("atom.xml", include_str!("../builtin/atom.xml")),
+    ("rss.xml", include_str!("../builtin/rss.xml")),
+    ("robots.txt", include_str!("../builtin/robots.txt")),
+    ("alias.html", include_str!("../builtin/alias.html")),
+    ("404.html", include_str!("../builtin/404.html")),
+];
+
+pub fn read(
+    root: &Path,
+    sources: &SourceFiles,
+    theme: &Theme,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<TemplateSource> {
+    let mut found: Vec<(String, std::path::PathBuf, std::borrow::Cow<'static, [u8]>)> =
+        BUILTIN_TEMPLATES
+            .iter()
+            .map(|(name, text)| {
+                (
+                    (*name).to_owned(),
+                    format!("(built-in) {name}").into(),
+                    text.as_bytes().into(),
+                )
+            })
+            .collect();
+    let mut disk = Vec::new();
+    match theme {
+        Theme::Builtin => {
+            for (name, bytes) in Theme::builtin_files("templates/") {
+                found.push((
+                    name.to_owned(),
+                    format!("(built-in theme) templates/{name}").into(),
+                    bytes.into(),
+                ));
+            }
+        }
+        Theme::Folder(_) => {
+            let folder = theme.folder_of("templates").unwrap_or_default();
+            disk.extend(sources.files_in(root, &folder));
+        }
+        Theme::None => {}
+    }
+    disk.extend(sources.files_in(root, "templates"));
+    for (name, path, _) in disk {
+        match std::fs::read(&path) {
+            Ok(bytes) => found.push((name, relative_to(&path, root), bytes.into())),
+            Err(e) => problems.push(
+                Diagnostic::error(format!("cannot read template: {e}"))
+                    .in_file(relative_to(&path, root)),
+            ),
+        }
+    }
+    // Later sources win: built-in, then theme, then site.
+    let mut by_name: BTreeMap<String, (PathBuf, String)> = BTreeMap::new();
+    for (name, origin, bytes) in found {
+        match String::from_utf8(bytes.into_owned()) {
+            Ok(text) => {
+                by_name.insert(name, (origin, text));
+            }
+            Err(e) => {
+                let offset = e.utf8_error().valid_up_to();
+                let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                problems.push(
+                    Diagnostic::error("template is not valid UTF-8")
+                        .at_offset(&origin, &lossy, offset)
+                        .with_help("save the file as UTF-8"),
+                );
+            }
+        }
+    }
+    parse(by_name, problems)
+}
+
+/// Parses every template, reporting all syntax errors, and finds what each one uses.
+fn parse(
+    sources: BTreeMap<String, (PathBuf, String)>,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<TemplateSource> {
+    let mut templates = Vec::with_capacity(sources.len());
+    for (name, (origin, text)) in sources {
+        match tera::Template::new(&name, Some(origin.display().to_string()), &text) {
+            Ok(parsed) => templates.push(TemplateSource {
+                name,
+                origin,
+                text,
+                parsed,
+                uses: TemplateUse::default(),
+            }),
+            Err(e) => problems.push(parse_error(&e, &origin, &text)),
+        }
+    }
+    let mut uses = analyze(&templates);
+    for template in &mut templates {
+        if let Some(found) = uses.remove(&template.name) {
+            template.uses = found;
+        }
+    }
+    templates
+}
+
+fn parse_error(e: &tera::Error, origin: &Path, text: &str) -> Diagnostic {
+    let message = error_chain(e);
+    let location = message.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix("--> ")?;
+        let (line, column) = rest.split_once(':')?;
+        Some((
+            line.trim().parse::<usize>().ok()?,
+            column.trim().parse::<usize>().ok()?,
+        ))
+    });
+    let expected = message
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("= "))
+        .next_back()
+        .map_or_else(
+            || message.lines().last().unwrap_or("").trim().to_owned(),
+            str::to_owned,
+        );
+    let d = Diagnostic::error(format!("template syntax error: {expected}"));
+    match location {
+        Some((line, column)) => d.at(origin, text, line, Some(column)),
+        None => d.in_file(origin),
+    }
+    .with_help("see tera's documentation of template syntax (tera 1.x, as used by Zola)")
+}
+
+/// Walks every template's syntax tree for what it uses.
+fn analyze(sources: &[TemplateSource]) -> HashMap<String, TemplateUse> {
+    let texts: HashMap<&str, &str> = sources
+        .iter()
+        .map(|t| (t.name.as_str(), t.text.as_str()))
+        .collect();
+    let mut direct: HashMap<&str, Uses> = HashMap::new();
+    for TemplateSource {
+        name,
+        parsed: template,
+        ..
+    } in sources
+    {
+        let mut uses = Uses::default();
+        uses.templates.extend(template.parent.iter().cloned());
+        uses.templates.extend(
+            template
+                .imported_macro_files
+                .iter()
+                .map(|(file, _)| file.clone()),
+        );
+        visit_nodes(&template.ast, &mut uses);
+        direct.insert(name.as_str(), uses);
+    }
+    let mut out = HashMap::new();
+    for name in texts.keys() {
+        let name = (*name).to_owned();
+        let mut closure: Vec<String> = vec![name.clone()];
+        let mut i = 0;
+        while i < closure.len() {
+            if let Some(uses) = direct.get(closure[i].as_str()) {
+                for t in &uses.templates {
+                    if !closure.contains(t) {
+                        closure.push(t.clone());
+                    }
+                }
+            }
+            i += 1;
+        }
+        closure.sort();
+        let mut fp = Fingerprint::new("templates");
+        let mut paths: Option<Vec<String>> = Some(Vec::new());
+        let mut volatile = false;
+        for t in &closure {
+            fp.str(t).opt(texts.get(t.as_str()).copied());
+            if let Some(uses) = direct.get(t.as_str()) {
+                volatile |= uses.volatile;
+                match (&mut paths, uses.whole_config) {
+                    (_, true) => paths = None,
+                    (Some(list), false) => list.extend(uses.config_paths.iter().cloned()),
+                    (None, false) => {}
+                }
+            }
+        }
+        if let Some(list) = &mut paths {
+            list.sort();
+            list.dedup();
+        }
+        out.insert(
+            name,
+            TemplateUse {
+                closure_hash: fp.finish(),
+                closure,
+                config_paths: paths,
+                volatile,
+            },
+        );
+    }
+    out
+}
+
+/// What one template uses directly.
+#[derive(Default)]
+struct Uses {
+    templates: Vec<String>,
+    config_paths: Vec<String>,
+    whole_config: bool,
+    volatile: bool,
+}
+
+fn visit_nodes(nodes: &[tera::ast::Node], uses: &mut Uses) {
+    use tera::ast::Node;
+    for node in nodes {
+        match node {
+            Node::VariableBlock(_, expr) => visit_expr(expr, uses),
+            Node::MacroDefinition(_, def, _) => {
+                def.args
+                    .values()
+                    .flatten()
+                    .for_each(|e| visit_expr(e, uses));
+                visit_nodes(&def.body, uses);
+            }
+            Node::Include(_, names, _) => uses.templates.extend(names.iter().cloned()),
+            Node::Set(_, set) => visit_expr(&set.value, uses),
+            Node::FilterSection(_, section, _) => {
+                section
+                    .filter
+                    .args
+                    .values()
+                    .for_each(|e| visit_expr(e, uses));
+                visit_nodes(&section.body, uses);
+            }
+            Node::Block(_, block, _) => visit_nodes(&block.body, uses),
+            Node::Forloop(_, forloop, _) => {
+                visit_expr(&forloop.container, uses);
+                visit_nodes(&forloop.body, uses);
+                if let Some(empty) = &forloop.empty_body {
+                    visit_nodes(empty, uses);
+                }
+            }
+            Node::If(conditions, _) => {
+                for (_, expr, body) in &conditions.conditions {
+                    visit_expr(expr, uses);
+                    visit_nodes(body, uses);
+                }
+                if let Some((_, body)) = &conditions.otherwise {
+                    visit_nodes(body, uses);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn visit_expr(expr: &tera::ast::Expr, uses: &mut Uses) {
+    use tera::ast::ExprVal;
+    for filter in &expr.filters {
+        filter.args.values().for_each(|e| visit_expr(e, uses));
+    }
+    match &expr.val {
+        ExprVal::Ident(ident) => visit_ident(ident, uses),
+        ExprVal::Math(m) => {
+            visit_expr(&m.lhs, uses);
+            visit_expr(&m.rhs, uses);
+        }
+        ExprVal::Logic(l) => {
+            visit_expr(&l.lhs, uses);
+            visit_expr(&l.rhs, uses);
+        }
+        ExprVal::Test(test) => {
+            visit_ident(&test.ident, uses);
+            test.args.iter().for_each(|e| visit_expr(e, uses));
+        }
+        ExprVal::MacroCall(call) => call.args.values().for_each(|e| visit_expr(e, uses)),
+        ExprVal::FunctionCall(call) => {
+            if matches!(call.name.as_str(), "now" | "get_random" | "get_env") {
+                uses.volatile = true;
+            }
+            call.args.values().for_each(|e| visit_expr(e, uses));
+        }
+        ExprVal::Array(items) => items.iter().for_each(|e| visit_expr(e, uses)),
+        ExprVal::StringConcat(concat) => {
+            for value in &concat.values {
+                if let ExprVal::Ident(ident) = value {
+                    visit_ident(ident, uses);
+                }
+            }
+        }
+        ExprVal::In(within) => {
+            visit_expr(&within.lhs, uses);
+            visit_expr(&within.rhs, uses);
+        }
+        ExprVal::String(_) | ExprVal::Int(_) | ExprVal::Float(_) | ExprVal::Bool(_) => {}
+    }
+}
+
+fn visit_ident(ident: &str, uses: &mut Uses) {
+    let head = ident.split('[').next().unwrap_or(ident);
+    if head == "config" {
+        uses.whole_config = true;
+    } else if let Some(path) = head.strip_prefix("config.") {
+        uses.config_paths
+            .push(path.trim_end_matches('.').to_owned());
+    }
+}

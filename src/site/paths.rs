@@ -1,0 +1,154 @@
+//! Site paths and the files they are written to: pure string functions every stage shares.
+//!
+//! Paths from content, data and URLs pass through [`sanitize_site_path`] before they name a
+//! file, so no page can write outside the output folder.
+
+use std::path::{Path, PathBuf};
+
+/// Cleans a URL path from front matter (`path`, `aliases`): no `..`, no backslashes or control
+/// characters, so it can never name a file outside the output folder. Returns `/a/b/`, or
+/// `/a/b.html` when the last segment has an extension.
+pub fn sanitize_site_path(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim();
+    if trimmed.contains('\\') || trimmed.chars().any(char::is_control) || trimmed.contains("://") {
+        return Err(format!("`{raw}` is not a site path"));
+    }
+    let mut parts = Vec::new();
+    for part in trimmed.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err(format!("`{raw}` climbs out of the site with `..`")),
+            part => parts.push(part),
+        }
+    }
+    let Some(last) = parts.last() else {
+        return Ok("/".to_owned());
+    };
+    if last.contains('.') && !trimmed.ends_with('/') {
+        Ok(format!("/{}", parts.join("/")))
+    } else {
+        Ok(format!("/{}/", parts.join("/")))
+    }
+}
+
+/// A path shown in messages: relative to the root when inside it.
+pub fn relative_to(path: &Path, root: &Path) -> PathBuf {
+    path.strip_prefix(root)
+        .map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
+}
+
+/// The output file of a site path: `/a/b/` → `a/b/index.html`, `/a.html` → `a.html`.
+pub fn file_of(path: &str) -> String {
+    let trimmed = path.trim_start_matches('/');
+    if trimmed.is_empty() || trimmed.ends_with('/') {
+        format!("{trimmed}index.html")
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// The folder part of a site path's output (`/a/b/` → `a/b/`, `/a/x.html` → `a/`).
+pub fn dir_of(path: &str) -> String {
+    let file = file_of(path);
+    file.rfind('/')
+        .map_or_else(String::new, |i| file[..=i].to_owned())
+}
+
+/// The site path of page `pager` of a listing at `base` (`/blog/`, 3 → `/blog/page/3/`).
+pub fn pager_path(base: &str, paginate_path: &str, pager: usize) -> String {
+    if pager <= 1 {
+        base.to_owned()
+    } else {
+        format!("{base}{paginate_path}/{pager}/")
+    }
+}
+
+/// `url` without its query and fragment, and those.
+pub fn split_suffix(url: &str) -> (&str, &str) {
+    match url.find(['?', '#']) {
+        Some(i) => (&url[..i], &url[i..]),
+        None => (url, ""),
+    }
+}
+
+/// The site path `url` points at from the page or file at site path `from`; `None` for other
+/// sites, `data:` and the like. Query and fragment are dropped; `.` and `..` resolved (never
+/// above the root).
+pub fn resolve_path(url: &str, from: &str) -> Option<String> {
+    let url = url.trim();
+    let (path, _) = split_suffix(url);
+    if path.is_empty() || path.starts_with("//") {
+        return None;
+    }
+    if let Some(colon) = path.find(':')
+        && !path[..colon].contains('/')
+    {
+        return None; // a scheme: http:, mailto:, data:…
+    }
+    let joined = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        let dir = match from.rfind('/') {
+            Some(i) => &from[..=i],
+            None => "/",
+        };
+        format!("{dir}{path}")
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for segment in joined.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    let mut out = format!("/{}", parts.join("/"));
+    if joined.ends_with('/') && out != "/" {
+        out.push('/');
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{file_of, pager_path, resolve_path};
+
+    #[test]
+    fn files_of_paths() {
+        assert_eq!(file_of("/"), "index.html");
+        assert_eq!(file_of("/blog/a/"), "blog/a/index.html");
+        assert_eq!(file_of("/old.html"), "old.html");
+        assert_eq!(pager_path("/blog/", "page", 1), "/blog/");
+        assert_eq!(pager_path("/blog/", "page", 3), "/blog/page/3/");
+    }
+
+    #[test]
+    fn paths_resolve_like_a_browser_and_stay_inside_the_site() {
+        assert_eq!(
+            resolve_path("a.png", "/blog/post/").as_deref(),
+            Some("/blog/post/a.png")
+        );
+        assert_eq!(
+            resolve_path("../x/", "/blog/post/").as_deref(),
+            Some("/blog/x/")
+        );
+        assert_eq!(
+            resolve_path("../../../../etc", "/a/").as_deref(),
+            Some("/etc")
+        );
+        assert_eq!(
+            resolve_path("/css/s.css?h=1#x", "/").as_deref(),
+            Some("/css/s.css")
+        );
+        assert_eq!(
+            resolve_path("fonts/a.woff2", "/css/site.css").as_deref(),
+            Some("/css/fonts/a.woff2")
+        );
+        assert_eq!(resolve_path("https://x.org/a", "/"), None);
+        assert_eq!(resolve_path("//x.org/a", "/"), None);
+        assert_eq!(resolve_path("mailto:a@b", "/"), None);
+        assert_eq!(resolve_path("data:image/png;base64,AA", "/"), None);
+    }
+}

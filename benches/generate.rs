@@ -132,7 +132,7 @@ fn jobs(n: usize, batch_size: usize) -> Vec<Job> {
     let output = Arc::new(OutputKind::Text);
     (0..n)
         .map(|i| Job {
-            key: format!("{i:08x}"),
+            key: format!("{i:08x}").into(),
             prompt: "enrich@1".to_owned(),
             class: "enrich".to_owned(),
             system: Some("You write short, plain product copy.".to_owned()),

@@ -167,7 +167,7 @@ fn fixture() -> &'static Fixture {
 #[divan::bench]
 fn markdown_one_page(bencher: divan::Bencher<'_, '_>) {
     let f = fixture();
-    let options = sitegen::markdown::Options::default();
+    let options = sitegen::markdown::RenderOptions::default();
     let resolve = |_: &str| None;
     bencher.bench(|| {
         sitegen::markdown::render(divan::black_box(&f.sample_body), &options, "/p/", &resolve)

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sitegen::serve::server::{self, Site};
+use sitegen::serve::server::{self, Folder};
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -30,7 +30,7 @@ fn main() -> std::io::Result<()> {
         .block_on(async move {
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
             println!("serving {root} on http://{}/", listener.local_addr()?);
-            let site = Arc::new(Site {
+            let site = Arc::new(Folder {
                 root: PathBuf::from(root),
                 inject: None,
                 writes: Default::default(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sitegen::build::{BuildReport, Options, Progress, Quiet, Resident};
-use sitegen::command::{self, Gate, Locking, Outcome};
+use sitegen::command::{self, Decision, Gate, Locking};
 use sitegen::generate::stage::GenerationStatus;
 use sitegen::{Diagnostic, Error};
 
@@ -240,7 +240,7 @@ fn main() -> ExitCode {
             port,
             open,
             wait,
-        } => serve(sitegen::serve::Options {
+        } => serve(sitegen::serve::Preview {
             build: Options {
                 root,
                 output,
@@ -315,7 +315,7 @@ fn run(args: &SiteArgs, build: Option<&BuildArgs>, gate_args: Option<&GateArgs>)
     let result = match gate_args {
         Some(g) => command::rebuild(&options, locking, gate(g), progress, &mut resident),
         None => command::build(&options, locking, progress, &mut resident).map(|report| {
-            Outcome::Built {
+            Decision::Built {
                 reason: "build".to_owned(),
                 report: Box::new(report),
             }
@@ -357,7 +357,7 @@ fn stats(root: &std::path::Path, since: Option<Duration>, all: bool, format: For
 }
 
 /// Previews the site until SIGINT or SIGTERM.
-fn serve(options: sitegen::serve::Options) -> ExitCode {
+fn serve(options: sitegen::serve::Preview) -> ExitCode {
     sitegen::alloc::keep_freed_memory();
     match sitegen::serve::run(options, std::sync::Arc::new(ServeTerminal::default())) {
         Ok(()) => ExitCode::SUCCESS,
@@ -424,8 +424,8 @@ fn schedule(args: &SiteArgs, build: &BuildArgs, gate: &GateArgs, cron: &str) -> 
         let mut resident = Resident::default();
         command::rebuild(&options, locking, gate, &Quiet, &mut resident).map(
             |outcome| match outcome {
-                Outcome::Skipped { reason, .. } => format!("skipped: {reason}"),
-                Outcome::Built { reason, report } => {
+                Decision::Skipped { reason, .. } => format!("skipped: {reason}"),
+                Decision::Built { reason, report } => {
                     format!("built ({reason}): {}", summary_line(&report, true))
                 }
             },
@@ -437,27 +437,27 @@ fn schedule(args: &SiteArgs, build: &BuildArgs, gate: &GateArgs, cron: &str) -> 
     }
 }
 
-fn report(outcome: Outcome, format: Format, write: bool, gated: bool, explain: bool) {
+fn report(outcome: Decision, format: Format, write: bool, gated: bool, explain: bool) {
     let outcome = match outcome {
-        Outcome::Built { reason, mut report } => {
+        Decision::Built { reason, mut report } => {
             if !explain {
                 report.rebuilt.clear();
             }
-            Outcome::Built { reason, report }
+            Decision::Built { reason, report }
         }
         skipped => skipped,
     };
     if format == Format::Json {
         let value = match &outcome {
-            Outcome::Built { report, .. } if !gated => serde_json::to_value(report),
+            Decision::Built { report, .. } if !gated => serde_json::to_value(report),
             other => serde_json::to_value(other),
         };
         say(&value.map(|v| v.to_string()).unwrap_or_default());
         return;
     }
     match outcome {
-        Outcome::Skipped { reason, .. } => say(&format!("skipped: {reason}")),
-        Outcome::Built { reason, report } => {
+        Decision::Skipped { reason, .. } => say(&format!("skipped: {reason}")),
+        Decision::Built { reason, report } => {
             for warning in &report.warnings {
                 complain(&warning.to_string());
             }

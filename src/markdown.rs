@@ -28,7 +28,7 @@ pub const MORE: &str = "<!-- more -->";
 
 /// How to render, from the config and the page's section.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
+pub struct RenderOptions {
     /// Typographic quotes and dashes.
     pub smart_punctuation: bool,
     /// Where heading anchor links go.
@@ -41,7 +41,7 @@ pub struct Options {
     pub external_no_referrer: bool,
 }
 
-impl Options {
+impl RenderOptions {
     /// The options of `config`, with the section's anchor link placement when it sets one.
     pub fn new(config: &MarkdownConfig, anchor_links: Option<AnchorLinks>) -> Self {
         Self {
@@ -93,7 +93,7 @@ pub struct Problem {
 
 /// The rendered body.
 #[derive(Debug, Default)]
-pub struct Rendered {
+pub struct Markup {
     /// The HTML.
     pub html: String,
     /// The table of contents.
@@ -140,10 +140,10 @@ pub fn reading_time(words: usize) -> usize {
 /// content path (`blog/a.md`) to its permalink.
 pub fn render(
     body: &str,
-    options: &Options,
+    options: &RenderOptions,
     permalink: &str,
     resolve: &dyn Fn(&str) -> Option<String>,
-) -> Rendered {
+) -> Markup {
     let mut extensions = Extensions::ENABLE_TABLES
         | Extensions::ENABLE_FOOTNOTES
         | Extensions::ENABLE_STRIKETHROUGH
@@ -152,9 +152,9 @@ pub fn render(
     if options.smart_punctuation {
         extensions |= Extensions::ENABLE_SMART_PUNCTUATION;
     }
-    let mut out = Rendered {
+    let mut out = Markup {
         html: String::with_capacity(body.len() * 3 / 2),
-        ..Rendered::default()
+        ..Markup::default()
     };
     let mut ids = HashSet::new();
     let mut flat_toc = Vec::new();
@@ -263,7 +263,7 @@ pub fn render(
     out
 }
 
-impl Options {
+impl RenderOptions {
     fn has_external_attributes(&self) -> bool {
         self.external_target_blank || self.external_no_follow || self.external_no_referrer
     }
@@ -291,7 +291,7 @@ fn resolve_internal(
     target: &str,
     offset: usize,
     resolve: &dyn Fn(&str) -> Option<String>,
-    out: &mut Rendered,
+    out: &mut Markup,
 ) -> String {
     let (path, anchor) = match target.split_once('#') {
         Some((path, anchor)) => (path, Some(anchor)),
@@ -319,7 +319,7 @@ fn resolve_internal(
     }
 }
 
-fn external_link_open(url: &str, title: &str, options: &Options) -> String {
+fn external_link_open(url: &str, title: &str, options: &RenderOptions) -> String {
     let mut tag = format!("<a href=\"{}\"", escape(url));
     if !title.is_empty() {
         let _ = write!(tag, " title=\"{}\"", escape(title));
@@ -427,7 +427,7 @@ pub fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Options, reading_time, render, summary_part};
+    use super::{RenderOptions, reading_time, render, summary_part};
     use crate::config::AnchorLinks;
 
     fn resolve(path: &str) -> Option<String> {
@@ -438,7 +438,7 @@ mod tests {
     fn headings_get_unique_ids_and_a_nested_toc() {
         let r = render(
             "# Intro\n\n## Part\n\n## Part\n\n# Custom {#mine .big}\n",
-            &Options::default(),
+            &RenderOptions::default(),
             "/p/",
             &resolve,
         );
@@ -453,9 +453,9 @@ mod tests {
 
     #[test]
     fn anchor_links_follow_the_option() {
-        let options = Options {
+        let options = RenderOptions {
             anchor_links: AnchorLinks::Right,
-            ..Options::default()
+            ..RenderOptions::default()
         };
         let r = render("## Hi", &options, "/", &resolve);
         assert!(
@@ -469,7 +469,7 @@ mod tests {
     fn internal_links_resolve_or_report() {
         let r = render(
             "[a](@/blog/a.md#top) and\n[b](@/nope.md)",
-            &Options::default(),
+            &RenderOptions::default(),
             "/",
             &resolve,
         );
@@ -488,7 +488,7 @@ mod tests {
     fn extensions_are_on() {
         let r = render(
             "| a |\n|---|\n| b |\n\n~~x~~ [^1]\n\n[^1]: note\n\n- [x] done",
-            &Options::default(),
+            &RenderOptions::default(),
             "/",
             &resolve,
         );
@@ -507,7 +507,7 @@ mod tests {
     fn code_blocks_are_focusable_and_escaped() {
         let r = render(
             "```rust\nlet a = 1 < 2;\n```\n",
-            &Options::default(),
+            &RenderOptions::default(),
             "/",
             &resolve,
         );
@@ -518,9 +518,9 @@ mod tests {
 
     #[test]
     fn external_links_get_attributes_when_asked() {
-        let options = Options {
+        let options = RenderOptions {
             external_target_blank: true,
-            ..Options::default()
+            ..RenderOptions::default()
         };
         let r = render(
             "[x](https://a.org \"t\") [y](/local)",
@@ -556,7 +556,7 @@ mod tests {
         assert_eq!(reading_time(201), 2);
         let r = render(
             "a\n\n<!-- more -->\n\nb",
-            &Options::default(),
+            &RenderOptions::default(),
             "/",
             &resolve,
         );

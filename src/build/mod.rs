@@ -25,7 +25,7 @@ use crate::generate::copy::CopySet;
 use crate::generate::stage::{self as generate, GenerationReport, Running};
 use crate::load::walk::SourceFiles;
 use crate::plan::diff::OutputFolder;
-use crate::plan::incremental::{Baseline, BuildPlan, SourceChanges};
+use crate::plan::incremental::{Baseline, BuildPlan};
 use crate::render::{Renderer, context::View};
 use crate::site::Site;
 use crate::state::commit;
@@ -109,10 +109,6 @@ pub fn prepare(options: &Options, resident: &mut Resident) -> Result<Prepared> {
             folder: &folder,
             write: options.write,
         };
-        let changes = SourceChanges {
-            freshness: &changes.freshness,
-            removed_pages: changes.removed_pages,
-        };
         let plan = BuildPlan::new(
             &site,
             outputs,
@@ -195,7 +191,7 @@ pub struct Ready {
     sources: SourceFiles,
     site: Arc<Site>,
     /// How the sources compare with the previous build's.
-    changes: load::Changes,
+    changes: load::SourceChanges,
     /// The previous build's manifest (its sources cache taken by load).
     previous: Option<Manifest>,
     /// The output folder as the previous build left it.

@@ -14,7 +14,7 @@ use crate::emit::{self, MEMORY_BUDGET, Sink, Staging};
 use crate::plan::Output;
 use crate::plan::reason::Reason;
 use crate::site::PageId;
-use crate::state::commit::{self, Record, StampInputs};
+use crate::state::commit::{self, BuildRecord, StampInputs};
 
 impl Ready {
     /// Where the outputs go: nowhere for a check; a new tree for a clean build, swapped in at
@@ -159,7 +159,7 @@ impl Ready {
                 }
             }
             let state_dir = &self.setup.state_dir;
-            let record = Record {
+            let record = BuildRecord {
                 state_dir,
                 site: &self.site,
                 plan,

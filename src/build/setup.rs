@@ -70,7 +70,7 @@ impl Setup {
                 root.display()
             )));
         }
-        let config::Loaded {
+        let config::Configured {
             config,
             file,
             warnings,

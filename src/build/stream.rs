@@ -58,8 +58,8 @@ pub struct Written {
 
 impl Written {
     /// The output as the build state records it.
-    pub fn record(&self) -> crate::state::commit::Produced<'_> {
-        crate::state::commit::Produced {
+    pub fn record(&self) -> crate::state::commit::Landed<'_> {
+        crate::state::commit::Landed {
             index: self.index,
             size: self.size,
             hash: self.hash,

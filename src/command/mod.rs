@@ -50,7 +50,7 @@ pub struct Gate {
 /// What `sitegen rebuild` decided.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "decision", rename_all = "lowercase")]
-pub enum Outcome {
+pub enum Decision {
     /// The site was built.
     Built {
         /// Why: the changed fraction reached the threshold, or the last build was too old.
@@ -80,12 +80,12 @@ pub fn rebuild(
     gate: Gate,
     progress: &dyn Progress,
     resident: &mut Resident,
-) -> Result<Outcome> {
+) -> Result<Decision> {
     let _lock = hold(options, locking)?;
     let prepared = build::prepare(options, resident)?;
     let age = commit::last_build_age(&state::dir(&options.root));
     Ok(match gate.decide(prepared.changed_fraction(), age) {
-        Ok(reason) => Outcome::Built {
+        Ok(reason) => Decision::Built {
             reason,
             report: Box::new(build::finish(prepared, progress, resident)?),
         },
@@ -96,8 +96,8 @@ pub fn rebuild(
 impl Gate {
     /// Why to build when `changed` of the pages changed and the last build is `age` old, or
     /// the outcome of skipping it.
-    fn decide(&self, changed: f64, age: Option<Duration>) -> std::result::Result<String, Outcome> {
-        let skipped = || Outcome::Skipped {
+    fn decide(&self, changed: f64, age: Option<Duration>) -> std::result::Result<String, Decision> {
+        let skipped = || Decision::Skipped {
             reason: format!(
                 "{} changed (< {})",
                 percent(changed),
@@ -140,7 +140,7 @@ fn hold(options: &Options, locking: Locking) -> Result<Option<lock::SiteLock>> {
 mod tests {
     use std::time::Duration;
 
-    use super::{Gate, Outcome};
+    use super::{Decision, Gate};
 
     #[test]
     fn the_gate_builds_past_the_threshold_or_the_age_and_skips_otherwise() {
@@ -155,7 +155,7 @@ mod tests {
             "last build 7200s ago (max age 3600s)"
         );
         assert_eq!(gate.decide(0.0, None).unwrap(), "no previous build");
-        let Err(Outcome::Skipped { reason, .. }) = gate.decide(0.012, hour(0)) else {
+        let Err(Decision::Skipped { reason, .. }) = gate.decide(0.012, hour(0)) else {
             panic!("expected a skip");
         };
         assert_eq!(reason, "1.2% changed (< 5%)");

@@ -299,7 +299,7 @@ impl Config {
 
 /// The loaded config, the file it came from, and warnings about it.
 #[derive(Debug)]
-pub struct Loaded {
+pub struct Configured {
     /// The resolved config.
     pub config: Config,
     /// The file it was read from, relative to the root.
@@ -309,7 +309,7 @@ pub struct Loaded {
 }
 
 /// Reads the config of the site at `root`, applying `overrides` (`key.path=value`).
-pub fn load(root: &Path, overrides: &[String]) -> Result<Loaded> {
+pub fn load(root: &Path, overrides: &[String]) -> Result<Configured> {
     let Some(name) = CONFIG_FILES.iter().find(|n| root.join(n).is_file()) else {
         return Err(Error::Config(Box::new(
             Diagnostic::error(format!("no config file in {}", root.display())).with_help(format!(
@@ -333,7 +333,7 @@ pub fn load(root: &Path, overrides: &[String]) -> Result<Loaded> {
     })?;
     let config = parse(&file, &text, overrides)?;
     let warnings = config.warnings(&file, &text);
-    Ok(Loaded {
+    Ok(Configured {
         config,
         file,
         warnings,

@@ -36,12 +36,48 @@ pub enum OutputKind {
     },
 }
 
+/// The cache key of a job: blake3(provider kind, model, prompt name + version + template hash,
+/// rendered text), hex. Identical jobs share it and are sent once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobKey(String);
+
+impl JobKey {
+    /// The key's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for JobKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::borrow::Borrow<str> for JobKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for JobKey {
+    fn from(text: String) -> Self {
+        Self(text)
+    }
+}
+
+impl From<&str> for JobKey {
+    fn from(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+}
+
 /// One generation to make: a rendered prompt and how to ask for it.
 #[derive(Debug, Clone)]
 pub struct Job {
-    /// blake3(provider kind, model, prompt name + version + template hash, rendered text), hex:
-    /// the cache key. Identical jobs share it and are sent once.
-    pub key: String,
+    /// The cache key.
+    pub key: JobKey,
     /// `name@version` of the prompt.
     pub prompt: String,
     /// The prompt's request class (budgets and batch sizes are per class).
@@ -85,7 +121,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
     /// The job's key.
-    pub key: String,
+    pub key: JobKey,
     /// How it ended.
     pub outcome: Outcome,
     /// Input tokens of the request (a batch's tokens are shared out among its items).
@@ -105,9 +141,9 @@ pub struct Answer {
 impl Answer {
     /// The answer of a job that was never sent (cached, offline, or given up): no tokens, no
     /// cost, no latency.
-    pub fn unsent(key: &str, outcome: Outcome) -> Self {
+    pub fn unsent(key: &JobKey, outcome: Outcome) -> Self {
         Self {
-            key: key.to_owned(),
+            key: key.clone(),
             outcome,
             tokens_in: 0,
             tokens_out: 0,

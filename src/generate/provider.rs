@@ -418,7 +418,7 @@ mod tests {
 
     fn job(text: &str, output: OutputKind) -> Job {
         Job {
-            key: format!("k-{text}"),
+            key: format!("k-{text}").into(),
             prompt: "summary@2".to_owned(),
             class: "short".to_owned(),
             system: Some("Be brief.".to_owned()),

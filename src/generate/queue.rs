@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::provider::{self, Completion, Provider, ProviderError, Request};
-use super::{Answer, Job, Outcome};
+use super::{Answer, Job, JobKey, Outcome};
 use crate::config::{ClassBudget, ProviderConfig, ProviderKind};
 
 /// Checks (and may normalize) one generated value: `Ok` is the value kept, `Err` says why it
@@ -235,7 +235,7 @@ impl Queue {
         check: Check,
         answers: mpsc::UnboundedSender<Answer>,
     ) -> Self {
-        let mut seen: HashMap<String, ()> = HashMap::with_capacity(jobs.len());
+        let mut seen: HashMap<JobKey, ()> = HashMap::with_capacity(jobs.len());
         let mut slots = Vec::with_capacity(jobs.len());
         for mut job in jobs {
             if seen.insert(job.key.clone(), ()).is_some() {

@@ -26,7 +26,7 @@ use crate::generate::copy::CopySet;
 use crate::generate::prompts::{Prompt, Prompts};
 use crate::generate::queue::{self, Budgets, QueueStats};
 use crate::generate::store::{Store, Trace};
-use crate::generate::{Answer, Job, Outcome, checks};
+use crate::generate::{Answer, Job, JobKey, Outcome, checks};
 use crate::hash::Fingerprint;
 use crate::site::{PageId, Site};
 
@@ -38,7 +38,7 @@ struct FieldJob {
     /// `name@version` of its prompt.
     prompt: String,
     /// Its job's key.
-    key: String,
+    key: JobKey,
     /// What the prompt and its fallback see.
     context: Arc<tera::Context>,
 }
@@ -50,9 +50,9 @@ pub struct Jobs {
     prompts: Arc<Prompts>,
     fields: Vec<FieldJob>,
     /// Distinct jobs, by key.
-    jobs: HashMap<String, Job>,
+    jobs: HashMap<JobKey, Job>,
     /// Per key, the page's public text that an answer may echo.
-    public: HashMap<String, String>,
+    public: HashMap<JobKey, String>,
 }
 
 impl Jobs {
@@ -337,7 +337,7 @@ fn job(
         .str(&text)
         .finish();
     Job {
-        key: key.hex(),
+        key: key.hex().into(),
         prompt: prompt.id(),
         class: prompt.class.clone(),
         system,
@@ -411,7 +411,7 @@ struct Shared {
     model: String,
     fields: Vec<FieldJob>,
     /// Field indices per key.
-    by_key: HashMap<String, Vec<usize>>,
+    by_key: HashMap<JobKey, Vec<usize>>,
     /// Field indices per page.
     by_page: HashMap<PageId, Vec<usize>>,
     state: Mutex<Tally>,
@@ -443,9 +443,9 @@ pub fn start(
     let build = store
         .begin_build(&provider_name, &provider.model)
         .map_err(db_error)?;
-    let keys: Vec<&str> = planned.jobs.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = planned.jobs.keys().map(JobKey::as_str).collect();
     let cached = store.lookup(&keys).map_err(db_error)?;
-    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by_key: HashMap<JobKey, Vec<usize>> = HashMap::new();
     let mut by_page: HashMap<PageId, Vec<usize>> = HashMap::new();
     for (i, f) in planned.fields.iter().enumerate() {
         by_key.entry(f.key.clone()).or_default().push(i);
@@ -478,7 +478,7 @@ pub fn start(
     let mut immediate: Vec<(Answer, bool)> = Vec::new();
     let mut to_send: Vec<Job> = Vec::new();
     for (key, job) in planned.jobs {
-        if let Some(value) = cached.get(&key) {
+        if let Some(value) = cached.get(key.as_str()) {
             immediate.push((
                 Answer::unsent(
                     &key,
@@ -650,9 +650,9 @@ impl Shared {
 
     /// Gives fields the queue never answered (it should answer every job) their fallback.
     fn settle_unanswered(&self) {
-        let missing: Vec<String> = {
+        let missing: Vec<JobKey> = {
             let state = self.lock();
-            let mut keys: Vec<String> = self
+            let mut keys: Vec<JobKey> = self
                 .fields
                 .iter()
                 .zip(&state.values)
@@ -826,7 +826,7 @@ impl Running {
             let page = shared.site.page(field.page).doc.relative_path.clone();
             match &state.values[i] {
                 Some((_, true)) if shared.provider_name != "offline" => {
-                    pending.push((page, field.field.clone(), field.key.clone()));
+                    pending.push((page, field.field.clone(), field.key.to_string()));
                 }
                 _ => settled.push((page, field.field.clone())),
             }

@@ -391,7 +391,7 @@ impl Store {
                     Outcome::Generated { value } => {
                         if !trace.cache_hit {
                             put_result.execute(params![
-                                answer.key,
+                                answer.key.as_str(),
                                 trace.prompt,
                                 trace.version,
                                 trace.provider,
@@ -640,7 +640,7 @@ mod tests {
     use serde_json::json;
 
     fn answer(key: &str, outcome: Outcome) -> Answer {
-        Answer::unsent(key, outcome)
+        Answer::unsent(&key.into(), outcome)
     }
 
     fn trace(page: &str, prompt: &str, model: &str) -> Trace {

@@ -327,7 +327,8 @@ fn build_sections(
                 })
                 .to_owned(),
             };
-            let markdown = markdown::Options::new(&config.markdown, p.meta.insert_anchor_links);
+            let markdown =
+                markdown::RenderOptions::new(&config.markdown, p.meta.insert_anchor_links);
             let _ = root;
             Section {
                 doc: Document {
@@ -370,7 +371,7 @@ fn build_sections(
                 summary: None,
                 assets: Vec::new(),
                 template: "index.html".to_owned(),
-                markdown: markdown::Options::new(&config.markdown, None),
+                markdown: markdown::RenderOptions::new(&config.markdown, None),
                 ancestors: Vec::new(),
             },
             meta: std::sync::Arc::default(),
@@ -505,7 +506,7 @@ fn build_page(
             summary: p.summary_source.clone(),
             assets: Vec::new(),
             template,
-            markdown: markdown::Options::new(&config.markdown, anchor_links),
+            markdown: markdown::RenderOptions::new(&config.markdown, anchor_links),
             ancestors,
         },
         meta: std::sync::Arc::clone(&p.meta),
@@ -603,7 +604,7 @@ fn collection_page(
             summary: None,
             assets: Vec::new(),
             template: collection.template.clone(),
-            markdown: markdown::Options::new(&config.markdown, None),
+            markdown: markdown::RenderOptions::new(&config.markdown, None),
             ancestors,
         },
         meta: std::sync::Arc::new(meta),

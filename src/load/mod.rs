@@ -36,12 +36,12 @@ pub struct Loaded {
     /// Warnings found.
     pub warnings: Vec<Diagnostic>,
     /// How the sources compare with the previous build's.
-    pub changes: Changes,
+    pub changes: SourceChanges,
 }
 
 /// How the site's source files compare with the previous build's, and what was made of them.
 #[derive(Debug, Default)]
-pub struct Changes {
+pub struct SourceChanges {
     /// What was made of every source file, for the next build.
     pub cache: SourceCache,
     /// How each source file compares with the previous build (by root-relative path); files
@@ -159,7 +159,7 @@ pub fn load(
         Ok(Loaded {
             site,
             warnings,
-            changes: Changes {
+            changes: SourceChanges {
                 cache: new_cache,
                 freshness,
                 removed_pages,

@@ -11,7 +11,7 @@ use std::sync::{Arc, LazyLock};
 use regex::Regex;
 
 use crate::hash::ContentHash;
-use crate::plan::output::{Asset, Assets, Outputs};
+use crate::plan::output::{Assets, Fingerprinted, Outputs};
 use crate::site::paths::{resolve_path, split_suffix};
 use crate::site::{Site, StaticSource};
 
@@ -56,7 +56,7 @@ pub fn apply(site: &Site, plan: &mut Outputs) -> Assets {
         if !file.name.ends_with(".css") {
             assets.insert(
                 format!("/{}", file.name),
-                Asset {
+                Fingerprinted {
                     path: format!("/{}", hashed_name(&file.name, &file.hash)),
                     deps: vec![file.name.clone()],
                 },
@@ -100,7 +100,7 @@ pub fn apply(site: &Site, plan: &mut Outputs) -> Assets {
         deps.dedup();
         assets.insert(
             own_path,
-            Asset {
+            Fingerprinted {
                 path: format!("/{}", hashed_name(&file.name, &hash)),
                 deps,
             },

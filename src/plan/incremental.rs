@@ -11,21 +11,13 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 
 use crate::hash::ContentHash;
+use crate::load::SourceChanges;
 use crate::load::source::Freshness;
 use crate::plan::diff::{self, Item, OutputFolder, Previous};
 use crate::plan::hash::{self as input_hash, Fingerprints};
 use crate::plan::output::{Output, Outputs, template_of};
 use crate::plan::reason::{Dep, Inputs, OutputRecords, Reason};
 use crate::site::{ContentRef, Site};
-
-/// What changed among the sources since the previous build, as loading found it.
-#[derive(Debug, Clone, Copy)]
-pub struct SourceChanges<'a> {
-    /// How each source file compares with the previous build (by root-relative path).
-    pub freshness: &'a [(String, Freshness)],
-    /// Pages of the previous build whose file is gone.
-    pub removed_pages: usize,
-}
 
 /// How the build relates to the previous one.
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +65,7 @@ impl BuildPlan {
         outputs: Outputs,
         fingerprints: Fingerprints,
         baseline: &Baseline<'_>,
-        changes: &SourceChanges<'_>,
+        changes: &SourceChanges,
     ) -> Self {
         let templates = template_hashes(site);
         let items = items(site, &outputs, &fingerprints);
@@ -211,7 +203,7 @@ fn changed_fraction(
     outputs: &Outputs,
     decisions: &[Option<Reason>],
     previous: Option<&Previous<'_>>,
-    changes: &SourceChanges<'_>,
+    changes: &SourceChanges,
 ) -> f64 {
     let Some(previous) = previous else { return 1.0 };
     // Whether the source file `key` (`content/…`) is one of the site's pages.

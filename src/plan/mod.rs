@@ -15,8 +15,8 @@ use crate::diagnostics::{Diagnostic, Error, Result};
 use crate::site::paths::{dir_of, file_of, pager_path, sanitize_site_path};
 use crate::site::{PageId, SectionId, Site, StaticSource, TaxonomyId, TermId};
 pub use output::{
-    Asset, Assets, Copy, Output, Outputs, Planned, SITEMAP_LIMIT, SitemapPart, sitemap_entries,
-    sitemap_len, template_of,
+    Assets, Copy, Fingerprinted, Output, Outputs, Planned, SITEMAP_LIMIT, SitemapPart,
+    sitemap_entries, sitemap_len, template_of,
 };
 
 /// Plans every output of `site`. Two sources claiming one file is an error naming both.

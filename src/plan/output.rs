@@ -220,7 +220,7 @@ pub fn sitemap_entries(site: &Site) -> Vec<(String, Option<String>)> {
 
 /// A fingerprinted asset.
 #[derive(Debug, Clone)]
-pub struct Asset {
+pub struct Fingerprinted {
     /// Its new site path (`/css/site.3f2a9c0d1e7b4a55.css`).
     pub path: String,
     /// The static files (by name) its name depends on: itself, and for a stylesheet the assets
@@ -229,4 +229,4 @@ pub struct Asset {
 }
 
 /// Site path of a static file (`/css/site.css`) → its asset.
-pub type Assets = HashMap<String, Asset>;
+pub type Assets = HashMap<String, Fingerprinted>;

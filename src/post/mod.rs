@@ -424,7 +424,7 @@ fn rewrite_css_urls(css: &str, asset_url: &dyn Fn(&str) -> Option<String>) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Asset;
+    use crate::plan::Fingerprinted;
 
     fn post(base_url: &str, assets: &[(&str, &str)]) -> Post {
         let (origin, base_path) = split_base_url(base_url);
@@ -438,7 +438,7 @@ mod tests {
                 .map(|(from, to)| {
                     (
                         (*from).to_owned(),
-                        Asset {
+                        Fingerprinted {
                             path: (*to).to_owned(),
                             deps: vec![from.trim_start_matches('/').to_owned()],
                         },

@@ -471,7 +471,7 @@ impl tera::Filter for MarkdownFilter {
         let text = value
             .as_str()
             .ok_or_else(|| tera::Error::msg("`markdown` filters strings only"))?;
-        let options = crate::markdown::Options::new(&self.0.config.markdown, None);
+        let options = crate::markdown::RenderOptions::new(&self.0.config.markdown, None);
         let resolve = |path: &str| self.0.permalink_of(path);
         let mut html = crate::markdown::render(text, &options, "", &resolve).html;
         if bool_arg(args, "inline") {

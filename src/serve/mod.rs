@@ -73,7 +73,7 @@ const STOP_WAIT: Duration = Duration::from_secs(2);
 
 /// What to serve, from the command line.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct Preview {
     /// The site and how to build it: `root`, `output` (default: [`preview_output`]), `drafts`
     /// and `overrides`.
     pub build: build::Options,
@@ -112,7 +112,7 @@ pub fn preview_output(root: &Path) -> PathBuf {
 /// when the address cannot be listened on; [`Error::Io`] for the state folder or the watches. A site that does not
 /// build is no error here: its problems go to `terminal` and the browsers, and the preview
 /// goes on.
-pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
+pub fn run(options: Preview, terminal: Arc<dyn Terminal>) -> Result<()> {
     let root = options.build.root.clone();
     if !root.is_dir() {
         return Err(Error::Usage(format!(
@@ -186,7 +186,7 @@ pub fn run(options: Options, terminal: Arc<dyn Terminal>) -> Result<()> {
     ));
     builder.rebuild(None);
 
-    let site = Arc::new(server::Site {
+    let site = Arc::new(server::Folder {
         root: output,
         inject: Some(Arc::new(reload::inject)),
         writes: Arc::clone(&builder.writes),
@@ -303,7 +303,7 @@ struct Builder {
     warnings: Vec<String>,
     /// The last build's state, kept for the next.
     resident: build::Resident,
-    /// The server's count of writes to the output folder ([`server::Site::writes`]).
+    /// The server's count of writes to the output folder ([`server::Folder::writes`]).
     writes: Arc<std::sync::atomic::AtomicU64>,
 }
 

@@ -16,7 +16,7 @@
 //! request path, each with its body (for small files), content type, ETag, Last-Modified and
 //! lazily made compressed variants. An entry is used only while the file's (device, inode,
 //! size, mtime) is unchanged. That is checked with a `stat` when whatever writes the output
-//! (the preview's builder) said it wrote since the entry's last check ([`Site::writes`]), so a
+//! (the preview's builder) said it wrote since the entry's last check ([`Folder::writes`]), so a
 //! rebuild is seen on the next request, and otherwise at most every [`REVALIDATE_AFTER`], so
 //! a change made by anyone else is seen within that. The cache is bounded ([`CACHE_BYTES`]);
 //! when full it is simply cleared.
@@ -67,7 +67,7 @@ pub const SMALL_FILE: u64 = 256 << 10;
 pub const WHOLE_TEXT_FILE: u64 = 4 << 20;
 /// Bodies smaller than this are sent uncompressed: compression would save nothing worth it.
 pub const MIN_COMPRESS: usize = 1024;
-/// How long a cached file is served without a look on disk, unless [`Site::writes`] moved.
+/// How long a cached file is served without a look on disk, unless [`Folder::writes`] moved.
 pub const REVALIDATE_AFTER: Duration = Duration::from_millis(500);
 /// The read size when streaming a large file.
 const STREAM_CHUNK: usize = 64 << 10;
@@ -78,7 +78,7 @@ const ENTRY_OVERHEAD: usize = 512;
 pub type Inject = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
 /// What the server serves.
-pub struct Site {
+pub struct Folder {
     /// The output folder.
     pub root: PathBuf,
     /// Applied to every text/html response body (the live-reload script in preview); `None`
@@ -89,9 +89,9 @@ pub struct Site {
     pub writes: Arc<AtomicU64>,
 }
 
-impl fmt::Debug for Site {
+impl fmt::Debug for Folder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Site")
+        f.debug_struct("Folder")
             .field("root", &self.root)
             .field("inject", &self.inject.is_some())
             .field("writes", &self.writes)
@@ -101,7 +101,7 @@ impl fmt::Debug for Site {
 
 /// A [`Router`] whose fallback serves the site's files; other routes (the preview's
 /// `/__sitegen/...`) can be merged into it.
-pub fn router(site: Arc<Site>) -> Router {
+pub fn router(site: Arc<Folder>) -> Router {
     let server = Arc::new(Server {
         site,
         cache: Cache::default(),
@@ -182,7 +182,7 @@ pub async fn run(
 
 /// The site and its file cache, shared by every request.
 struct Server {
-    site: Arc<Site>,
+    site: Arc<Folder>,
     cache: Cache,
 }
 
@@ -429,7 +429,7 @@ struct Entry {
     canonical: PathBuf,
     /// The identity of the file version this entry was made from.
     stamp: Stamp,
-    /// The folder's [`Site::writes`] when the stamp was last found on disk, and when that was
+    /// The folder's [`Folder::writes`] when the stamp was last found on disk, and when that was
     /// (in milliseconds of [`clock`]).
     checked_writes: AtomicU64,
     checked_at: AtomicU64,

@@ -59,7 +59,7 @@ pub struct Document {
     /// The template that renders it.
     pub template: String,
     /// How its markdown is rendered.
-    pub markdown: markdown::Options,
+    pub markdown: markdown::RenderOptions,
     /// Sections above it, the root first.
     pub ancestors: Vec<SectionId>,
 }

@@ -23,7 +23,7 @@ use crate::state::stamp::{self, Stamp};
 
 /// One output this build produced (written, or found unchanged).
 #[derive(Debug)]
-pub struct Produced<'a> {
+pub struct Landed<'a> {
     /// Its index in the plan.
     pub index: usize,
     /// Bytes written.
@@ -35,7 +35,7 @@ pub struct Produced<'a> {
 }
 
 /// What a successful build records.
-pub struct Record<'a> {
+pub struct BuildRecord<'a> {
     /// The state folder.
     pub state_dir: &'a Path,
     /// The site built.
@@ -43,7 +43,7 @@ pub struct Record<'a> {
     /// Its plan.
     pub plan: &'a BuildPlan,
     /// The outputs produced.
-    pub produced: Vec<Produced<'a>>,
+    pub produced: Vec<Landed<'a>>,
     /// Every source file's stat and parse, for the next build.
     pub sources: SourceCache,
     /// How each source file compares with the previous build.
@@ -65,10 +65,10 @@ pub struct Record<'a> {
 /// resident caller.
 pub fn commit(
     staging: Staging,
-    record: Record<'_>,
+    record: BuildRecord<'_>,
     previous: Option<Manifest>,
 ) -> Result<Option<(u64, Manifest)>> {
-    let Record {
+    let BuildRecord {
         state_dir,
         site,
         plan,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sitegen::config::{ClassBudget, ProviderConfig, ProviderKind};
 use sitegen::generate::queue::{self, Budgets, Check, QueueStats};
-use sitegen::generate::{Answer, Job, Outcome, OutputKind};
+use sitegen::generate::{Answer, Job, JobKey, Outcome, OutputKind};
 
 use crate::llm_mock::{MockLlm, Reply, Script, text_for};
 
@@ -34,7 +34,7 @@ fn provider(mock: &MockLlm) -> ProviderConfig {
 
 fn text_job(i: usize) -> Job {
     Job {
-        key: format!("k{i}"),
+        key: format!("k{i}").into(),
         prompt: "summary@1".to_owned(),
         class: "short".to_owned(),
         system: Some("sys".to_owned()),
@@ -87,7 +87,7 @@ async fn run_with(
     key: Option<&str>,
     jobs: Vec<Job>,
     budgets: Budgets,
-) -> (QueueStats, HashMap<String, Answer>) {
+) -> (QueueStats, HashMap<JobKey, Answer>) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let run = queue::run(
         Arc::new(config),
@@ -116,7 +116,7 @@ async fn run_with(
     (stats, answers)
 }
 
-async fn run(config: ProviderConfig, jobs: Vec<Job>) -> (QueueStats, HashMap<String, Answer>) {
+async fn run(config: ProviderConfig, jobs: Vec<Job>) -> (QueueStats, HashMap<JobKey, Answer>) {
     run_with(config, None, jobs, Budgets::default()).await
 }
 
@@ -261,7 +261,10 @@ async fn the_breaker_opens_after_consecutive_failures() {
         .count();
     assert_eq!((stats.failures, open), (3, 7));
     for i in 3..10 {
-        assert_eq!(answers[&format!("k{i}")].outcome, Outcome::BreakerOpen);
+        assert_eq!(
+            answers[format!("k{i}").as_str()].outcome,
+            Outcome::BreakerOpen
+        );
     }
 }
 
@@ -337,7 +340,7 @@ async fn json_jobs_are_batched_with_their_schema() {
     let (stats, answers) = run(provider(&mock), jobs).await;
     assert_eq!(stats.requests, 1);
     for i in 0..4 {
-        let value = generated(&answers[&format!("k{i}")]);
+        let value = generated(&answers[format!("k{i}").as_str()]);
         assert_eq!(
             value["title"],
             json!(text_for(&format!("Describe item number {i}")))
@@ -583,11 +586,11 @@ async fn answers_arrive_as_soon_as_they_are_known() {
         .await
         .expect("the fast answer before the slow one is done")
         .expect("an answer");
-    assert_eq!(first.key, "k0");
+    assert_eq!(first.key.as_str(), "k0");
     assert!(!task.is_finished());
     let stats = task.await.expect("the queue");
     assert_eq!(stats.jobs, 2);
-    assert_eq!(rx.recv().await.expect("the slow answer").key, "k1");
+    assert_eq!(rx.recv().await.expect("the slow answer").key.as_str(), "k1");
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sitegen::serve::server::{self, Inject, Site};
+use sitegen::serve::server::{self, Folder, Inject};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -31,7 +31,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let writes: Arc<std::sync::atomic::AtomicU64> = Arc::default();
-        let site = Arc::new(Site {
+        let site = Arc::new(Folder {
             root: root.to_path_buf(),
             inject,
             writes: Arc::clone(&writes),

@@ -12,4 +12,5 @@ mod post;
 mod queue;
 mod serve_http;
 mod serve_live;
+mod snapshots;
 mod support;

@@ -2,7 +2,10 @@
 //!
 //! `SiteTest::fixture("basic")` copies `tests/fixtures/basic`; `write`/`remove` edit it;
 //! `build`/`check` run the binary and return its exit code and output; `read`/`tree` look at the
-//! result.
+//! result. `SiteTest::example("blog")` copies `examples/blog`; [`snapshot`] renders a whole output
+//! tree as one text and compares it with `tests/snapshots/`.
+
+pub mod snapshot;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -88,6 +91,28 @@ impl SiteTest {
     pub fn fixture(name: &str) -> Self {
         let test = Self::empty();
         copy_tree(&fixtures().join(name), test.root());
+        test
+    }
+
+    /// A copy of `examples/NAME`, without the output and state of a build made in place.
+    pub fn example(name: &str) -> Self {
+        let test = Self::empty();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name);
+        for entry in std::fs::read_dir(&from).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name();
+            if ["public", ".sitegen", ".sitegen-serve"].contains(&&*name.to_string_lossy()) {
+                continue;
+            }
+            let target = test.root().join(&name);
+            if entry.file_type().unwrap().is_dir() {
+                copy_tree(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
         test
     }
 

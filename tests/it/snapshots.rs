@@ -30,6 +30,11 @@ fn basic() {
 }
 
 #[test]
+fn taxonomies() {
+    assert_output("taxonomies", &SiteTest::fixture("taxonomies"), Detail::Full);
+}
+
+#[test]
 fn example_blog() {
     assert_output("example-blog", &SiteTest::example("blog"), Detail::Full);
 }

@@ -1,6 +1,10 @@
 //! The output of a good site: files, URLs, listings, links, feeds, sitemap, taxonomies.
 
-use crate::support::SiteTest;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::support::snapshot::first_difference;
+use crate::support::{SiteTest, fixtures, sitegen, tree_of};
 
 fn basic() -> SiteTest {
     let site = SiteTest::fixture("basic");
@@ -228,13 +232,140 @@ fn taxonomies_feeds_and_sitemap() {
     );
 }
 
+/// The site's relative file paths, sorted.
+fn files_of(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(dir).unwrap().to_path_buf())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Copies `files` of `from` to `to`, creating them (and their folders) in this order.
+fn lay_out(from: &Path, files: &[PathBuf], to: &Path) {
+    for file in files {
+        let target = to.join(file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(from.join(file), target).unwrap();
+    }
+}
+
+/// The order in which each folder under `dir` lists its entries, by folder.
+fn listing(dir: &Path) -> BTreeMap<PathBuf, Vec<String>> {
+    let mut listing = BTreeMap::new();
+    for folder in walkdir::WalkDir::new(dir) {
+        let folder = folder.unwrap();
+        if folder.file_type().is_dir() {
+            let names = std::fs::read_dir(folder.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            let relative = folder.path().strip_prefix(dir).unwrap().to_path_buf();
+            listing.insert(relative, names);
+        }
+    }
+    listing
+}
+
+/// The files under `dir` in the order the file system lists them, folder by folder.
+fn files_as_listed(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(dir).unwrap().to_path_buf())
+        .collect()
+}
+
+/// The same site in two folders at different paths, whose folders list their files in
+/// opposite orders, builds to byte-identical output that names neither folder: output must
+/// depend neither on where the site is nor on the order the file system lists it in. The
+/// taxonomies fixture is made of listings, pagers and feeds, all of them orders (with two posts
+/// on one date).
 #[test]
 fn builds_are_reproducible() {
-    let a = basic();
-    let b = basic();
-    assert_eq!(a.tree(), b.tree());
-    b.build().assert_ok();
-    assert_eq!(a.tree(), b.tree(), "rebuilding gives the same bytes");
+    let fixture = fixtures().join("taxonomies");
+    let one = tempfile::tempdir().unwrap();
+    let a = one.path().join("site");
+    lay_out(&fixture, &files_of(&fixture), &a);
+
+    // tmpfs lists a folder's entries in reverse order of creation: creating the second copy's
+    // files in the order the first copy's folders list them makes every folder of the second
+    // list its entries in the opposite order, whatever the first's file system does (ext4
+    // lists by hash, not by creation). Without /dev/shm: a second temporary folder, with a
+    // longer path, filled in reverse order.
+    let shm = Path::new("/dev/shm");
+    let on_tmpfs = shm.is_dir() && tempfile::tempdir_in(shm).is_ok();
+    let two = if on_tmpfs {
+        tempfile::tempdir_in(shm).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    };
+    let b = two.path().join("a/longer/path/to/the/same/site");
+    if on_tmpfs {
+        lay_out(&a, &files_as_listed(&a), &b);
+        let mut reversed = listing(&a);
+        reversed.values_mut().for_each(|names| names.reverse());
+        assert_eq!(
+            listing(&b),
+            reversed,
+            "the second copy lists every folder in the opposite order"
+        );
+    } else {
+        let mut files = files_of(&fixture);
+        files.reverse();
+        lay_out(&fixture, &files, &b);
+    }
+
+    let mut trees = Vec::new();
+    for (site, out) in [(&a, one.path().join("out")), (&b, two.path().join("o"))] {
+        // Absolute paths, so that any path the build passes on is absolute too.
+        let (root, output) = (site.to_string_lossy(), out.to_string_lossy());
+        let args = [
+            "build", "--full", "--quiet", "--root", &root, "--output", &output,
+        ];
+        sitegen(site, &args).assert_ok();
+        trees.push(tree_of(&out));
+    }
+    let (ta, tb) = (&trees[0], &trees[1]);
+    assert!(
+        ta.contains_key("tags/rust/page/2/index.html"),
+        "{:?}",
+        ta.keys()
+    );
+    assert_eq!(
+        ta.keys().collect::<Vec<_>>(),
+        tb.keys().collect::<Vec<_>>(),
+        "the same files"
+    );
+    // The temporary folders hold the sites and the outputs: no output may name them.
+    let mut roots: Vec<String> = Vec::new();
+    for dir in [one.path(), two.path()] {
+        roots.push(dir.to_string_lossy().into_owned());
+        roots.push(dir.canonicalize().unwrap().to_string_lossy().into_owned());
+    }
+    for (path, bytes) in ta {
+        for tree in [ta, tb] {
+            for root in &roots {
+                let leaked = tree[path].windows(root.len()).any(|w| w == root.as_bytes());
+                assert!(!leaked, "{path} holds the absolute path {root}");
+            }
+        }
+        assert!(
+            bytes == &tb[path],
+            "{path} differs between the copies at {} (-) and {} (+):\n{}",
+            a.display(),
+            b.display(),
+            first_difference(
+                path,
+                &String::from_utf8_lossy(bytes),
+                &String::from_utf8_lossy(&tb[path])
+            )
+        );
+    }
 }
 
 #[test]

@@ -146,7 +146,7 @@ fn differences(expected: &str, actual: &str) -> String {
 }
 
 /// The first line where `expected` and `actual` differ, with two lines before and three after.
-fn first_difference(what: &str, expected: &str, actual: &str) -> String {
+pub fn first_difference(what: &str, expected: &str, actual: &str) -> String {
     let old: Vec<&str> = expected.lines().collect();
     let new: Vec<&str> = actual.lines().collect();
     let at = old.iter().zip(&new).take_while(|(a, b)| a == b).count();

@@ -30,6 +30,11 @@ fn basic() {
 }
 
 #[test]
+fn ai_copy() {
+    assert_output("ai-copy", &SiteTest::fixture("ai-copy"), Detail::Full);
+}
+
+#[test]
 fn taxonomies() {
     assert_output("taxonomies", &SiteTest::fixture("taxonomies"), Detail::Full);
 }

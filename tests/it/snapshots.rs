@@ -35,6 +35,11 @@ fn ai_copy() {
 }
 
 #[test]
+fn edge() {
+    assert_output("edge", &SiteTest::fixture("edge"), Detail::Full);
+}
+
+#[test]
 fn taxonomies() {
     assert_output("taxonomies", &SiteTest::fixture("taxonomies"), Detail::Full);
 }

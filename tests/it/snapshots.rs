@@ -45,6 +45,15 @@ fn taxonomies() {
 }
 
 #[test]
+fn theme_override() {
+    assert_output(
+        "theme-override",
+        &SiteTest::fixture("theme-override"),
+        Detail::Full,
+    );
+}
+
+#[test]
 fn example_blog() {
     assert_output("example-blog", &SiteTest::example("blog"), Detail::Full);
 }

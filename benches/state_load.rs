@@ -57,7 +57,7 @@ fn synthetic(pages: usize) -> Manifest {
             anchor_targets: Vec::new(),
             links: Vec::new(),
             front_matter_hash: h("fm"),
-            front_matter_line: 2,
+            spans: Default::default(),
         };
         let stat = Stat {
             size: 4680,

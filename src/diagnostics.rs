@@ -179,17 +179,6 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-/// 1-based line of the first line of `text` that defines `key` (`key =` in TOML, `key:` in YAML).
-pub fn key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|line| {
-            let line = line.trim_start();
-            line.strip_prefix(key)
-                .is_some_and(|rest| matches!(rest.trim_start().chars().next(), Some('=' | ':')))
-        })
-        .map(|i| i + 1)
-}
-
 impl fmt::Display for Diagnostic {
     /// rustc style: `error: message`, ` --> file:line:col`, the line with a caret, `= help: …`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -340,7 +329,7 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Diagnostic, key_line, line_column};
+    use super::{Diagnostic, line_column};
 
     #[test]
     fn line_and_column_count_characters() {
@@ -348,13 +337,6 @@ mod tests {
         assert_eq!(line_column("ab\ncdé f", 3), (2, 1));
         assert_eq!(line_column("ab\ncdé f", 8), (2, 5));
         assert_eq!(line_column("ab", 99), (1, 3));
-    }
-
-    #[test]
-    fn finds_keys_in_toml_and_yaml() {
-        assert_eq!(key_line("title = 1\ndate = 2", "date"), Some(2));
-        assert_eq!(key_line("title: x\n  date: y", "date"), Some(2));
-        assert_eq!(key_line("dated = 2", "date"), None);
     }
 
     #[test]

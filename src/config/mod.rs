@@ -13,6 +13,7 @@ mod edge;
 mod generate;
 
 use crate::diagnostics::{Diagnostic, Error, Result};
+use crate::value::{KeyOffsets, parse_toml};
 pub use edge::{EdgeConfig, EdgeLimits, EdgeRoute, EdgeTarget, check_route, check_route_path};
 pub use generate::{ClassBudget, GenField, GenerateConfig, ProviderConfig, ProviderKind};
 
@@ -256,7 +257,7 @@ impl Config {
         self.taxonomies.iter().find(|t| t.name == name)
     }
 
-    fn warnings(&self, file: &Path, text: &str) -> Vec<Diagnostic> {
+    fn warnings(&self, file: &Path, text: &str, offsets: &KeyOffsets) -> Vec<Diagnostic> {
         let z = self;
         let md = &self.markdown;
         let asked = [
@@ -274,21 +275,22 @@ impl Config {
             ("slugify", z.slugify.is_some()),
             ("search", z.search.is_some()),
             ("link_checker", z.link_checker.is_some()),
-            ("highlight_code", md.highlight_code),
-            ("highlight_theme", md.highlight_theme.is_some()),
-            ("highlighting", md.highlighting.is_some()),
-            ("render_emoji", md.render_emoji),
-            ("bottom_footnotes", md.bottom_footnotes),
+            ("markdown.highlight_code", md.highlight_code),
+            ("markdown.highlight_theme", md.highlight_theme.is_some()),
+            ("markdown.highlighting", md.highlighting.is_some()),
+            ("markdown.render_emoji", md.render_emoji),
+            ("markdown.bottom_footnotes", md.bottom_footnotes),
         ];
         asked
             .into_iter()
             .filter(|(_, on)| *on)
             .map(|(key, _)| {
+                let name = key.rsplit('.').next().unwrap_or(key);
                 let d = Diagnostic::warning(format!(
-                    "`{key}` is a Zola option sitegen does not support yet; it is ignored"
+                    "`{name}` is a Zola option sitegen does not support yet; it is ignored"
                 ));
-                match crate::diagnostics::key_line(text, key) {
-                    Some(line) => d.at(file, text, line, None),
+                match offsets.get(key) {
+                    Some(at) => d.at_offset(file, text, at),
                     None => d.in_file(file),
                 }
                 .with_help("remove it from the config to silence this warning")
@@ -331,8 +333,8 @@ pub fn load(root: &Path, overrides: &[String]) -> Result<Configured> {
                 .with_help("save the file as UTF-8"),
         ))
     })?;
-    let config = parse(&file, &text, overrides)?;
-    let warnings = config.warnings(&file, &text);
+    let (config, offsets) = parse_located(&file, &text, overrides)?;
+    let warnings = config.warnings(&file, &text, &offsets);
     Ok(Configured {
         config,
         file,
@@ -342,6 +344,12 @@ pub fn load(root: &Path, overrides: &[String]) -> Result<Configured> {
 
 /// Parses config `text` (from `file`) and applies `overrides`.
 pub fn parse(file: &Path, text: &str, overrides: &[String]) -> Result<Config> {
+    parse_located(file, text, overrides).map(|(config, _)| config)
+}
+
+/// [`parse`], with where the keys of `text` are (its top-level keys and those of
+/// `[markdown]`).
+fn parse_located(file: &Path, text: &str, overrides: &[String]) -> Result<(Config, KeyOffsets)> {
     let located = |e: toml::de::Error| {
         let d = Diagnostic::error(format!("invalid config: {}", e.message().trim()));
         let d = match e.span() {
@@ -352,9 +360,10 @@ pub fn parse(file: &Path, text: &str, overrides: &[String]) -> Result<Config> {
             d.with_help("see the configuration reference in the README"),
         ))
     };
-    let config: Config = toml::from_str(text).map_err(located)?;
+    let (config, offsets): (Config, KeyOffsets) =
+        parse_toml(text, &["markdown"]).map_err(located)?;
     if overrides.is_empty() {
-        return Ok(normalize(config));
+        return Ok((normalize(config), offsets));
     }
     let mut table: toml::Table = toml::from_str(text).map_err(located)?;
     for item in overrides {
@@ -370,7 +379,7 @@ pub fn parse(file: &Path, text: &str, overrides: &[String]) -> Result<Config> {
             .with_help("check the keys and values given with --set"),
         ))
     })?;
-    Ok(normalize(config))
+    Ok((normalize(config), offsets))
 }
 
 fn normalize(mut config: Config) -> Config {

@@ -28,6 +28,7 @@ use crate::diagnostics::Diagnostic;
 use crate::generate::OutputKind;
 use crate::hash::{ContentHash, Fingerprint};
 use crate::load::front_matter::{self, Format};
+use crate::value::{KeyOffsets, parse_toml};
 
 /// One version of a prompt.
 #[derive(Debug, Clone)]
@@ -236,7 +237,7 @@ fn parse(file: &str, text: &str) -> Result<(Prompt, String, String), Diagnostic>
                 "start the file with +++, then `fallback = \"…\"` and the other fields, then +++",
             ));
     }
-    let head: Head = toml::from_str(split.front_matter).map_err(|e| {
+    let (head, offsets): (Head, KeyOffsets) = parse_toml(split.front_matter, &[]).map_err(|e| {
         let line = e.span().map_or(0, |s| {
             split.front_matter[..s.start].matches('\n').count()
         }) + split.front_matter_line;
@@ -245,11 +246,12 @@ fn parse(file: &str, text: &str) -> Result<(Prompt, String, String), Diagnostic>
             .with_help("prompt fields: name, version, class, output, schema, max_chars, max_tokens, system, fallback")
     })?;
     let at = |key: &str, message: String, help: &str| {
-        let line = crate::diagnostics::key_line(split.front_matter, key)
-            .map_or(1, |l| l + split.front_matter_line - 1);
-        Diagnostic::error(message)
-            .at(file, text, line, None)
-            .with_help(help.to_owned())
+        let d = Diagnostic::error(message);
+        match offsets.get(key) {
+            Some(offset) => d.at_offset(file, text, split.front_matter_offset + offset),
+            None => d.at(file, text, 1, None),
+        }
+        .with_help(help.to_owned())
     };
     let Some(fallback) = head.fallback else {
         return Err(at(

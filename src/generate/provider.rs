@@ -243,6 +243,9 @@ impl Provider {
         config: Arc<ProviderConfig>,
         api_key: Option<String>,
     ) -> Result<Self, ProviderError> {
+        // reqwest is built without a TLS crypto provider of its own (see Cargo.toml): ring is
+        // the process's, installed once (a later call finds it there and changes nothing).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(config.timeout())
             .pool_max_idle_per_host(config.max_concurrency.max(1))

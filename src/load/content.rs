@@ -13,7 +13,9 @@ use crate::diagnostics::Diagnostic;
 use crate::hash::ContentHash;
 use crate::load::data::Record;
 use crate::load::front_matter::{self, parse_date};
-use crate::load::source::{self, Cached, Freshness, Made, Parsed, SourceCache, Stat};
+use crate::load::source::{
+    self, Cached, Freshness, FrontMatter, KeyProblem, KeySpans, Made, Parsed, SourceCache, Stat,
+};
 use crate::load::walk::SourceFiles;
 use crate::markdown;
 use crate::site::front_matter::{Date, PageFrontMatter, SectionFrontMatter, SortBy};
@@ -249,7 +251,7 @@ fn parse_all<T>(
     pick: fn(Made) -> Option<Parsed<T>>,
 ) -> (Vec<(Parsed<T>, Freshness)>, Vec<Diagnostic>)
 where
-    T: serde::de::DeserializeOwned + Default + Send + Sync,
+    T: FrontMatter + Send + Sync,
 {
     // Collected in order into one exact-size vector, then split: rayon's partition_map grows
     // and concatenates lists of these large values, which showed in profiles.
@@ -332,6 +334,7 @@ fn build_sections(
             let _ = root;
             Section {
                 doc: Document {
+                    template_span: p.spans.template,
                     permalink: config.permalink(&path),
                     path,
                     has_file: true,
@@ -358,6 +361,7 @@ fn build_sections(
     if !sections.iter().any(|s| s.doc.relative_path == "_index.md") {
         sections.push(Section {
             doc: Document {
+                template_span: None,
                 relative_path: "_index.md".to_owned(),
                 has_file: false,
                 path: "/".to_owned(),
@@ -401,6 +405,103 @@ fn nearest_section(dir: &str, section_dirs: &HashMap<String, SectionId>) -> Opti
     }
 }
 
+/// The folder of a page's output, relative to content/: a bundle's folder is the page.
+fn page_dir(relative: &str) -> &str {
+    if file_name(relative) == "index.md" {
+        dir_of(relative)
+    } else {
+        &relative[..relative.len() - 3]
+    }
+}
+
+/// A page's date prefix (`2024-05-01-hello.md`) and the rest of its name.
+fn dated_stem(relative: &str) -> (Option<&str>, &str) {
+    let stem = file_name(page_dir(relative));
+    match front_matter::date_prefix(stem) {
+        Some((date, rest)) => (Some(date), rest),
+        None => (None, stem),
+    }
+}
+
+impl FrontMatter for PageFrontMatter {
+    fn check(&self, relative: &str) -> Result<(), KeyProblem> {
+        let problem = |key: &str, message: String, help: &str| KeyProblem {
+            key: key.to_owned(),
+            message,
+            help: help.to_owned(),
+        };
+        for (key, value) in [("date", &self.date), ("updated", &self.updated)] {
+            if let Some(Err(e)) = value.as_ref().map(parse_date) {
+                return Err(problem(
+                    key,
+                    format!("invalid date: {e}"),
+                    "write dates as 2024-05-01 or 2024-05-01T10:00:00Z",
+                ));
+            }
+        }
+        let stem = dated_stem(relative).1;
+        if slug::slugify(self.slug.as_deref().unwrap_or(stem)).is_empty() {
+            return Err(problem(
+                "slug",
+                "the page's slug is empty".to_owned(),
+                "give the page a `slug` made of letters or digits",
+            ));
+        }
+        if let Some(raw) = &self.path {
+            sanitize_site_path(raw).map_err(|e| {
+                problem(
+                    "path",
+                    e,
+                    "`path` is a URL path inside the site, like `docs/intro`",
+                )
+            })?;
+        }
+        for alias in &self.aliases {
+            sanitize_site_path(alias).map_err(|e| {
+                problem(
+                    "aliases",
+                    e,
+                    "aliases are URL paths inside the site, like `/old/url/`",
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    fn spans(
+        &self,
+        at: &dyn Fn(&str) -> Option<u32>,
+        value_at: &dyn Fn(&str) -> Option<u32>,
+    ) -> KeySpans {
+        KeySpans {
+            template: value_at("template"),
+            taxonomies: self
+                .taxonomies
+                .keys()
+                .map(|name| at(&format!("taxonomies.{name}")).or_else(|| at("taxonomies")))
+                .collect(),
+        }
+    }
+}
+
+impl FrontMatter for SectionFrontMatter {
+    fn check(&self, _relative: &str) -> Result<(), KeyProblem> {
+        Ok(())
+    }
+
+    fn spans(
+        &self,
+        _at: &dyn Fn(&str) -> Option<u32>,
+        value_at: &dyn Fn(&str) -> Option<u32>,
+    ) -> KeySpans {
+        KeySpans {
+            template: value_at("template"),
+            taxonomies: Box::default(),
+        }
+    }
+}
+
+/// A page of the parse `p` (checked while parsed: its dates, slug, path and aliases are valid).
 fn build_page(
     root: &Path,
     config: &Config,
@@ -408,72 +509,37 @@ fn build_page(
     section_dirs: &HashMap<String, SectionId>,
     sections: &[Section],
 ) -> Result<Page, Diagnostic> {
-    let is_bundle = file_name(&p.relative) == "index.md";
-    // A bundle's folder is the page; its section is the folder above.
-    let page_dir = if is_bundle {
-        dir_of(&p.relative)
-    } else {
-        &p.relative[..p.relative.len() - 3]
-    };
+    let page_dir = page_dir(&p.relative);
     let parent_dir = dir_of(page_dir);
-    let stem = file_name(page_dir);
-    let (prefix_date, stem) = match front_matter::date_prefix(stem) {
-        Some((date, rest)) => (Some(date), rest),
-        None => (None, stem),
-    };
+    let (prefix_date, stem) = dated_stem(&p.relative);
     let date = match (&p.meta.date, prefix_date) {
-        (Some(value), _) => Some(parse_date(value).map_err(|e| {
-            p.at_key(root, "date", format!("invalid date: {e}"))
-                .with_help("write dates as 2024-05-01 or 2024-05-01T10:00:00Z")
-        })?),
+        (Some(value), _) => parse_date(value).ok(),
         (None, Some(text)) => parse_date(&serde_json::Value::String(text.to_owned())).ok(),
         (None, None) => None,
     };
-    let updated = p
-        .meta
-        .updated
-        .as_ref()
-        .map(|value| {
-            parse_date(value).map_err(|e| {
-                p.at_key(root, "updated", format!("invalid date: {e}"))
-                    .with_help("write dates as 2024-05-01 or 2024-05-01T10:00:00Z")
-            })
-        })
-        .transpose()?;
+    let updated = p.meta.updated.as_ref().and_then(|v| parse_date(v).ok());
     let slug = match &p.meta.slug {
         Some(s) => slug::slugify(s),
         None => slug::slugify(stem),
     };
-    if slug.is_empty() {
-        return Err(p
-            .at_key(root, "slug", "the page's slug is empty".to_owned())
-            .with_help("give the page a `slug` made of letters or digits"));
-    }
     let path = match &p.meta.path {
-        Some(raw) => sanitize_site_path(raw).map_err(|e| {
-            p.at_key(root, "path", e)
-                .with_help("`path` is a URL path inside the site, like `docs/intro`")
-        })?,
+        Some(raw) => sanitize_site_path(raw).unwrap_or_else(|_| "/".to_owned()),
         None => {
             let mut components = slugified_dir(parent_dir);
             components.push(slug.clone());
             site_path_of(&components)
         }
     };
-    for alias in &p.meta.aliases {
-        sanitize_site_path(alias).map_err(|e| {
-            p.at_key(root, "aliases", e)
-                .with_help("aliases are URL paths inside the site, like `/old/url/`")
-        })?;
-    }
-    if let Some(name) = p
+    if let Some((i, name)) = p
         .meta
         .taxonomies
         .keys()
-        .find(|name| config.taxonomy(name).is_none())
+        .enumerate()
+        .find(|(_, name)| config.taxonomy(name).is_none())
     {
+        let at = p.spans.taxonomies.get(i).copied().flatten();
         return Err(p
-            .at_key(root, name, format!("taxonomy `{name}` is not defined in the config"))
+            .at(root, at, format!("taxonomy `{name}` is not defined in the config"))
             .with_help(format!("add `taxonomies = [{{ name = \"{name}\" }}]` to the config, or remove it from this page")));
     }
     let section = section_dirs.get(parent_dir).copied();
@@ -493,6 +559,7 @@ fn build_page(
         .and_then(|id| sections[id.0].meta.insert_anchor_links);
     Ok(Page {
         doc: Document {
+            template_span: p.spans.template,
             permalink: config.permalink(&path),
             path,
             has_file: true,
@@ -591,6 +658,7 @@ fn collection_page(
     let relative_path = format!("@{}{}", collection.name, record.path);
     Ok(Page {
         doc: Document {
+            template_span: None,
             permalink: config.permalink(&record.path),
             path: record.path,
             has_file: false,

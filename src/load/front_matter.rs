@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::site::front_matter::Date;
+use crate::value::{KeyOffsets, parse_toml, yaml_offsets};
 
 /// The syntax of a front matter block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub struct Split<'a> {
     pub front_matter: &'a str,
     /// 1-based line of the front matter's first line in the file.
     pub front_matter_line: usize,
+    /// Byte offset of the front matter's first line in the file.
+    pub front_matter_offset: usize,
     /// The body (markdown).
     pub body: &'a str,
     /// Byte offset of the body in the file.
@@ -46,6 +49,7 @@ pub fn split(text: &str) -> Result<Split<'_>, String> {
                 format: None,
                 front_matter: "",
                 front_matter_line: 1,
+                front_matter_offset: start,
                 body: rest,
                 body_offset: start,
             });
@@ -60,6 +64,7 @@ pub fn split(text: &str) -> Result<Split<'_>, String> {
                 format: Some(format),
                 front_matter: &text[fm_start..offset],
                 front_matter_line: 2,
+                front_matter_offset: fm_start,
                 body: &text[body_offset..],
                 body_offset,
             });
@@ -82,11 +87,17 @@ pub struct ParseError {
     pub column: Option<usize>,
 }
 
-/// Parses the front matter of `split` as `T`.
-pub fn parse<T: DeserializeOwned + Default>(split: &Split<'_>) -> Result<T, ParseError> {
+/// The tables of a front matter whose keys are located too (a taxonomy's name is a key).
+const LOCATED_TABLES: [&str; 1] = ["taxonomies"];
+
+/// Parses the front matter of `split` as `T`, with where its keys are (offsets within the
+/// front matter).
+pub fn parse<T: DeserializeOwned + Default>(
+    split: &Split<'_>,
+) -> Result<(T, KeyOffsets), ParseError> {
     match split.format {
-        None => Ok(T::default()),
-        Some(Format::Toml) => toml::from_str(split.front_matter).map_err(|e| {
+        None => Ok((T::default(), KeyOffsets::default())),
+        Some(Format::Toml) => parse_toml(split.front_matter, &LOCATED_TABLES).map_err(|e| {
             let (line, column) = e
                 .span()
                 .map(|s| crate::diagnostics::line_column(split.front_matter, s.start))
@@ -99,23 +110,26 @@ pub fn parse<T: DeserializeOwned + Default>(split: &Split<'_>) -> Result<T, Pars
         }),
         Some(Format::Yaml) => {
             if split.front_matter.trim().is_empty() {
-                return Ok(T::default());
+                return Ok((T::default(), KeyOffsets::default()));
             }
-            serde_norway::from_str(split.front_matter).map_err(|e| {
-                let location = e.location();
-                let message = e.to_string();
-                // serde_norway appends " at line L column C"; the location is shown separately.
-                let message = message
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or(&message)
-                    .to_owned();
-                ParseError {
-                    message,
-                    line: location.as_ref().map(serde_norway::Location::line),
-                    column: location.as_ref().map(serde_norway::Location::column),
-                }
-            })
+            let offsets = yaml_offsets(split.front_matter, &LOCATED_TABLES);
+            serde_norway::from_str(split.front_matter)
+                .map(|value| (value, offsets))
+                .map_err(|e| {
+                    let location = e.location();
+                    let message = e.to_string();
+                    // serde_norway appends " at line L column C"; the location is shown separately.
+                    let message = message
+                        .split(" at line ")
+                        .next()
+                        .unwrap_or(&message)
+                        .to_owned();
+                    ParseError {
+                        message,
+                        line: location.as_ref().map(serde_norway::Location::line),
+                        column: location.as_ref().map(serde_norway::Location::column),
+                    }
+                })
         }
     }
 }
@@ -173,7 +187,7 @@ mod tests {
     #[test]
     fn terms_read_as_a_sorted_map_and_keep_the_last_of_a_name() {
         let text = "+++\ntitle = \"t\"\n[taxonomies]\ntags = [\"b\", \"a\"]\nauthors_t = [\"z\"]\n+++\nbody\n";
-        let meta: PageFrontMatter = parse(&split(text).unwrap()).unwrap();
+        let (meta, _): (PageFrontMatter, _) = parse(&split(text).unwrap()).unwrap();
         assert_eq!(
             meta.taxonomies.keys().collect::<Vec<_>>(),
             ["authors_t", "tags"]

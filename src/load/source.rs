@@ -14,7 +14,7 @@ use std::time::UNIX_EPOCH;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::diagnostics::{Diagnostic, key_line};
+use crate::diagnostics::Diagnostic;
 use crate::hash::ContentHash;
 use crate::load::front_matter::{self, Split};
 use crate::markdown;
@@ -67,25 +67,60 @@ pub struct Parsed<T> {
     pub links: Vec<String>,
     /// Hash of the front matter's text.
     pub front_matter_hash: ContentHash,
-    /// 1-based line of the front matter's first line.
-    pub front_matter_line: usize,
+    /// Where the keys that later checks point at are.
+    pub spans: KeySpans,
+}
+
+/// Where, in its file, the front matter keys are that checks made after parsing point at: a
+/// page's or section's `template` (which must exist) and its taxonomies' names (which the
+/// config must declare). Byte offsets, taken while the front matter was parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySpans {
+    /// The value of `template`.
+    pub template: Option<u32>,
+    /// The name of each taxonomy, in the order of the front matter's `taxonomies`.
+    pub taxonomies: Box<[Option<u32>]>,
+}
+
+/// A problem of a front matter value, found while it was parsed: the key at fault and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyProblem {
+    /// The key (`date`, `taxonomies.tags`).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub help: String,
+}
+
+/// A kind of front matter (a page's, a section's): what is checked while it is parsed, and what
+/// is located for the checks made later.
+pub trait FrontMatter: DeserializeOwned + Default {
+    /// Checks the values whose validity needs nothing but the file (dates, slugs, paths) of
+    /// the file at content path `relative`.
+    fn check(&self, relative: &str) -> Result<(), KeyProblem>;
+
+    /// The spans later checks point at, given where in the file each key (`at`) and its value
+    /// (`value_at`) is.
+    fn spans(
+        &self,
+        at: &dyn Fn(&str) -> Option<u32>,
+        value_at: &dyn Fn(&str) -> Option<u32>,
+    ) -> KeySpans;
 }
 
 impl<T> Parsed<T> {
-    /// A problem at the line of `key` in the front matter (or the file's first line). The file
-    /// is read again: problems are rare, and the cache stays small without the text.
-    pub fn at_key(&self, root: &Path, key: &str, message: String) -> Diagnostic {
+    /// A problem at byte `offset` of the file (its first line when unknown). The file is read
+    /// again only to show the line: problems are rare, and the cache stays small without it.
+    pub fn at(&self, root: &Path, offset: Option<u32>, message: String) -> Diagnostic {
         let display = Path::new("content").join(&self.relative);
         let text = std::fs::read_to_string(root.join(&display)).unwrap_or_default();
-        let line = key_line_in_front_matter(&text, key).unwrap_or(1);
-        Diagnostic::error(message).at(display, &text, line, None)
+        let d = Diagnostic::error(message);
+        match offset {
+            Some(at) => d.at_offset(display, &text, at as usize),
+            None => d.at(display, &text, 1, None),
+        }
     }
-}
-
-/// 1-based line, in the whole file `text`, of `key` in its front matter.
-pub fn key_line_in_front_matter(text: &str, key: &str) -> Option<usize> {
-    let split = front_matter::split(text).ok()?;
-    key_line(split.front_matter, key).map(|k| k + split.front_matter_line - 1)
 }
 
 /// What the previous build made of a file.
@@ -135,7 +170,7 @@ pub fn markdown<T>(
     pick: fn(Made) -> Option<Parsed<T>>,
 ) -> Result<(Parsed<T>, Freshness), Diagnostic>
 where
-    T: DeserializeOwned + Default,
+    T: FrontMatter,
 {
     let was_cached = cached.is_some();
     let previous = cached.and_then(|c| {
@@ -182,7 +217,7 @@ pub fn file_hash(
     Ok((hash, freshness))
 }
 
-fn parse<T: DeserializeOwned + Default>(
+fn parse<T: FrontMatter>(
     display: &Path,
     relative: &str,
     bytes: Vec<u8>,
@@ -205,12 +240,25 @@ fn parse<T: DeserializeOwned + Default>(
                 "close the front matter with the same fence (`+++` or `---`) on a line of its own",
             )
     })?;
-    let meta = front_matter::parse::<T>(&split).map_err(|e| {
+    let (meta, offsets) = front_matter::parse::<T>(&split).map_err(|e| {
         let line = e.line.map_or(split.front_matter_line, |l| l + split.front_matter_line - 1);
         Diagnostic::error(format!("invalid front matter: {}", e.message))
             .at(display, &text, line, e.column)
             .with_help("front matter is TOML between `+++` lines or YAML between `---` lines; see the content model in the README")
     })?;
+    let in_file = |offset: Option<usize>| {
+        offset.and_then(|o| u32::try_from(split.front_matter_offset + o).ok())
+    };
+    let at = |key: &str| in_file(offsets.get(key));
+    let value_at = |key: &str| in_file(offsets.value(key));
+    if let Err(problem) = meta.check(relative) {
+        let d = Diagnostic::error(problem.message).with_help(problem.help);
+        return Err(match value_at(&problem.key) {
+            Some(offset) => d.at_offset(display, &text, offset as usize),
+            None => d.at(display, &text, split.front_matter_line, None),
+        });
+    }
+    let spans = meta.spans(&at, &value_at);
     let (links, anchor_targets) = internal_links(split.body);
     Ok(Parsed {
         relative: relative.to_owned(),
@@ -223,7 +271,7 @@ fn parse<T: DeserializeOwned + Default>(
         anchor_targets,
         links,
         front_matter_hash: ContentHash::of(split.front_matter.as_bytes()),
-        front_matter_line: split.front_matter_line,
+        spans,
     })
 }
 
@@ -301,6 +349,46 @@ mod tests {
             (freshness, changed.meta.title.as_deref()),
             (Freshness::Changed, Some("B"))
         );
+    }
+
+    #[test]
+    fn front_matter_problems_and_spans_are_located_while_parsing() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let file = dir.path().join("content").join(name);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, text).unwrap();
+            Stat::of(&std::fs::metadata(&file).unwrap())
+        };
+        let parse = |name: &str, text: &str| {
+            let stat = write(name, text);
+            markdown(
+                dir.path(),
+                &format!("content/{name}"),
+                name,
+                stat,
+                None,
+                pick,
+            )
+        };
+        for (name, text, value) in [
+            (
+                "t.md",
+                "+++\ntitle = \"T\"\ndate = \"soon\"\n+++\n",
+                "\"soon\"",
+            ),
+            ("y.md", "---\ntitle: T\ndate: soon\n---\n", "soon"),
+        ] {
+            let d = parse(name, text).unwrap_err();
+            let at = d.location.unwrap();
+            let column = text.lines().nth(2).unwrap().find(value).unwrap();
+            assert_eq!((at.line, at.column), (Some(3), Some(column + 1)), "{name}");
+        }
+        let text = "+++\ntemplate = \"x.html\"\n[taxonomies]\ntags = [\"a\"]\n+++\n";
+        let (parsed, _) = parse("s.md", text).unwrap();
+        let offset = |needle: &str| u32::try_from(text.find(needle).unwrap()).unwrap();
+        assert_eq!(parsed.spans.template, Some(offset("\"x.html\"")));
+        assert_eq!(&*parsed.spans.taxonomies, [Some(offset("tags"))]);
     }
 
     #[test]

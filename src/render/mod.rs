@@ -89,10 +89,15 @@ impl Renderer {
                 let d = match site.file_of(doc) {
                     Some(file) => {
                         let display = file.strip_prefix(&site.root).unwrap_or(&file);
+                        // The span was taken when the front matter was parsed; the text is read
+                        // again only to show the line.
                         let text = std::fs::read_to_string(&file).unwrap_or_default();
-                        let line = crate::load::source::key_line_in_front_matter(&text, "template")
-                            .unwrap_or(1);
-                        Diagnostic::error(message).at(display, &text, line, None)
+                        match doc.template_span {
+                            Some(at) => {
+                                Diagnostic::error(message).at_offset(display, &text, at as usize)
+                            }
+                            None => Diagnostic::error(message).at(display, &text, 1, None),
+                        }
                     }
                     None => Diagnostic::error(format!("{message} (needed by the home page)")),
                 };

@@ -58,6 +58,8 @@ pub struct Document {
     pub assets: Vec<Asset>,
     /// The template that renders it.
     pub template: String,
+    /// Where its front matter names the template (a byte offset in its file), if it does.
+    pub template_span: Option<u32>,
     /// How its markdown is rendered.
     pub markdown: markdown::RenderOptions,
     /// Sections above it, the root first.

@@ -92,7 +92,7 @@ fn check_lists_the_same_problems_and_writes_nothing() {
     site.check()
         .assert_code(1)
         .assert_stderr_contains("content/blog/c.md:3:9")
-        .assert_stderr_contains("content/blog/e.md:3\n");
+        .assert_stderr_contains("content/blog/e.md:3:8\n");
     // Problems found while rendering are listed together too.
     let site = SiteTest::fixture("errors/_base");
     site.write(

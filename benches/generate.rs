@@ -93,12 +93,11 @@ async fn complete(
     };
     let prompt_chars: usize = body["messages"]
         .as_array()
-        .map(|m| {
+        .map_or(0, |m| {
             m.iter()
                 .map(|m| m["content"].as_str().map_or(0, str::len))
                 .sum()
-        })
-        .unwrap_or(0);
+        });
     axum::Json(json!({
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
         "usage": {

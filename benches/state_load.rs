@@ -1,11 +1,11 @@
-//! Which store loads the build state faster: the MessagePack manifest, or an SQLite table?
+//! Which store loads the build state faster: the `MessagePack` manifest, or an `SQLite` table?
 //!
 //! `cargo bench --bench state_load [-- PAGES]` (default 100,000) builds a manifest of PAGES
 //! synthetic pages (one source entry and one output record each, shaped like a real site's),
 //! then times, over 5 runs (medians): loading it all, as every incremental build does; and
 //! committing one page's change (3 records), as a one-page edit does. The candidates: one
-//! MessagePack file rewritten atomically (temp file, fsync, rename) on every commit, and the
-//! SQLite database sitegen uses (`sitegen::state::manifest`), one row per record.
+//! `MessagePack` file rewritten atomically (temp file, fsync, rename) on every commit, and the
+//! `SQLite` database sitegen uses (`sitegen::state::manifest`), one row per record.
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 

@@ -21,7 +21,7 @@ use sitegen::{Diagnostic, Error};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// More log output (repeat for more); RUST_LOG works too.
+    /// More log output (repeat for more); `RUST_LOG` works too.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 }
@@ -133,7 +133,7 @@ struct SiteArgs {
 
 #[derive(Debug, Args)]
 struct BuildArgs {
-    /// Where to write the site (default: the config's output_dir, `public`, under the root).
+    /// Where to write the site (default: the config's `output_dir`, `public`, under the root).
     #[arg(short, long, value_name = "DIR")]
     output: Option<PathBuf>,
     /// Ignore the previous build's state and build everything.

@@ -245,7 +245,7 @@ pub fn render(
             }
             // Code blocks can be scrolled with the keyboard.
             Event::Start(Tag::CodeBlock(kind)) => {
-                events.push(Event::Html(code_block_open(&kind).into()))
+                events.push(Event::Html(code_block_open(&kind).into()));
             }
             Event::End(TagEnd::CodeBlock) => events.push(Event::Html("</code></pre>\n".into())),
             Event::Html(text) | Event::InlineHtml(text)

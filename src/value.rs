@@ -77,13 +77,13 @@ pub fn parse_toml<T: DeserializeOwned>(
 ) -> Result<(T, KeyOffsets), toml::de::Error> {
     let document = toml::de::DeTable::parse(text)?;
     let mut offsets = Vec::new();
-    for (key, value) in document.get_ref().iter() {
+    for (key, value) in document.get_ref() {
         let name = key.get_ref();
         offsets.push((name.to_string(), key.span().start, value.span().start));
         if tables.contains(&name.as_ref())
             && let Some(table) = value.get_ref().as_table()
         {
-            for (inner, inner_value) in table.iter() {
+            for (inner, inner_value) in table {
                 offsets.push((
                     format!("{name}.{}", inner.get_ref()),
                     inner.span().start,

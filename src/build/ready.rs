@@ -89,7 +89,7 @@ impl Ready {
     /// copy that fell back under `--strict`, broken links under `check` and `--strict`.
     /// Outputs that showed copy still being written are recorded with the copy they got.
     pub(super) fn settle(&mut self, produced: Result<Produced>) -> Result<Produced> {
-        let report = self.generation.take().map(|g| g.finish()).transpose()?;
+        let report = self.generation.take().map(super::super::generate::stage::Running::finish).transpose()?;
         if let Some(report) = &report {
             for (class, (budget, jobs)) in &report.over_budget {
                 self.warnings.push(

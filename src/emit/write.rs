@@ -64,7 +64,7 @@ impl Sink {
                 .map(|()| bytes.len() as u64),
             (Self::Discard(count), StaticSource::File(path)) => {
                 count.fetch_add(1, Ordering::Relaxed);
-                Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
+                Ok(std::fs::metadata(path).map_or(0, |m| m.len()))
             }
             (Self::Discard(count), StaticSource::Builtin(bytes)) => {
                 count.fetch_add(1, Ordering::Relaxed);
@@ -237,7 +237,7 @@ impl Staging {
     fn stage(&self, file: &str, staged: Staged) {
         if let Layout::Flat { staged: all, .. } = &self.layout {
             all.lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push((file.to_owned(), staged));
         }
     }
@@ -266,7 +266,7 @@ impl Staging {
             Layout::Flat { staged, .. } => Some(
                 staged
                     .lock()
-                    .unwrap_or_else(|e| e.into_inner())
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .iter()
                     .map(|(file, _)| file.clone())
                     .collect(),
@@ -280,7 +280,7 @@ impl Staging {
         match &self.layout {
             Layout::Tree => self.swap(),
             Layout::Flat { staged, .. } => {
-                let staged = std::mem::take(&mut *staged.lock().unwrap_or_else(|e| e.into_inner()));
+                let staged = std::mem::take(&mut *staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
                 self.merge(staged, removed)
             }
         }

@@ -182,12 +182,9 @@ impl Prompts {
 
     /// The prompt `reference` names: `name` (its newest version) or `name@version`.
     pub fn resolve(&self, reference: &str) -> Option<&Prompt> {
-        match reference.split_once('@') {
-            Some((name, version)) => self.prompts.get(&format!("{name}@{}", version.trim())),
-            None => {
-                let version = self.newest.get(reference.trim())?;
-                self.prompts.get(&format!("{}@{version}", reference.trim()))
-            }
+        if let Some((name, version)) = reference.split_once('@') { self.prompts.get(&format!("{name}@{}", version.trim())) } else {
+            let version = self.newest.get(reference.trim())?;
+            self.prompts.get(&format!("{}@{version}", reference.trim()))
         }
     }
 

@@ -390,20 +390,17 @@ impl Queue {
             let tokens_out = u64::from(job.max_tokens);
             let item_cost = self.config.cost(tokens_in, tokens_out);
             let (t, c) = (tokens + tokens_in + tokens_out, cost + item_cost);
-            match self.exceeded(&class, t, c) {
-                Some(budget) => {
-                    let entry = self
-                        .stats
-                        .over_budget
-                        .entry(class.clone())
-                        .or_insert_with(|| (budget.clone(), 0));
-                    entry.1 += 1;
-                    self.answer(i, Outcome::OverBudget { budget }, None);
-                }
-                None => {
-                    (tokens, cost) = (t, c);
-                    admitted.push(i);
-                }
+            if let Some(budget) = self.exceeded(&class, t, c) {
+                let entry = self
+                    .stats
+                    .over_budget
+                    .entry(class.clone())
+                    .or_insert_with(|| (budget.clone(), 0));
+                entry.1 += 1;
+                self.answer(i, Outcome::OverBudget { budget }, None);
+            } else {
+                (tokens, cost) = (t, c);
+                admitted.push(i);
             }
         }
         if admitted.is_empty() {

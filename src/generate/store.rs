@@ -1,7 +1,7 @@
 //! The AI results cache and traces: `.sitegen/generations.sqlite`.
 //!
 //! Unlike the build manifest, these rows cost money to make, so they are never thrown away:
-//! the database is a real SQLite file (WAL, `synchronous=FULL`) that users may query with
+//! the database is a real `SQLite` file (WAL, `synchronous=FULL`) that users may query with
 //! `sqlite3`, every write is one transaction, and its schema is versioned with
 //! `PRAGMA user_version` and changed only by appending a step to [`MIGRATIONS`]. A database
 //! of a newer version than this code knows is refused, never touched; a damaged one is an
@@ -138,7 +138,7 @@ pending: fields that got fallback copy; the next build retries them
 #[doc = concat!("```text\n", schema_doc!(), "```")]
 pub const SCHEMA_DOC: &str = schema_doc!();
 
-/// Keys per `IN (…)` list of [`Store::lookup`], well under SQLite's limit on parameters.
+/// Keys per `IN (…)` list of [`Store::lookup`], well under `SQLite`'s limit on parameters.
 const LOOKUP_CHUNK: usize = 500;
 
 /// The database of AI results, builds, traces and pending fields.
@@ -251,7 +251,7 @@ fn now_s() -> i64 {
     now_ms() / 1000
 }
 
-/// SQLite integers are signed: counts beyond `i64::MAX` cannot happen, and are saturated.
+/// `SQLite` integers are signed: counts beyond `i64::MAX` cannot happen, and are saturated.
 fn int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -522,13 +522,10 @@ fn build_page(
         Some(s) => slug::slugify(s),
         None => slug::slugify(stem),
     };
-    let path = match &p.meta.path {
-        Some(raw) => sanitize_site_path(raw).unwrap_or_else(|_| "/".to_owned()),
-        None => {
-            let mut components = slugified_dir(parent_dir);
-            components.push(slug.clone());
-            site_path_of(&components)
-        }
+    let path = if let Some(raw) = &p.meta.path { sanitize_site_path(raw).unwrap_or_else(|_| "/".to_owned()) } else {
+        let mut components = slugified_dir(parent_dir);
+        components.push(slug.clone());
+        site_path_of(&components)
     };
     if let Some((i, name)) = p
         .meta

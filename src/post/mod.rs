@@ -1,6 +1,6 @@
 //! Stage 4, post: rendered text → the bytes written, one output at a time.
 //!
-//! HTML streams through lol_html once, which
+//! HTML streams through `lol_html` once, which
 //! - rewrites references (`href`, `src`, `srcset`, `poster`, CSS `url()` in `style`) to
 //!   fingerprinted static assets ([`fingerprint`]), recording the files each page depends on;
 //! - gives images `loading="lazy"` and `decoding="async"` (all but the page's first, which is
@@ -55,9 +55,9 @@ pub struct Link {
 pub struct Post {
     minify: bool,
     lazy_images: bool,
-    /// `https://example.org` (scheme and host of base_url), to tell own links from others.
+    /// `https://example.org` (scheme and host of `base_url`), to tell own links from others.
     origin: String,
-    /// The path of base_url without its trailing `/` (`""` or `/docs`).
+    /// The path of `base_url` without its trailing `/` (`""` or `/docs`).
     base_path: String,
     /// Fingerprinted assets by site path.
     assets: Assets,
@@ -348,7 +348,7 @@ impl Post {
 
 /// `https://x.org/docs/` → (`https://x.org`, `/docs`): the origin that marks this site's own
 /// absolute URLs, and the path every site path sits under (empty at the root).
-/// The value of attribute `name` as a browser reads it. lol_html returns it as written,
+/// The value of attribute `name` as a browser reads it. `lol_html` returns it as written,
 /// character references and all: Tera's autoescape writes `/` as `&#x2F;`, so a template's
 /// `href="{{ page.permalink }}"` would otherwise be read as a relative path.
 fn attribute(el: &Element<'_, '_>, name: &str) -> Option<String> {
@@ -359,7 +359,7 @@ fn attribute(el: &Element<'_, '_>, name: &str) -> Option<String> {
     })
 }
 
-/// Sets attribute `name` to `value` (as a browser should read it): lol_html escapes its
+/// Sets attribute `name` to `value` (as a browser should read it): `lol_html` escapes its
 /// quotes, and `&` is escaped here, so that a value read by [`attribute`] round-trips.
 fn set_attribute(el: &mut Element<'_, '_>, name: &str, value: &str) {
     let _ = el.set_attribute(name, &value.replace('&', "&amp;"));
@@ -522,7 +522,7 @@ mod tests {
             html.contains(r#"srcset="/docs/i/a.def.png 1x, /docs/i/b.png 2x""#),
             "{html}"
         );
-        assert!(html.contains(r#"url('/docs/i/a.def.png')"#), "{html}");
+        assert!(html.contains(r"url('/docs/i/a.def.png')"), "{html}");
         assert!(html.contains(r#"href="/docs/css/other.css""#), "{html}");
         assert_eq!(
             p.deps,

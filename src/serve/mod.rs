@@ -125,18 +125,15 @@ pub fn run(options: Preview, terminal: Arc<dyn Terminal>) -> Result<()> {
     let state_dir = state::ensure(&root)?;
     let held = lock::acquire(&state_dir, "serve", options.wait)?;
 
-    let output = match &options.build.output {
-        Some(output) => output.clone(),
-        None => {
-            let folder = root.join(PREVIEW_FOLDER);
-            std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
-            let ignore = folder.join(".gitignore");
-            if !ignore.exists() {
-                std::fs::write(&ignore, "# sitegen serve's preview output\n*\n")
-                    .map_err(|e| Error::io(&ignore, e))?;
-            }
-            preview_output(&root)
+    let output = if let Some(output) = &options.build.output { output.clone() } else {
+        let folder = root.join(PREVIEW_FOLDER);
+        std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
+        let ignore = folder.join(".gitignore");
+        if !ignore.exists() {
+            std::fs::write(&ignore, "# sitegen serve's preview output\n*\n")
+                .map_err(|e| Error::io(&ignore, e))?;
         }
+        preview_output(&root)
     };
     let mut overrides = vec![r#"base_url="/""#.to_owned()];
     // The user's own `--set` come after, so theirs win (a `--set base_url=…` included).

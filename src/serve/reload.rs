@@ -37,7 +37,7 @@ const RETRY: Duration = Duration::from_millis(500);
 /// The script injected before `</body>` of every HTML page of the preview.
 ///
 /// `hello` carries the server's instance id: a browser that reconnects to a restarted server
-/// (another id) reloads. EventSource fires its own `error` event (without data) when the
+/// (another id) reloads. `EventSource` fires its own `error` event (without data) when the
 /// connection breaks, so only an `error` carrying data shows the overlay. The overlay is built
 /// with `textContent` only: file names and messages are shown as text, never parsed as HTML.
 pub const SCRIPT: &str = r#"<script>/* sitegen serve: live reload */

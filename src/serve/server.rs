@@ -1,7 +1,7 @@
 //! The static file server under `sitegen serve`: the output folder over HTTP/1.1.
 //!
 //! It behaves like a real static server so that a preview shows what production will: content
-//! types by extension, strong ETags and Last-Modified with 304s, gzip and brotli by
+//! types by extension, strong `ETags` and Last-Modified with 304s, gzip and brotli by
 //! Accept-Encoding, single byte ranges, `/dir/` → `dir/index.html`, `/dir` → a redirect to
 //! `/dir/`, and the site's own `404.html`. Every response says `Cache-Control: no-cache`, so a
 //! browser always revalidates and sees a rebuild at once.
@@ -13,7 +13,7 @@
 //! symlink pointing out of the output is a 404 too. Folders are never listed.
 //!
 //! **Speed.** The hot path is a hash-map lookup: files are cached in memory keyed by the raw
-//! request path, each with its body (for small files), content type, ETag, Last-Modified and
+//! request path, each with its body (for small files), content type, `ETag`, Last-Modified and
 //! lazily made compressed variants. An entry is used only while the file's (device, inode,
 //! size, mtime) is unchanged. That is checked with a `stat` when whatever writes the output
 //! (the preview's builder) said it wrote since the entry's last check ([`Folder::writes`]), so a
@@ -436,7 +436,7 @@ struct Entry {
     content_type: HeaderValue,
     /// Whether the type is text worth compressing.
     compressible: bool,
-    /// The strong ETag (quoted) and its opaque tag alone.
+    /// The strong `ETag` (quoted) and its opaque tag alone.
     etag: HeaderValue,
     tag: Box<str>,
     last_modified: HeaderValue,
@@ -457,7 +457,7 @@ enum Payload {
     Stream,
 }
 
-/// A compressed body with its own ETag.
+/// A compressed body with its own `ETag`.
 struct Variant {
     bytes: Bytes,
     etag: HeaderValue,
@@ -664,7 +664,7 @@ impl Cache {
         let inner = self
             .inner
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         inner.entries.get(path).cloned()
     }
 
@@ -676,7 +676,7 @@ impl Cache {
         let mut inner = self
             .inner
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if inner.bytes + cost + self.variants.load(Ordering::Relaxed) > CACHE_BYTES {
             inner.entries.clear();
             inner.bytes = 0;

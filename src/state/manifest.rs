@@ -1,8 +1,8 @@
 //! The build manifest: per output, what it was made from; per source file, its last parse.
 //!
-//! Stored in an SQLite database (`.sitegen/state.sqlite`, WAL, `synchronous=FULL`), one row per
-//! source file and per output, each record a MessagePack blob. Measured at 100,000 pages
-//! (`cargo bench --bench state_load`), loading it all costs what decoding one MessagePack file
+//! Stored in an `SQLite` database (`.sitegen/state.sqlite`, WAL, `synchronous=FULL`), one row per
+//! source file and per output, each record a `MessagePack` blob. Measured at 100,000 pages
+//! (`cargo bench --bench state_load`), loading it all costs what decoding one `MessagePack` file
 //! does (~0.4 s), but a build that changed three records commits three rows in one transaction
 //! instead of rewriting a 55 MB file (~330 ms). The manifest is written only after a build
 //! updated the output. Before a build touches the output it writes the `pending` journal naming
@@ -25,7 +25,7 @@ use crate::plan::reason::OutputRecords;
 /// Bumped whenever the manifest's shape or the meaning of its hashes changes.
 pub const FORMAT: u32 = 3;
 
-/// The database's schema. Records are MessagePack blobs of [`Cached`](crate::load::source::Cached)
+/// The database's schema. Records are `MessagePack` blobs of [`Cached`](crate::load::source::Cached)
 /// and [`OutputRecord`]; `meta` holds the manifest's other fields by name.
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -121,7 +121,7 @@ fn meta<T: serde::de::DeserializeOwned>(db: &rusqlite::Connection, key: &str) ->
     rmp_serde::from_slice(&blob).ok()
 }
 
-/// A value stored as a MessagePack blob.
+/// A value stored as a `MessagePack` blob.
 fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     rmp_serde::to_vec(value).unwrap_or_default()
 }
@@ -208,7 +208,7 @@ fn read_db(state: &Path, unwanted: &AtomicBool) -> rusqlite::Result<Option<Manif
     }))
 }
 
-/// Decodes every row (key, MessagePack record) of `query` into `put`. `Ok(false)`: given up
+/// Decodes every row (key, `MessagePack` record) of `query` into `put`. `Ok(false)`: given up
 /// because `unwanted` was set.
 fn read_table<T: serde::de::DeserializeOwned>(
     db: &rusqlite::Connection,
@@ -234,15 +234,12 @@ fn read_table<T: serde::de::DeserializeOwned>(
 /// Writes `manifest` in one transaction: every row when `delta` is `None` (a full build),
 /// else only the rows it names. Returns the new generation number, which the stamp records.
 pub fn write(state: &Path, manifest: &Manifest, delta: Option<&Delta<'_>>) -> Result<u64> {
-    let mut db = match open(state, true) {
-        Ok(db) => db,
-        Err(_) => {
-            // A damaged database is derived data: start it again.
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", db_path(state).display()));
-            }
-            open(state, true).map_err(|e| db_error(state, &e))?
+    let mut db = if let Ok(db) = open(state, true) { db } else {
+        // A damaged database is derived data: start it again.
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db_path(state).display()));
         }
+        open(state, true).map_err(|e| db_error(state, &e))?
     };
     let tx = db.transaction().map_err(|e| db_error(state, &e))?;
     let generation = write_rows(&tx, manifest, delta).map_err(|e| db_error(state, &e))?;

@@ -6,7 +6,7 @@
 //! foreign-version manifest only means a full rebuild. (The AI results of a later stage cost
 //! money and will live in a database beside it.)
 //!
-//! Files: `manifest` (MessagePack, versioned), `stamp` (the stat of every file the last build
+//! Files: `manifest` (`MessagePack`, versioned), `stamp` (the stat of every file the last build
 //! read, for the no-op check), `pending` (the journal of a build that was updating the output
 //! when it stopped), `last-build`, `lock`, `.gitignore`, `README`.
 

@@ -34,7 +34,7 @@ fn apply(case_dir: &Path, site: &SiteTest) {
                 }
             }
             _ if entry.file_type().unwrap().is_dir() => {
-                copy_tree(&entry.path(), &site.root().join(&name))
+                copy_tree(&entry.path(), &site.root().join(&name));
             }
             _ => {
                 std::fs::copy(entry.path(), site.root().join(&name)).unwrap();

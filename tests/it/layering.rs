@@ -136,11 +136,9 @@ fn the_checks_see_paths_in_every_form() {
 fn rank(module: &str) -> usize {
     RANKS
         .iter()
-        .find(|(name, _)| *name == module)
-        .map(|(_, rank)| *rank)
-        .unwrap_or_else(|| {
+        .find(|(name, _)| *name == module).map_or_else(|| {
             panic!("`{module}` has no rank: add it to RANKS in tests/it/layering.rs")
-        })
+        }, |(_, rank)| *rank)
 }
 
 /// Every module file of `src/` but the binary's `main.rs`.

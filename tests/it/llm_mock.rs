@@ -310,12 +310,11 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     };
     let prompt_chars: usize = body["messages"]
         .as_array()
-        .map(|m| {
+        .map_or(0, |m| {
             m.iter()
                 .map(|m| m["content"].as_str().map_or(0, |s| s.chars().count()))
                 .sum()
-        })
-        .unwrap_or(0);
+        });
     let completion_tokens = content.chars().count().div_ceil(4);
     let answer = json!({
         "id": format!("mock-{}", received.n),

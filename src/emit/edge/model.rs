@@ -507,7 +507,7 @@ pub(super) fn inventory(output: &Path, site_owned: &HashSet<String>) -> Vec<Site
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        let size = entry.metadata().map_or(0, |m| m.len());
         files.push(SiteFile { path, size });
     }
     files.sort();

@@ -34,18 +34,15 @@ fn text_of<'a>(path: &str, bytes: &'a [u8]) -> Option<&'a str> {
 pub fn render(tree: &BTreeMap<String, Vec<u8>>, detail: Detail) -> String {
     let mut out = String::new();
     for (path, bytes) in tree {
-        match text_of(path, bytes).filter(|_| detail == Detail::Full) {
-            Some(text) => {
-                let _ = writeln!(out, "== {path} ({} bytes)", bytes.len());
-                out.push_str(text);
-                if !text.is_empty() && !text.ends_with('\n') {
-                    out.push('\n');
-                }
+        if let Some(text) = text_of(path, bytes).filter(|_| detail == Detail::Full) {
+            let _ = writeln!(out, "== {path} ({} bytes)", bytes.len());
+            out.push_str(text);
+            if !text.is_empty() && !text.ends_with('\n') {
+                out.push('\n');
             }
-            None => {
-                let hash = blake3::hash(bytes).to_hex();
-                let _ = writeln!(out, "== {path} ({} bytes, blake3 {hash})", bytes.len());
-            }
+        } else {
+            let hash = blake3::hash(bytes).to_hex();
+            let _ = writeln!(out, "== {path} ({} bytes, blake3 {hash})", bytes.len());
         }
     }
     out
@@ -73,13 +70,11 @@ pub fn assert_snapshot(name: &str, actual: &str) {
     let Some(expected) = expected else {
         panic!("no snapshot {}: {how}", file.display());
     };
-    if expected != actual {
-        panic!(
-            "the output differs from {}:\n{}\n{how}",
-            file.display(),
-            differences(&expected, actual)
-        );
-    }
+    assert!(expected == actual, 
+        "the output differs from {}:\n{}\n{how}",
+        file.display(),
+        differences(&expected, actual)
+    )
 }
 
 /// The files of a snapshot: path → (header, text), read back with the byte counts.

@@ -91,13 +91,11 @@ async fn complete(
         }
         None => sentence.to_owned(),
     };
-    let prompt_chars: usize = body["messages"]
-        .as_array()
-        .map_or(0, |m| {
-            m.iter()
-                .map(|m| m["content"].as_str().map_or(0, str::len))
-                .sum()
-        });
+    let prompt_chars: usize = body["messages"].as_array().map_or(0, |m| {
+        m.iter()
+            .map(|m| m["content"].as_str().map_or(0, str::len))
+            .sum()
+    });
     axum::Json(json!({
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
         "usage": {

@@ -143,7 +143,7 @@ fn fixture() -> &'static Fixture {
             loaded.config,
             &sitegen::load::theme::Theme::None,
             false,
-            Default::default(),
+            sitegen::load::source::SourceCache::default(),
             &sitegen::load::walk::walk(dir.path(), None),
         )
         .unwrap()

@@ -57,7 +57,7 @@ fn synthetic(pages: usize) -> Manifest {
             anchor_targets: Vec::new(),
             links: Vec::new(),
             front_matter_hash: h("fm"),
-            spans: Default::default(),
+            spans: sitegen::load::source::KeySpans::default(),
         };
         let stat = Stat {
             size: 4680,

@@ -33,7 +33,7 @@ fn main() -> std::io::Result<()> {
             let site = Arc::new(Folder {
                 root: PathBuf::from(root),
                 inject: None,
-                writes: Default::default(),
+                writes: std::sync::Arc::default(),
             });
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -14,7 +14,7 @@ use serde::Serialize;
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     /// The build fails.
     Error,
     /// The build goes on; the user should look.
@@ -23,19 +23,19 @@ pub enum Severity {
 
 /// Where in a file a problem is. Lines and columns are 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct Location {
+pub(crate) struct Location {
     /// The file, relative to the site root where it is inside it.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// 1-based line, when known.
-    pub line: Option<usize>,
+    pub(crate) line: Option<usize>,
     /// 1-based column (in characters), when known.
-    pub column: Option<usize>,
+    pub(crate) column: Option<usize>,
 }
 
 /// What kind of problem a diagnostic is, for code that treats some kinds apart (the message
 /// is for people and may change).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Code {
+pub(crate) enum Code {
     /// A template failed while rendering an output (reported once per template and culprit).
     Render,
     /// Generated fields got fallback copy because a budget was reached.
@@ -49,25 +49,25 @@ pub enum Code {
 pub struct Diagnostic {
     /// What kind of problem it is, when code tells it apart.
     #[serde(skip)]
-    pub code: Option<Code>,
+    pub(crate) code: Option<Code>,
     /// Error or warning.
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     /// What went wrong, in one sentence.
-    pub message: String,
+    pub(crate) message: String,
     /// Where it went wrong.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub location: Option<Location>,
+    pub(crate) location: Option<Location>,
     /// The text of the offending line, for the caret display.
     #[serde(skip)]
-    pub source_line: Option<String>,
+    pub(crate) source_line: Option<String>,
     /// What to do about it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub help: Option<String>,
+    pub(crate) help: Option<String>,
 }
 
 impl Diagnostic {
     /// An error with no location yet.
-    pub fn error(message: impl Into<String>) -> Self {
+    pub(crate) fn error(message: impl Into<String>) -> Self {
         Self {
             code: None,
             severity: Severity::Error,
@@ -79,7 +79,7 @@ impl Diagnostic {
     }
 
     /// A warning with no location yet.
-    pub fn warning(message: impl Into<String>) -> Self {
+    pub(crate) fn warning(message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Warning,
             ..Self::error(message)
@@ -88,7 +88,7 @@ impl Diagnostic {
 
     /// Places the problem in a file, without a line.
     #[must_use]
-    pub fn in_file(mut self, file: impl Into<PathBuf>) -> Self {
+    pub(crate) fn in_file(mut self, file: impl Into<PathBuf>) -> Self {
         self.location = Some(Location {
             file: file.into(),
             line: None,
@@ -99,7 +99,7 @@ impl Diagnostic {
 
     /// Places the problem at a line and column of `text`, the file's content.
     #[must_use]
-    pub fn at(
+    pub(crate) fn at(
         mut self,
         file: impl Into<PathBuf>,
         text: &str,
@@ -115,48 +115,30 @@ impl Diagnostic {
         self
     }
 
-    /// Places the problem at a line whose text is known (or not).
-    #[must_use]
-    pub fn at_line(
-        mut self,
-        file: impl Into<PathBuf>,
-        line: usize,
-        column: Option<usize>,
-        source_line: Option<String>,
-    ) -> Self {
-        self.source_line = source_line;
-        self.location = Some(Location {
-            file: file.into(),
-            line: Some(line),
-            column,
-        });
-        self
-    }
-
     /// Places the problem at byte `offset` of `text`, the file's content.
     #[must_use]
-    pub fn at_offset(self, file: impl Into<PathBuf>, text: &str, offset: usize) -> Self {
+    pub(crate) fn at_offset(self, file: impl Into<PathBuf>, text: &str, offset: usize) -> Self {
         let (line, column) = line_column(text, offset);
         self.at(file, text, line, Some(column))
     }
 
     /// Marks the problem as one of kind `code`.
     #[must_use]
-    pub fn with_code(mut self, code: Code) -> Self {
+    pub(crate) fn with_code(mut self, code: Code) -> Self {
         self.code = Some(code);
         self
     }
 
     /// Adds a hint saying what to do.
     #[must_use]
-    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
     /// The same problem as an error.
     #[must_use]
-    pub fn into_error(mut self) -> Self {
+    pub(crate) fn into_error(mut self) -> Self {
         self.severity = Severity::Error;
         self
     }
@@ -168,7 +150,7 @@ impl Diagnostic {
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;
@@ -264,7 +246,7 @@ pub enum Error {
 
 impl Error {
     /// Wraps an I/O error with the path it happened on.
-    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.as_ref().to_path_buf(),
             source,
@@ -272,7 +254,7 @@ impl Error {
     }
 
     /// An error of the database at `path`: `what` went wrong with it.
-    pub fn store(path: impl AsRef<Path>, what: impl fmt::Display) -> Self {
+    pub(crate) fn store(path: impl AsRef<Path>, what: impl fmt::Display) -> Self {
         let path = path.as_ref().to_path_buf();
         Self::Store {
             message: format!("{}: {what}", path.display()),
@@ -306,7 +288,7 @@ impl Error {
 }
 
 /// The messages of an error and of its sources, one per line (tera's errors nest the culprit).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -318,10 +300,10 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Result of a stage.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Sorts problems by file and line so output does not depend on thread timing.
-pub fn sort(diagnostics: &mut [Diagnostic]) {
+pub(crate) fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
         (a.severity, &a.location, &a.message).cmp(&(b.severity, &b.location, &b.message))
     });

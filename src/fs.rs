@@ -11,7 +11,7 @@ use crate::diagnostics::{Error, Result};
 
 /// Whether a write must survive a crash of the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
+pub(crate) enum Durability {
     /// Synced to disk, with its folder: state whose loss would make a build wrong.
     Synced,
     /// Left to the page cache: derived data whose loss only costs time.
@@ -19,7 +19,7 @@ pub enum Durability {
 }
 
 /// The temporary a write of `path` goes through.
-pub fn temporary(path: &Path) -> PathBuf {
+pub(crate) fn temporary(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -29,7 +29,7 @@ pub fn temporary(path: &Path) -> PathBuf {
 
 /// Whether a file name is a temporary of [`write_atomic`], or of a folder swapped in the same
 /// way (`.NAME.tmp-PID`, `.NAME.old-PID`): a leftover when the process that made it is gone.
-pub fn is_temporary(name: &str) -> bool {
+pub(crate) fn is_temporary(name: &str) -> bool {
     name.starts_with('.')
         && [".tmp-", ".old-"].iter().any(|marker| {
             name.rsplit_once(marker)
@@ -38,7 +38,7 @@ pub fn is_temporary(name: &str) -> bool {
 }
 
 /// Writes `bytes` to `path` (making its folder) through a temporary renamed into place.
-pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -64,7 +64,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result
 }
 
 /// Removes a file or folder, if it is there.
-pub fn remove_path(path: &Path) -> Result<()> {
+pub(crate) fn remove_path(path: &Path) -> Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => std::fs::remove_dir_all(path).map_err(|e| Error::io(path, e)),
         Ok(_) => std::fs::remove_file(path).map_err(|e| Error::io(path, e)),

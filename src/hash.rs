@@ -38,18 +38,18 @@ impl<'de> Deserialize<'de> for ContentHash {
 
 impl ContentHash {
     /// The hash of `bytes`.
-    pub fn of(bytes: &[u8]) -> Self {
+    pub(crate) fn of(bytes: &[u8]) -> Self {
         Self(*blake3::hash(bytes).as_bytes())
     }
 
     /// All 64 hex digits.
-    pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    pub(crate) fn hex(&self) -> String {
+        hex(&self.0)
     }
 
     /// The first 20 hex digits, for cache-busting URLs.
-    pub fn short_hex(&self) -> String {
-        self.0[..10].iter().map(|b| format!("{b:02x}")).collect()
+    pub(crate) fn short_hex(&self) -> String {
+        hex(&self.0[..10])
     }
 }
 
@@ -72,25 +72,25 @@ impl Fingerprint {
     }
 
     /// Adds a string.
-    pub fn str(&mut self, s: &str) -> &mut Self {
+    pub(crate) fn str(&mut self, s: &str) -> &mut Self {
         self.bytes(s.as_bytes())
     }
 
     /// Adds bytes, length first.
-    pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
+    pub(crate) fn bytes(&mut self, b: &[u8]) -> &mut Self {
         self.0.update(&(b.len() as u64).to_le_bytes());
         self.0.update(b);
         self
     }
 
     /// Adds a number.
-    pub fn num(&mut self, n: u64) -> &mut Self {
+    pub(crate) fn num(&mut self, n: u64) -> &mut Self {
         self.0.update(&n.to_le_bytes());
         self
     }
 
     /// Adds an optional string (absent differs from empty).
-    pub fn opt(&mut self, s: Option<&str>) -> &mut Self {
+    pub(crate) fn opt(&mut self, s: Option<&str>) -> &mut Self {
         match s {
             Some(s) => self.num(1).str(s),
             None => self.num(0),
@@ -98,13 +98,13 @@ impl Fingerprint {
     }
 
     /// Adds another hash.
-    pub fn hash(&mut self, h: &ContentHash) -> &mut Self {
+    pub(crate) fn hash(&mut self, h: &ContentHash) -> &mut Self {
         self.0.update(&h.0);
         self
     }
 
     /// Adds any serializable value, as JSON.
-    pub fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> &mut Self {
+    pub(crate) fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> &mut Self {
         let text = serde_json::to_vec(value).unwrap_or_default();
         self.bytes(&text)
     }
@@ -113,6 +113,17 @@ impl Fingerprint {
     pub fn finish(&self) -> ContentHash {
         ContentHash(*self.0.finalize().as_bytes())
     }
+}
+
+/// `bytes` in lowercase hexadecimal: the one hex encoder of the crate.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -30,8 +30,10 @@
 //! runs. Problems in the site are [`Diagnostic`]s, collected and reported together; a build
 //! with errors writes nothing.
 
-// The allocator's C API is called in one place; see `alloc`.
-#[allow(unsafe_code)]
+#[allow(
+    unsafe_code,
+    reason = "the allocator's C API is called here, and only here"
+)]
 pub mod alloc;
 pub mod build;
 pub mod command;

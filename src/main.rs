@@ -3,6 +3,7 @@
 //! The only place that writes to the terminal. Exit codes: 0 success, 1 the site has errors,
 //! 2 usage, config or I/O failure.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,6 +97,7 @@ enum Command {
     },
     /// AI generation: calls, cache hit rate, tokens, cost and latency, from the traces in
     /// .sitegen/generations.sqlite (the last build by default).
+    #[command(after_long_help = format!("The tables of generations.sqlite:\n\n{}", sitegen::generate::store::SCHEMA_DOC))]
     Stats {
         /// The site's folder.
         #[arg(short, long, value_name = "DIR", default_value = ".")]
@@ -240,7 +242,7 @@ fn main() -> ExitCode {
             port,
             open,
             wait,
-        } => serve(sitegen::serve::Preview {
+        } => serve(&sitegen::serve::Preview {
             build: Options {
                 root,
                 output,
@@ -357,9 +359,11 @@ fn stats(root: &std::path::Path, since: Option<Duration>, all: bool, format: For
 }
 
 /// Previews the site until SIGINT or SIGTERM.
-fn serve(options: sitegen::serve::Preview) -> ExitCode {
+fn serve(options: &sitegen::serve::Preview) -> ExitCode {
     sitegen::alloc::keep_freed_memory();
-    match sitegen::serve::run(options, std::sync::Arc::new(ServeTerminal::default())) {
+    let terminal: std::sync::Arc<dyn sitegen::serve::Terminal> =
+        std::sync::Arc::new(ServeTerminal::default());
+    match sitegen::serve::run(options, &terminal) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e, Format::Text),
     }
@@ -445,7 +449,7 @@ fn report(outcome: Decision, format: Format, write: bool, gated: bool, explain: 
             }
             Decision::Built { reason, report }
         }
-        skipped => skipped,
+        skipped @ Decision::Skipped { .. } => skipped,
     };
     if format == Format::Json {
         let value = match &outcome {
@@ -486,13 +490,14 @@ fn summary_line(report: &BuildReport, write: bool) -> String {
         report.pages, report.sections, report.files_written
     );
     if report.pages_reused > 0 || report.outputs_removed > 0 {
-        line.push_str(&format!(
+        let _ = write!(
+            line,
             " ({} pages rendered, {} reused, {} outputs removed, {} changed)",
             report.pages_rendered,
             report.pages_reused,
             report.outputs_removed,
             sitegen::build::percent(report.changed_fraction)
-        ));
+        );
     }
     format!(
         "{line} in {seconds:.2}s into {}{warnings}",

@@ -24,26 +24,26 @@ type OpenHeading<'a> = (
 );
 
 /// The marker that ends a page's summary.
-pub const MORE: &str = "<!-- more -->";
+pub(crate) const MORE: &str = "<!-- more -->";
 
 /// How to render, from the config and the page's section.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RenderOptions {
     /// Typographic quotes and dashes.
-    pub smart_punctuation: bool,
+    pub(crate) smart_punctuation: bool,
     /// Where heading anchor links go.
-    pub anchor_links: AnchorLinks,
+    pub(crate) anchor_links: AnchorLinks,
     /// `target="_blank"` on external links.
-    pub external_target_blank: bool,
+    pub(crate) external_target_blank: bool,
     /// `rel="nofollow"` on external links.
-    pub external_no_follow: bool,
+    pub(crate) external_no_follow: bool,
     /// `rel="noreferrer"` on external links.
-    pub external_no_referrer: bool,
+    pub(crate) external_no_referrer: bool,
 }
 
 impl RenderOptions {
     /// The options of `config`, with the section's anchor link placement when it sets one.
-    pub fn new(config: &MarkdownConfig, anchor_links: Option<AnchorLinks>) -> Self {
+    pub(crate) fn new(config: &MarkdownConfig, anchor_links: Option<AnchorLinks>) -> Self {
         Self {
             smart_punctuation: config.smart_punctuation,
             anchor_links: anchor_links.unwrap_or(config.insert_anchor_links),
@@ -56,39 +56,39 @@ impl RenderOptions {
 
 /// One heading of the table of contents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Heading {
+pub(crate) struct Heading {
     /// 1 to 6.
-    pub level: u32,
+    pub(crate) level: u32,
     /// The heading's id (its anchor).
-    pub id: String,
+    pub(crate) id: String,
     /// The heading's text.
-    pub title: String,
+    pub(crate) title: String,
     /// The page's permalink with `#id`.
-    pub permalink: String,
+    pub(crate) permalink: String,
     /// The headings nested under it.
-    pub children: Vec<Heading>,
+    pub(crate) children: Vec<Heading>,
 }
 
 /// A link to another content file with an anchor (`@/a.md#part`), checked once every page is rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnchorLink {
+pub(crate) struct AnchorLink {
     /// The target's path relative to content/ (`blog/a.md`).
-    pub target: String,
+    pub(crate) target: String,
     /// The anchor, without `#`.
-    pub anchor: String,
+    pub(crate) anchor: String,
     /// Byte offset of the link in the body.
-    pub offset: usize,
+    pub(crate) offset: usize,
 }
 
 /// A problem in the markdown: byte offset in the body, message, hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// Byte offset in the body.
-    pub offset: usize,
+    pub(crate) offset: usize,
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
     /// What to do.
-    pub help: String,
+    pub(crate) help: String,
 }
 
 /// The rendered body.
@@ -97,29 +97,28 @@ pub struct Markup {
     /// The HTML.
     pub html: String,
     /// The table of contents.
-    pub toc: Vec<Heading>,
+    pub(crate) toc: Vec<Heading>,
     /// The ids of the headings, for anchor checks.
-    pub anchors: Vec<String>,
+    pub(crate) anchors: Vec<String>,
     /// Internal links with an anchor, to check against the target's headings.
-    pub anchor_links: Vec<AnchorLink>,
+    pub(crate) anchor_links: Vec<AnchorLink>,
     /// Broken internal links and other problems.
-    pub problems: Vec<Problem>,
+    pub(crate) problems: Vec<Problem>,
 }
 
 /// The part of `body` before the summary marker, when it has one: a line of its own outside
 /// fenced code, so documentation that shows the marker in code does not cut there.
-pub fn summary_part(body: &str) -> Option<&str> {
+pub(crate) fn summary_part(body: &str) -> Option<&str> {
     let mut fence: Option<&str> = None;
     let mut offset = 0;
     for line in body.split_inclusive('\n') {
         let trimmed = line.trim();
         match fence {
             Some(open) if trimmed.starts_with(open) => fence = None,
-            Some(_) => {}
             None if trimmed.starts_with("```") => fence = Some("```"),
             None if trimmed.starts_with("~~~") => fence = Some("~~~"),
             None if trimmed == MORE || trimmed == "<!--more-->" => return Some(&body[..offset]),
-            None => {}
+            Some(_) | None => {}
         }
         offset += line.len();
     }
@@ -127,12 +126,12 @@ pub fn summary_part(body: &str) -> Option<&str> {
 }
 
 /// Counts words the way readers do: runs of non-space characters.
-pub fn word_count(body: &str) -> usize {
+pub(crate) fn word_count(body: &str) -> usize {
     body.split_whitespace().count()
 }
 
 /// Minutes to read `words` words at 200 words a minute, rounded up (Zola's rule).
-pub fn reading_time(words: usize) -> usize {
+pub(crate) fn reading_time(words: usize) -> usize {
     words.div_ceil(200)
 }
 
@@ -213,7 +212,7 @@ pub fn render(
                 if is_external(&dest_url) && options.has_external_attributes() {
                     external_link_depth.push(true);
                     events.push(Event::Html(
-                        external_link_open(&dest_url, &title, options).into(),
+                        external_link_open(&dest_url, &title, *options).into(),
                     ));
                 } else {
                     external_link_depth.push(false);
@@ -264,7 +263,7 @@ pub fn render(
 }
 
 impl RenderOptions {
-    fn has_external_attributes(&self) -> bool {
+    fn has_external_attributes(self) -> bool {
         self.external_target_blank || self.external_no_follow || self.external_no_referrer
     }
 }
@@ -319,7 +318,7 @@ fn resolve_internal(
     }
 }
 
-fn external_link_open(url: &str, title: &str, options: &RenderOptions) -> String {
+fn external_link_open(url: &str, title: &str, options: RenderOptions) -> String {
     let mut tag = format!("<a href=\"{}\"", escape(url));
     if !title.is_empty() {
         let _ = write!(tag, " title=\"{}\"", escape(title));
@@ -387,7 +386,7 @@ fn unique_id(base: String, seen: &mut HashSet<String>) -> String {
     if seen.insert(base.clone()) {
         return base;
     }
-    (1..)
+    (1..=seen.len() + 1)
         .map(|n| format!("{base}-{n}"))
         .find(|candidate| seen.insert(candidate.clone()))
         .unwrap_or(base)
@@ -410,7 +409,7 @@ fn insert(siblings: &mut Vec<Heading>, heading: Heading) {
 }
 
 /// Escapes text for an HTML attribute or element.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

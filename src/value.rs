@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 const TOML_DATETIME: &str = "$__toml_private_datetime";
 
 /// Replaces TOML's datetime maps inside `value` by their string form.
-pub fn unwrap_datetimes(value: &mut Value) {
+pub(crate) fn unwrap_datetimes(value: &mut Value) {
     match value {
         Value::Object(map) => {
             if map.len() == 1
@@ -28,19 +28,19 @@ pub fn unwrap_datetimes(value: &mut Value) {
 }
 
 /// Deserializes any value, with TOML datetimes as strings.
-pub fn any<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+pub(crate) fn any<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
     let mut value = Value::deserialize(d)?;
     unwrap_datetimes(&mut value);
     Ok(value)
 }
 
 /// Deserializes an optional value, with TOML datetimes as strings.
-pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+pub(crate) fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     any(d).map(|v| (!v.is_null()).then_some(v))
 }
 
 /// Deserializes a table (`extra`), with TOML datetimes as strings.
-pub fn table<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+pub(crate) fn table<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
     let mut map = Option::<Map<String, Value>>::deserialize(d)?.unwrap_or_default();
     map.values_mut().for_each(unwrap_datetimes);
     Ok(map)
@@ -50,28 +50,23 @@ pub fn table<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::E
 /// of each top-level key and its value, and of each key of the tables asked for
 /// (`taxonomies.tags`) and its value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeyOffsets(Vec<(String, usize, usize)>);
+pub(crate) struct KeyOffsets(Vec<(String, usize, usize)>);
 
 impl KeyOffsets {
     /// The offset of `key` (`title`, or `table.key` for a key of a table asked for).
-    pub fn get(&self, key: &str) -> Option<usize> {
+    pub(crate) fn get(&self, key: &str) -> Option<usize> {
         self.0.iter().find(|(k, ..)| k == key).map(|(_, at, _)| *at)
     }
 
     /// The offset of the value of `key`.
-    pub fn value(&self, key: &str) -> Option<usize> {
+    pub(crate) fn value(&self, key: &str) -> Option<usize> {
         self.0.iter().find(|(k, ..)| k == key).map(|(.., at)| *at)
-    }
-
-    /// The keys in order, with their offsets.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, usize)> {
-        self.0.iter().map(|(k, at, _)| (k.as_str(), *at))
     }
 }
 
 /// Parses TOML `text` as `T`, with the offsets of its top-level keys and of the keys of its
 /// tables named in `tables`. One parse serves both: the syntax tree keeps every key's span.
-pub fn parse_toml<T: DeserializeOwned>(
+pub(crate) fn parse_toml<T: DeserializeOwned>(
     text: &str,
     tables: &[&str],
 ) -> Result<(T, KeyOffsets), toml::de::Error> {
@@ -99,7 +94,7 @@ pub fn parse_toml<T: DeserializeOwned>(
 /// The offsets of the keys of YAML `text`: its top-level keys (`key:` at the start of a line),
 /// and the keys one level inside those named in `tables`. Read from the text the YAML parser
 /// was given, in the same pass that checks it.
-pub fn yaml_offsets(text: &str, tables: &[&str]) -> KeyOffsets {
+pub(crate) fn yaml_offsets(text: &str, tables: &[&str]) -> KeyOffsets {
     /// The key of a `key: value` line, and the offset of its value in the line.
     fn key_of(line: &str) -> Option<(&str, usize)> {
         let end = line.find(':')?;
@@ -158,7 +153,7 @@ mod tests {
             offsets.value("taxonomies.tags"),
             Some(yaml.find("[x]").unwrap())
         );
-        assert_eq!(offsets.iter().count(), 3);
+        assert_eq!(offsets.get("note"), None);
     }
 
     #[derive(Deserialize)]

@@ -38,7 +38,7 @@ pub use setup::Options;
 use setup::{Prior, Setup, with_warnings};
 
 /// A build prepared up to its first write.
-pub enum Prepared {
+pub(crate) enum Prepared {
     /// Nothing the last build read or wrote changed: its stamp says so.
     Unchanged(Box<(Setup, Stamp, Instant)>),
     /// The site is loaded and planned, and its copy on the way.
@@ -47,7 +47,7 @@ pub enum Prepared {
 
 impl Prepared {
     /// The share of the site's pages whose inputs changed since the last build.
-    pub fn changed_fraction(&self) -> f64 {
+    pub(crate) fn changed_fraction(&self) -> f64 {
         match self {
             Self::Unchanged(_) => 0.0,
             Self::Ready(ready) => ready.plan.changed_fraction,
@@ -66,7 +66,7 @@ pub fn build(
 }
 
 /// Everything up to the first write: the site loaded and planned, its copy asked for.
-pub fn prepare(options: &Options, resident: &mut Resident) -> Result<Prepared> {
+pub(crate) fn prepare(options: &Options, resident: &mut Resident) -> Result<Prepared> {
     let started = Instant::now();
     let (setup, config) = Setup::read(options)?;
     let mut prior = Prior::read(&setup, options, resident);
@@ -143,7 +143,7 @@ pub fn prepare(options: &Options, resident: &mut Resident) -> Result<Prepared> {
 }
 
 /// Renders, writes and records a prepared build.
-pub fn finish(
+pub(crate) fn finish(
     prepared: Prepared,
     progress: &dyn Progress,
     resident: &mut Resident,
@@ -181,7 +181,7 @@ pub fn finish(
 }
 
 /// A prepared build: the values `finish` takes through render, post, emit and state.
-pub struct Ready {
+pub(crate) struct Ready {
     started: Instant,
     /// Whether a stopped build's journal was found.
     interrupted: bool,

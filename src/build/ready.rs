@@ -25,7 +25,7 @@ impl Ready {
     pub(super) fn sink(&self, watched: bool) -> Result<Sink> {
         let output = &self.setup.output;
         if !self.options.write {
-            return Ok(Sink::Discard(Default::default()));
+            return Ok(Sink::Discard(std::sync::atomic::AtomicUsize::default()));
         }
         match self.previous.as_ref().filter(|_| self.plan.incremental) {
             Some(previous) => {
@@ -89,7 +89,11 @@ impl Ready {
     /// copy that fell back under `--strict`, broken links under `check` and `--strict`.
     /// Outputs that showed copy still being written are recorded with the copy they got.
     pub(super) fn settle(&mut self, produced: Result<Produced>) -> Result<Produced> {
-        let report = self.generation.take().map(super::super::generate::stage::Running::finish).transpose()?;
+        let report = self
+            .generation
+            .take()
+            .map(super::super::generate::stage::Running::finish)
+            .transpose()?;
         if let Some(report) = &report {
             for (class, (budget, jobs)) in &report.over_budget {
                 self.warnings.push(

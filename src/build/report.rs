@@ -49,7 +49,7 @@ pub struct BuildReport {
     /// Wall time of the build.
     pub duration_ms: u128,
     /// Errors (none in a successful build; kept for the JSON shape).
-    pub errors: Vec<Diagnostic>,
+    pub(crate) errors: Vec<Diagnostic>,
     /// Warnings.
     pub warnings: Vec<Diagnostic>,
     /// Pages rendered by this build.

@@ -2,6 +2,7 @@
 //! build left (read on threads of their own while the sources are walked).
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +14,7 @@ use crate::diagnostics::{self, Code, Diagnostic, Error, Result};
 use crate::hash::{ContentHash, Fingerprint};
 use crate::load::theme::Theme;
 use crate::load::walk::SourceFiles;
-use crate::plan::diff::OutputFolder;
+use crate::plan::diff::{Interrupted, OutputFolder};
 use crate::site::layout;
 use crate::state::manifest::{self, Manifest};
 use crate::state::stamp::{self, Stamp};
@@ -41,28 +42,28 @@ pub struct Options {
 
 /// The site and where its build goes, resolved from the options.
 #[derive(Debug)]
-pub struct Setup {
+pub(crate) struct Setup {
     /// The site's folder.
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
     /// The file the config came from, relative to the root.
-    pub config_file: PathBuf,
+    pub(crate) config_file: PathBuf,
     /// Warnings about the config.
-    pub warnings: Vec<Diagnostic>,
+    pub(crate) warnings: Vec<Diagnostic>,
     /// Its theme.
-    pub theme: Theme,
+    pub(crate) theme: Theme,
     /// The output folder.
-    pub output: PathBuf,
+    pub(crate) output: PathBuf,
     /// The output folder, absolute (recorded in the build state).
-    pub output_abs: PathBuf,
+    pub(crate) output_abs: PathBuf,
     /// The state folder (`.sitegen/`).
-    pub state_dir: PathBuf,
+    pub(crate) state_dir: PathBuf,
     /// Hash of the effective config, the drafts flag and the output folder.
-    pub config_hash: ContentHash,
+    pub(crate) config_hash: ContentHash,
 }
 
 impl Setup {
     /// Reads the config of the site of `options` and resolves its theme and output folder.
-    pub fn read(options: &Options) -> Result<(Self, Config)> {
+    pub(crate) fn read(options: &Options) -> Result<(Self, Config)> {
         let root = options.root.clone();
         if !root.is_dir() {
             return Err(Error::Usage(format!(
@@ -111,7 +112,7 @@ impl Setup {
 /// What the last build left: its manifest (read on a thread of its own, unless a resident
 /// caller kept it), its stamp, the journal of a build that was stopped, and the check of its
 /// output files (on another thread, while the site loads).
-pub struct Prior {
+pub(crate) struct Prior {
     /// The manifest being read, and the flag that gives the read up.
     reading: Option<(JoinHandle<Option<Manifest>>, Arc<AtomicBool>)>,
     /// Whether the manifest is wanted at all (a `--full` build or a check needs none).
@@ -119,12 +120,12 @@ pub struct Prior {
     /// The stamp, when the no-op check can trust it.
     stamp: Option<Stamp>,
     /// The files a stopped build was replacing (`Some(None)`: all of them).
-    pub interrupted: Option<Option<Vec<String>>>,
+    pub(crate) interrupted: Option<Interrupted>,
 }
 
 impl Prior {
     /// Starts reading what the last build of `setup` left.
-    pub fn read(setup: &Setup, options: &Options, resident: &Resident) -> Self {
+    pub(crate) fn read(setup: &Setup, options: &Options, resident: &Resident) -> Self {
         let wanted = options.write && !options.full;
         let reading = (wanted && !resident.has_manifest())
             .then(|| {
@@ -151,7 +152,7 @@ impl Prior {
     }
 
     /// The stamp, when nothing the last build read (`sources`) or wrote changed since.
-    pub fn unchanged(&mut self, setup: &Setup, sources: &SourceFiles) -> Option<Stamp> {
+    pub(crate) fn unchanged(&mut self, setup: &Setup, sources: &SourceFiles) -> Option<Stamp> {
         self.stamp.as_ref().filter(|s| {
             stamp::unchanged(
                 s,
@@ -170,7 +171,7 @@ impl Prior {
     /// The last build's manifest, when it built into the same output the same way; and the
     /// check of its output files. The stamp is cleared: until this build succeeds, the next
     /// one takes the ordinary path.
-    pub fn take(
+    pub(crate) fn take(
         &mut self,
         setup: &Setup,
         options: &Options,
@@ -199,7 +200,7 @@ impl Prior {
 }
 
 /// Adds the warnings found so far to a site's errors, so the report lists both.
-pub fn with_warnings(error: Error, warnings: &[Diagnostic]) -> Error {
+pub(crate) fn with_warnings(error: Error, warnings: &[Diagnostic]) -> Error {
     match error {
         Error::Site(mut all) => {
             all.extend(warnings.iter().cloned());
@@ -229,9 +230,10 @@ fn collapse_repeats(all: Vec<Diagnostic>) -> Vec<Diagnostic> {
     }
     for (index, count) in repeats.into_values() {
         if count > 0 {
-            kept[index].message.push_str(&format!(
+            let _ = write!(
+                kept[index].message,
                 " (and {count} more output(s) with the same error)"
-            ));
+            );
         }
     }
     kept

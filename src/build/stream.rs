@@ -26,39 +26,39 @@ use crate::render::{Rendered, Renderer};
 use crate::site::{ContentRef, PageId, Site};
 
 /// What the stream works with.
-pub struct Stages<'a> {
+pub(crate) struct Stages<'a> {
     /// The site.
-    pub site: &'a Site,
+    pub(crate) site: &'a Site,
     /// Its generated copy.
-    pub copy: &'a CopySet,
+    pub(crate) copy: &'a CopySet,
     /// The build's plan.
-    pub plan: &'a BuildPlan,
+    pub(crate) plan: &'a BuildPlan,
     /// The render stage.
-    pub renderer: &'a Renderer,
+    pub(crate) renderer: &'a Renderer,
     /// The post stage.
-    pub post: &'a crate::post::Post,
+    pub(crate) post: &'a crate::post::Post,
     /// Where outputs go.
-    pub sink: &'a Sink,
+    pub(crate) sink: &'a Sink,
     /// The output folder (link targets this build does not render are read from it).
-    pub output: &'a Path,
+    pub(crate) output: &'a Path,
 }
 
 /// One output written.
 #[derive(Debug)]
-pub struct Written {
+pub(crate) struct Written {
     /// Its index in the plan.
-    pub index: usize,
+    pub(crate) index: usize,
     /// Bytes written.
-    pub size: u64,
+    pub(crate) size: u64,
     /// Their hash.
-    pub hash: ContentHash,
+    pub(crate) hash: ContentHash,
     /// What its template functions read.
-    pub deps: Vec<Dep>,
+    pub(crate) deps: Vec<Dep>,
 }
 
 impl Written {
     /// The output as the build state records it.
-    pub fn record(&self) -> crate::state::commit::Landed<'_> {
+    pub(crate) fn record(&self) -> crate::state::commit::Landed<'_> {
         crate::state::commit::Landed {
             index: self.index,
             size: self.size,
@@ -70,11 +70,11 @@ impl Written {
 
 /// What the stream left.
 #[derive(Debug)]
-pub struct Produced {
+pub(crate) struct Produced {
     /// Every output produced, written or found unchanged.
-    pub written: Vec<Written>,
+    pub(crate) written: Vec<Written>,
     /// Internal links to nothing the site has, one problem each (the caller decides how bad).
-    pub broken_links: Vec<Diagnostic>,
+    pub(crate) broken_links: Vec<Diagnostic>,
 }
 
 /// One finished output: what the later checks need from it.
@@ -91,7 +91,7 @@ struct Done {
 }
 
 /// Renders, post-processes and writes the plan's selected outputs.
-pub fn produce(stages: &Stages<'_>, progress: &dyn Progress) -> Result<Produced> {
+pub(crate) fn produce(stages: &Stages<'_>, progress: &dyn Progress) -> Result<Produced> {
     let Stages {
         site,
         copy,

@@ -88,7 +88,7 @@ impl Schedule {
     /// # Errors
     ///
     /// [`Error::Usage`] when the expression never matches (such as `0 0 30 2 *`).
-    pub fn next_after(&self, time: &DateTime<Local>) -> Result<DateTime<Local>, Error> {
+    pub(crate) fn next_after(&self, time: &DateTime<Local>) -> Result<DateTime<Local>, Error> {
         self.cron.find_next_occurrence(time, false).map_err(|e| {
             Error::Usage(format!(
                 "cron expression `{}` has no next occurrence after {}: {e}",

@@ -8,25 +8,25 @@ use serde::{Deserialize, Serialize};
 /// `[edge]`: what sitegen writes beside the static files for edge platforms.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct EdgeConfig {
+pub(crate) struct EdgeConfig {
     /// The platforms to write files for.
-    pub targets: Vec<EdgeTarget>,
+    pub(crate) targets: Vec<EdgeTarget>,
     /// Edge routes (`[[edge.routes]] path = "/api/search" handler = "search"`).
-    pub routes: Vec<EdgeRoute>,
+    pub(crate) routes: Vec<EdgeRoute>,
     /// Platform limits checked at build time (`[edge.limits]`).
-    pub limits: EdgeLimits,
+    pub(crate) limits: EdgeLimits,
     /// The URL of the JSON document the `fresh` handler fetches at request time (`{path}` is
     /// replaced with the page's path); the `SITEGEN_FRESH_SOURCE` variable overrides it.
-    pub fresh_source: Option<String>,
+    pub(crate) fresh_source: Option<String>,
     /// The `Content-Security-Policy` header; unset: a default allowing the site's own origin
     /// (and its `base_url`), `""`: no such header.
-    pub csp: Option<String>,
+    pub(crate) csp: Option<String>,
 }
 
 /// An edge platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum EdgeTarget {
+pub(crate) enum EdgeTarget {
     /// Cloudflare Workers (static assets) and Pages.
     Cloudflare,
     /// Netlify, with edge functions.
@@ -40,11 +40,11 @@ pub enum EdgeTarget {
 /// One edge route: requests to `path` are answered by `handler`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, try_from = "RawEdgeRoute")]
-pub struct EdgeRoute {
+pub(crate) struct EdgeRoute {
     /// A site path (`/api/search`), or a prefix ending in `*` (`/api/*`).
-    pub path: String,
+    pub(crate) path: String,
     /// `search`, `fresh`, or a JavaScript module of the site (`edge/hello.js`).
-    pub handler: String,
+    pub(crate) handler: String,
 }
 
 /// An edge route as written, checked into an [`EdgeRoute`].
@@ -70,23 +70,23 @@ impl TryFrom<RawEdgeRoute> for EdgeRoute {
 /// `[edge.limits]`: the platforms' limits, checked at build time.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct EdgeLimits {
+pub(crate) struct EdgeLimits {
     /// Files per Cloudflare deployment (20,000 on the free plan).
-    pub max_files: usize,
+    pub(crate) max_files: usize,
     /// Largest file Cloudflare serves (25 MiB).
-    pub max_file_bytes: u64,
+    pub(crate) max_file_bytes: u64,
     /// Static rules of Cloudflare's `_redirects` (2,000); further aliases go into the worker.
-    pub max_redirects: usize,
+    pub(crate) max_redirects: usize,
     /// Rules of Cloudflare's `_routes.json` and `run_worker_first` (100); more are collapsed.
-    pub max_route_rules: usize,
+    pub(crate) max_route_rules: usize,
     /// Rules of a `_headers` file (100 on Cloudflare).
-    pub max_header_rules: usize,
+    pub(crate) max_header_rules: usize,
     /// Rules of Netlify's `_redirects` before aliases move into an edge function (10,000).
-    pub netlify_max_redirects: usize,
+    pub(crate) netlify_max_redirects: usize,
     /// Routes of Vercel's `config.json` (2,048); further aliases go into an edge function.
-    pub vercel_max_routes: usize,
+    pub(crate) vercel_max_routes: usize,
     /// Size budget of `search-index.json` (2 MiB).
-    pub search_index_bytes: usize,
+    pub(crate) search_index_bytes: usize,
 }
 
 impl Default for EdgeLimits {
@@ -106,7 +106,7 @@ impl Default for EdgeLimits {
 
 /// Checks an edge route as the config gives it: its path, and that its handler is `search`,
 /// `fresh` or a relative `.js`/`.mjs` path (whether the file is there is checked when it is read).
-pub fn check_route(path: &str, handler: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_route(path: &str, handler: &str) -> std::result::Result<(), String> {
     check_route_path(path).map_err(|why| format!("edge route `{path}`: {why}"))?;
     let relative = Path::new(handler)
         .components()
@@ -122,7 +122,7 @@ pub fn check_route(path: &str, handler: &str) -> std::result::Result<(), String>
 }
 
 /// Checks a route's path: starts with `/`, no whitespace or quotes, `*` only at the end.
-pub fn check_route_path(path: &str) -> std::result::Result<(), &'static str> {
+pub(crate) fn check_route_path(path: &str) -> std::result::Result<(), &'static str> {
     if !path.starts_with('/') {
         return Err("the path must start with `/`");
     }

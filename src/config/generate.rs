@@ -23,14 +23,14 @@ pub enum GenField {
 
 impl GenField {
     /// The prompt's reference.
-    pub fn prompt(&self) -> &str {
+    pub(crate) fn prompt(&self) -> &str {
         match self {
             Self::Prompt(p) | Self::Full { prompt: p, .. } => p,
         }
     }
 
     /// The variables.
-    pub fn vars(&self) -> serde_json::Value {
+    pub(crate) fn vars(&self) -> serde_json::Value {
         match self {
             Self::Prompt(_) => serde_json::Value::Object(serde_json::Map::new()),
             Self::Full { vars, .. } => serde_json::json!(vars),
@@ -44,11 +44,11 @@ impl GenField {
 pub struct GenerateConfig {
     /// The provider's name: `offline` (built in: every field gets its prompt's fallback) or
     /// one of `[providers]`.
-    pub provider: String,
+    pub(crate) provider: String,
     /// Most USD one build may spend (`--max-cost` overrides).
-    pub max_cost: Option<f64>,
+    pub(crate) max_cost: Option<f64>,
     /// Budgets and batch sizes per request class.
-    pub classes: BTreeMap<String, ClassBudget>,
+    pub(crate) classes: BTreeMap<String, ClassBudget>,
 }
 
 impl Default for GenerateConfig {
@@ -160,12 +160,12 @@ impl ProviderConfig {
     }
 
     /// The per-request timeout.
-    pub fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         Duration::from_secs_f64(self.timeout.max(0.001))
     }
 
     /// The cost in USD of a request's tokens.
-    pub fn cost(&self, tokens_in: u64, tokens_out: u64) -> f64 {
+    pub(crate) fn cost(&self, tokens_in: u64, tokens_out: u64) -> f64 {
         (tokens_in as f64 * self.price_in + tokens_out as f64 * self.price_out) / 1_000_000.0
     }
 }

@@ -14,65 +14,65 @@ mod generate;
 
 use crate::diagnostics::{Diagnostic, Error, Result};
 use crate::value::{KeyOffsets, parse_toml};
-pub use edge::{EdgeConfig, EdgeLimits, EdgeRoute, EdgeTarget, check_route, check_route_path};
+pub(crate) use edge::{EdgeConfig, EdgeLimits, EdgeTarget, check_route_path};
 pub use generate::{ClassBudget, GenField, GenerateConfig, ProviderConfig, ProviderKind};
 
 /// Config file names tried, in order, in the site's root.
-pub const CONFIG_FILES: [&str; 3] = ["sitegen.toml", "zola.toml", "config.toml"];
+pub(crate) const CONFIG_FILES: [&str; 3] = ["sitegen.toml", "zola.toml", "config.toml"];
 
 /// The resolved configuration of one build. Serialized as `config` in every template.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The site's public URL, without a trailing slash (`https://example.org`).
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// The site's title.
-    pub title: Option<String>,
+    pub(crate) title: Option<String>,
     /// The site's description.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// The language of the content (`lang` of the HTML).
-    pub default_language: String,
+    pub(crate) default_language: String,
     /// A theme folder under `themes/`; `default` is built in.
-    pub theme: Option<String>,
+    pub(crate) theme: Option<String>,
     /// The taxonomies pages can be classified by.
-    pub taxonomies: Vec<TaxonomyConfig>,
+    pub(crate) taxonomies: Vec<TaxonomyConfig>,
     /// Whether to write feeds (`feed_filenames`) of all dated pages.
     #[serde(alias = "generate_feed")]
-    pub generate_feeds: bool,
+    pub(crate) generate_feeds: bool,
     /// Feed files to write: `atom.xml` (Atom) and/or `rss.xml` (RSS 2.0).
-    pub feed_filenames: Vec<String>,
+    pub(crate) feed_filenames: Vec<String>,
     /// How many pages a feed holds, newest first; all when unset.
-    pub feed_limit: Option<usize>,
+    pub(crate) feed_limit: Option<usize>,
     /// Whether to write `sitemap.xml`.
-    pub generate_sitemap: bool,
+    pub(crate) generate_sitemap: bool,
     /// Whether to write `robots.txt`.
-    pub generate_robots_txt: bool,
+    pub(crate) generate_robots_txt: bool,
     /// Whether to minify HTML output (with inline CSS and JS).
     #[serde(alias = "minify_html")]
-    pub minify: bool,
+    pub(crate) minify: bool,
     /// The output folder, relative to the root, when `--output` is not given.
-    pub output_dir: PathBuf,
+    pub(crate) output_dir: PathBuf,
     /// Give static CSS, JS, fonts and images names carrying a hash of their content, and
     /// rewrite every reference to them (so hosts can cache them forever).
-    pub fingerprint_assets: bool,
+    pub(crate) fingerprint_assets: bool,
     /// `loading="lazy"` and `decoding="async"` on images (all but a page's first).
-    pub lazy_images: bool,
+    pub(crate) lazy_images: bool,
     /// Markdown rendering options.
-    pub markdown: MarkdownConfig,
+    pub(crate) markdown: MarkdownConfig,
     /// The site's author, for feeds.
-    pub author: Option<String>,
+    pub(crate) author: Option<String>,
     /// Free-form values for templates (`config.extra`).
     #[serde(deserialize_with = "crate::value::table")]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub(crate) extra: serde_json::Map<String, serde_json::Value>,
     /// Data files turned into pages (`[[collections]]`).
-    pub collections: Vec<CollectionConfig>,
+    pub(crate) collections: Vec<CollectionConfig>,
     /// AI copy generation (`[generate]`).
-    pub generate: GenerateConfig,
+    pub(crate) generate: GenerateConfig,
     /// Model providers by name (`[providers.NAME]`); `offline` is built in.
     #[serde(skip_serializing)]
-    pub providers: BTreeMap<String, ProviderConfig>,
+    pub(crate) providers: BTreeMap<String, ProviderConfig>,
     /// Edge output (`[edge]`): platform files, headers, redirects and edge routes.
-    pub edge: EdgeConfig,
+    pub(crate) edge: EdgeConfig,
     // Zola keys that sitegen accepts and ignores, with a warning when they ask for something
     // (not flattened into a struct of their own: serde's flatten disables deny_unknown_fields).
     #[serde(skip_serializing)]
@@ -142,53 +142,53 @@ impl Default for Config {
 /// One taxonomy (`taxonomies = [{ name = "tags" }]`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct TaxonomyConfig {
+pub(crate) struct TaxonomyConfig {
     /// The name used in front matter and URLs.
-    pub name: String,
+    pub(crate) name: String,
     /// Terms per page of a term listing; unpaginated when unset.
-    pub paginate_by: Option<usize>,
+    pub(crate) paginate_by: Option<usize>,
     /// The path segment of the pages of a paginated term.
     #[serde(default = "default_paginate_path")]
-    pub paginate_path: String,
+    pub(crate) paginate_path: String,
     /// Whether each term gets a feed.
     #[serde(default)]
-    pub feed: bool,
+    pub(crate) feed: bool,
     /// Whether the taxonomy's pages are written.
     #[serde(default = "yes")]
-    pub render: bool,
+    pub(crate) render: bool,
 }
 
 /// A data file whose records become pages (`[[collections]]`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct CollectionConfig {
+pub(crate) struct CollectionConfig {
     /// Its name, for messages.
-    pub name: String,
+    pub(crate) name: String,
     /// The data file, relative to the root (`data/listings.csv`): CSV, JSON (an array of
     /// objects), JSON Lines, YAML (a list of mappings) or TOML (an array of tables).
-    pub data: PathBuf,
+    pub(crate) data: PathBuf,
     /// The URL path of each record's page, with `{field}` placeholders filled with the
     /// record's slugified values (`/listings/{city}/{slug}/`).
-    pub path: String,
+    pub(crate) path: String,
     /// The template that renders the pages.
     #[serde(default = "default_collection_template")]
-    pub template: String,
+    pub(crate) template: String,
     /// The page title, with `{field}` placeholders filled with the record's values.
     #[serde(default)]
-    pub title: Option<String>,
+    pub(crate) title: Option<String>,
     /// The page description, with placeholders as `title`.
     #[serde(default)]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// The page date: the name of a field holding a date.
     #[serde(default)]
-    pub date: Option<String>,
+    pub(crate) date: Option<String>,
     /// Taxonomy name → term pattern (`{ cities = "{city}" }`); a pattern that is exactly
     /// `{field}` whose value is a list gives one term per item.
     #[serde(default)]
-    pub taxonomies: BTreeMap<String, String>,
+    pub(crate) taxonomies: BTreeMap<String, String>,
     /// Generated fields of every page: field → prompt.
     #[serde(default)]
-    pub generate: BTreeMap<String, GenField>,
+    pub(crate) generate: BTreeMap<String, GenField>,
 }
 
 fn default_collection_template() -> String {
@@ -198,17 +198,17 @@ fn default_collection_template() -> String {
 /// `[markdown]`: how content is rendered.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct MarkdownConfig {
+pub(crate) struct MarkdownConfig {
     /// Typographic quotes and dashes.
-    pub smart_punctuation: bool,
+    pub(crate) smart_punctuation: bool,
     /// Where heading anchor links go, unless a section says otherwise.
-    pub insert_anchor_links: AnchorLinks,
+    pub(crate) insert_anchor_links: AnchorLinks,
     /// `target="_blank"` on external links.
-    pub external_links_target_blank: bool,
+    pub(crate) external_links_target_blank: bool,
     /// `rel="nofollow"` on external links.
-    pub external_links_no_follow: bool,
+    pub(crate) external_links_no_follow: bool,
     /// `rel="noreferrer"` on external links.
-    pub external_links_no_referrer: bool,
+    pub(crate) external_links_no_referrer: bool,
     /// Zola's syntax highlighting: accepted, not implemented (warning when on).
     #[serde(skip_serializing)]
     highlight_code: bool,
@@ -225,7 +225,7 @@ pub struct MarkdownConfig {
 /// Where a heading's anchor link is placed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum AnchorLinks {
+pub(crate) enum AnchorLinks {
     /// No anchor link (the heading still gets an id).
     #[default]
     None,
@@ -247,13 +247,13 @@ fn yes() -> bool {
 
 impl Config {
     /// The absolute URL of a site path (`/blog/` → `https://example.org/blog/`).
-    pub fn permalink(&self, path: &str) -> String {
+    pub(crate) fn permalink(&self, path: &str) -> String {
         let base = self.base_url.trim_end_matches('/');
         format!("{base}/{}", path.trim_start_matches('/'))
     }
 
     /// The taxonomy named `name`.
-    pub fn taxonomy(&self, name: &str) -> Option<&TaxonomyConfig> {
+    pub(crate) fn taxonomy(&self, name: &str) -> Option<&TaxonomyConfig> {
         self.taxonomies.iter().find(|t| t.name == name)
     }
 
@@ -305,9 +305,9 @@ pub struct Configured {
     /// The resolved config.
     pub config: Config,
     /// The file it was read from, relative to the root.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Warnings (ignored Zola options).
-    pub warnings: Vec<Diagnostic>,
+    pub(crate) warnings: Vec<Diagnostic>,
 }
 
 /// Reads the config of the site at `root`, applying `overrides` (`key.path=value`).
@@ -343,7 +343,8 @@ pub fn load(root: &Path, overrides: &[String]) -> Result<Configured> {
 }
 
 /// Parses config `text` (from `file`) and applies `overrides`.
-pub fn parse(file: &Path, text: &str, overrides: &[String]) -> Result<Config> {
+#[cfg(test)]
+pub(crate) fn parse(file: &Path, text: &str, overrides: &[String]) -> Result<Config> {
     parse_located(file, text, overrides).map(|(config, _)| config)
 }
 

@@ -5,7 +5,7 @@
 //! uses a sink that writes nothing.
 
 pub mod edge;
-pub mod search;
+pub(crate) mod search;
 mod write;
 
-pub use write::{MEMORY_BUDGET, Sink, Staging};
+pub(crate) use write::{MEMORY_BUDGET, Sink, Staging};

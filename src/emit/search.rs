@@ -15,28 +15,28 @@ use crate::generate::copy::CopySet;
 use crate::site::{PageId, Site};
 
 /// The fields of each entry, in order.
-pub const FIELDS: [&str; 5] = ["title", "url", "tags", "description", "snippet"];
+pub(crate) const FIELDS: [&str; 5] = ["title", "url", "tags", "description", "snippet"];
 
 /// Characters a description or snippet is cut to when the index is over budget.
 const SHORT: usize = 160;
 
 /// One page or section of the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Its title.
-    pub title: String,
+    pub(crate) title: String,
     /// Its URL path.
-    pub url: String,
+    pub(crate) url: String,
     /// Its taxonomy terms, comma-separated.
-    pub tags: String,
+    pub(crate) tags: String,
     /// Its description (front matter, or generated).
-    pub description: String,
+    pub(crate) description: String,
     /// Its generated snippet.
-    pub snippet: String,
+    pub(crate) snippet: String,
 }
 
 /// The entries of `site`: sections first, then pages newest first (undated last).
-pub fn entries(site: &Site, copy: &CopySet) -> Vec<Entry> {
+pub(crate) fn entries(site: &Site, copy: &CopySet) -> Vec<Entry> {
     let mut entries = Vec::new();
     for section in &site.sections {
         let meta = &section.meta;
@@ -111,7 +111,7 @@ pub fn entries(site: &Site, copy: &CopySet) -> Vec<Entry> {
 }
 
 /// The index as JSON bytes.
-pub fn to_json(entries: &[Entry]) -> Vec<u8> {
+pub(crate) fn to_json(entries: &[Entry]) -> Vec<u8> {
     let docs: Vec<Value> = entries
         .iter()
         .map(|e| {
@@ -148,7 +148,7 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 /// Fits `entries` in `budget` bytes; returns the JSON and what was given up, if anything.
-pub fn fit(mut entries: Vec<Entry>, budget: usize) -> (Vec<u8>, Vec<String>) {
+pub(crate) fn fit(mut entries: Vec<Entry>, budget: usize) -> (Vec<u8>, Vec<String>) {
     let mut given_up = Vec::new();
     let mut bytes = to_json(&entries);
     if bytes.len() > budget {
@@ -179,7 +179,7 @@ pub fn fit(mut entries: Vec<Entry>, budget: usize) -> (Vec<u8>, Vec<String>) {
     let total = entries.len();
     while bytes.len() > budget && !entries.is_empty() {
         // Entries are about the same size now: estimate, then trim until it fits.
-        let keep = (entries.len() as f64 * budget as f64 / bytes.len() as f64 * 0.98) as usize;
+        let keep = entries.len().saturating_mul(budget) / bytes.len() * 49 / 50;
         entries.truncate(keep.min(entries.len() - 1));
         bytes = to_json(&entries);
     }
@@ -193,7 +193,7 @@ pub fn fit(mut entries: Vec<Entry>, budget: usize) -> (Vec<u8>, Vec<String>) {
 }
 
 /// Builds `search-index.json` for `site` within `budget` bytes, warning about what did not fit.
-pub fn build(
+pub(crate) fn build(
     site: &Site,
     copy: &CopySet,
     budget: usize,

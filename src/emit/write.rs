@@ -32,11 +32,11 @@ use crate::hash::ContentHash;
 use crate::site::StaticSource;
 
 /// Bytes of staged outputs an incremental build holds in memory; more go to the staging folder.
-pub const MEMORY_BUDGET: usize = 256 << 20;
+pub(crate) const MEMORY_BUDGET: usize = 256 << 20;
 
 /// Where outputs go.
 #[derive(Debug)]
-pub enum Sink {
+pub(crate) enum Sink {
     /// A staging folder, landed by [`Staging::commit`].
     Staging(Staging),
     /// Nowhere (`sitegen check`): outputs are counted, not written.
@@ -45,7 +45,7 @@ pub enum Sink {
 
 impl Sink {
     /// Writes `bytes` (whose hash is `hash`) to `file`, relative to the output folder.
-    pub fn write(&self, file: &str, bytes: Vec<u8>, hash: &ContentHash) -> Result<()> {
+    pub(crate) fn write(&self, file: &str, bytes: Vec<u8>, hash: &ContentHash) -> Result<()> {
         match self {
             Self::Staging(staging) => staging.write(file, bytes, hash),
             Self::Discard(count) => {
@@ -56,7 +56,12 @@ impl Sink {
     }
 
     /// Copies `source` (whose hash is `hash`) to `file`; returns the number of bytes.
-    pub fn copy(&self, source: &StaticSource, file: &str, hash: &ContentHash) -> Result<u64> {
+    pub(crate) fn copy(
+        &self,
+        source: &StaticSource,
+        file: &str,
+        hash: &ContentHash,
+    ) -> Result<u64> {
         match (self, source) {
             (Self::Staging(staging), StaticSource::File(path)) => staging.copy(path, file, hash),
             (Self::Staging(staging), StaticSource::Builtin(bytes)) => staging
@@ -74,14 +79,14 @@ impl Sink {
     }
 
     /// Gives up: a staging folder is removed, nothing lands.
-    pub fn abort(self) {
+    pub(crate) fn abort(self) {
         if let Self::Staging(staging) = self {
             staging.abort();
         }
     }
 
     /// Files written so far.
-    pub fn files_written(&self) -> usize {
+    pub(crate) fn files_written(&self) -> usize {
         match self {
             Self::Staging(staging) => staging.written.load(Ordering::Relaxed),
             Self::Discard(count) => count.load(Ordering::Relaxed),
@@ -115,7 +120,7 @@ enum Staged {
 
 /// A staging folder beside the output folder.
 #[derive(Debug)]
-pub struct Staging {
+pub(crate) struct Staging {
     output: PathBuf,
     staging: PathBuf,
     written: AtomicUsize,
@@ -126,7 +131,7 @@ pub struct Staging {
 
 impl Staging {
     /// A fresh staging folder for a new `output` tree, removing leftovers of killed builds.
-    pub fn new(output: &Path) -> Result<Self> {
+    pub(crate) fn new(output: &Path) -> Result<Self> {
         let staging = Self::create(output, Layout::Tree)?;
         std::fs::create_dir(&staging.staging).map_err(|e| Error::io(&staging.staging, e))?;
         Ok(staging)
@@ -135,7 +140,7 @@ impl Staging {
     /// A flat staging for files to land in the existing `output` one by one, holding up to
     /// `budget` bytes in memory (its folder is made if a file spills). A file listed in
     /// `intact` with the hash of the bytes to write is left as it is.
-    pub fn flat(
+    pub(crate) fn flat(
         output: &Path,
         intact: rustc_hash::FxHashMap<String, ContentHash>,
         budget: usize,
@@ -260,7 +265,7 @@ impl Staging {
 
     /// The files a flat staging holds, to land in the output folder; `None` for a tree, which
     /// replaces all of it.
-    pub fn staged(&self) -> Option<Vec<String>> {
+    pub(crate) fn staged(&self) -> Option<Vec<String>> {
         match &self.layout {
             Layout::Tree => None,
             Layout::Flat { staged, .. } => Some(
@@ -276,11 +281,15 @@ impl Staging {
 
     /// Lands the staged files. A tree is swapped in as the output folder. Flat files are
     /// written over their old copies and the `removed` files deleted.
-    pub fn commit(self, removed: &[String]) -> Result<()> {
+    pub(crate) fn commit(self, removed: &[String]) -> Result<()> {
         match &self.layout {
             Layout::Tree => self.swap(),
             Layout::Flat { staged, .. } => {
-                let staged = std::mem::take(&mut *staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+                let staged = std::mem::take(
+                    &mut *staged
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                );
                 self.merge(staged, removed)
             }
         }
@@ -357,7 +366,7 @@ impl Staging {
     }
 
     /// Removes the staging folder, leaving the output as it was.
-    pub fn abort(self) {
+    pub(crate) fn abort(self) {
         remove_tree(&self.staging);
     }
 }
@@ -521,7 +530,7 @@ mod tests {
         std::fs::write(out.join("plain.html"), "old").unwrap();
 
         // Ten bytes in memory: the first two files fit, the third spills to the staging folder.
-        let staging = Staging::flat(&out, Default::default(), 10).unwrap();
+        let staging = Staging::flat(&out, rustc_hash::FxHashMap::default(), 10).unwrap();
         staging
             .write("link.html", b"12345".to_vec(), &h(b"12345"))
             .unwrap();

@@ -19,24 +19,24 @@ use super::OutputKind;
 
 /// What a value is checked against.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits<'a> {
+pub(crate) struct Limits<'a> {
     /// The kind of value the prompt asks for.
-    pub output: &'a OutputKind,
+    pub(crate) output: &'a OutputKind,
     /// Most characters (Unicode scalar values) of text, or of the text of HTML.
-    pub max_chars: Option<usize>,
+    pub(crate) max_chars: Option<usize>,
     /// The page's own public fields, concatenated: personal data found here may be echoed.
-    pub public: &'a str,
+    pub(crate) public: &'a str,
 }
 
 /// A JSON Schema compiled once, for the values of one prompt.
 #[derive(Debug)]
-pub struct Compiled {
+pub(crate) struct Compiled {
     validator: jsonschema::Validator,
 }
 
 impl Compiled {
     /// Compiles `schema`; the error says why it is not a usable schema.
-    pub fn new(schema: &Value) -> Result<Self, String> {
+    pub(crate) fn new(schema: &Value) -> Result<Self, String> {
         jsonschema::validator_for(schema)
             .map(|validator| Self { validator })
             .map_err(|e| format!("invalid JSON schema: {e}"))
@@ -44,7 +44,7 @@ impl Compiled {
 
     /// Checks `value` against the schema; the error names the first failing place in the
     /// value (a JSON pointer), with the value itself masked.
-    pub fn validate(&self, value: &Value) -> Result<(), String> {
+    pub(crate) fn validate(&self, value: &Value) -> Result<(), String> {
         self.validator.validate(value).map_err(|e| {
             let path = match e.instance_path.as_str() {
                 "" => "/",
@@ -57,12 +57,12 @@ impl Compiled {
 
 /// Checks `value` against `limits`; returns the value to keep (trimmed text, sanitized HTML,
 /// the JSON as it is) or why it fails. JSON schemas are compiled per call: see [`check_with`].
-pub fn check(value: &Value, limits: &Limits) -> Result<Value, String> {
+pub(crate) fn check(value: &Value, limits: &Limits) -> Result<Value, String> {
     check_with(value, limits, None)
 }
 
 /// [`check`], validating JSON with `schema` (the prompt's schema, compiled once) when given.
-pub fn check_with(
+pub(crate) fn check_with(
     value: &Value,
     limits: &Limits,
     schema: Option<&Compiled>,
@@ -195,7 +195,7 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 /// Sanitizes generated HTML: only conservative tags and attributes are kept (the text of
 /// others stays, `script` and `style` go with their content), and every link gets
 /// `rel="noopener noreferrer"`.
-pub fn sanitize_html(html: &str) -> String {
+pub(crate) fn sanitize_html(html: &str) -> String {
     SANITIZER.clean(html).to_string()
 }
 

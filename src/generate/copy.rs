@@ -11,7 +11,7 @@ use crate::plan::hash::Fingerprints;
 use crate::site::{PageId, Site};
 
 /// Field → value, for one page.
-pub type Fields = Arc<Map<String, Value>>;
+pub(crate) type Fields = Arc<Map<String, Value>>;
 
 #[derive(Default)]
 struct Inner {
@@ -55,7 +55,7 @@ impl CopySet {
     }
 
     /// The fingerprints of `site`'s pages and templates, with this copy in them.
-    pub fn fingerprints(&self, site: &Site) -> Fingerprints {
+    pub(crate) fn fingerprints(&self, site: &Site) -> Fingerprints {
         let config = serde_json::to_value(&site.config).unwrap_or_default();
         Fingerprints::new(site, &config, &|id| self.fingerprint(id))
     }
@@ -65,7 +65,7 @@ impl CopySet {
     }
 
     /// The copy of `page`, waiting while it is being generated.
-    pub fn get(&self, page: PageId) -> Option<Fields> {
+    pub(crate) fn get(&self, page: PageId) -> Option<Fields> {
         let mut inner = self.lock();
         while inner.waiting.contains(&page) && !inner.done {
             inner = self
@@ -77,23 +77,23 @@ impl CopySet {
     }
 
     /// Whether any page's copy is still being generated.
-    pub fn any_waiting(&self) -> bool {
+    pub(crate) fn any_waiting(&self) -> bool {
         let inner = self.lock();
         !inner.done && !inner.waiting.is_empty()
     }
 
     /// Whether `page` is waiting for its copy.
-    pub fn is_waiting(&self, page: PageId) -> bool {
+    pub(crate) fn is_waiting(&self, page: PageId) -> bool {
         self.lock().waiting.contains(&page)
     }
 
     /// The count of changes so far.
-    pub fn changes(&self) -> u64 {
+    pub(crate) fn changes(&self) -> u64 {
         self.lock().changes
     }
 
     /// Blocks until some page got its copy after change number `seen` (or the stage ended).
-    pub fn wait_change(&self, seen: u64) {
+    pub(crate) fn wait_change(&self, seen: u64) {
         let mut inner = self.lock();
         while inner.changes == seen && !inner.done && !inner.waiting.is_empty() {
             inner = self
@@ -104,12 +104,12 @@ impl CopySet {
     }
 
     /// Marks `pages` as waiting for their copy.
-    pub fn expect(&self, pages: impl IntoIterator<Item = PageId>) {
+    pub(crate) fn expect(&self, pages: impl IntoIterator<Item = PageId>) {
         self.lock().waiting.extend(pages);
     }
 
     /// Sets the copy of `page` (`pending`: fallback copy, to be retried by the next build).
-    pub fn set(&self, page: PageId, fields: Fields, pending: bool) {
+    pub(crate) fn set(&self, page: PageId, fields: Fields, pending: bool) {
         let mut inner = self.lock();
         inner.values.insert(page, fields);
         inner.waiting.remove(&page);
@@ -124,7 +124,7 @@ impl CopySet {
     }
 
     /// Ends the stage: nobody waits any longer.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         let mut inner = self.lock();
         inner.done = true;
         inner.waiting.clear();
@@ -134,14 +134,14 @@ impl CopySet {
     }
 
     /// Pages with fallback copy that the next build retries.
-    pub fn pending(&self) -> HashSet<PageId> {
+    pub(crate) fn pending(&self) -> HashSet<PageId> {
         self.lock().pending.clone()
     }
 
     /// What the copy of `page` adds to the inputs of the outputs that show it: the hash of its
     /// values; for a page still waiting, a value no build recorded (so every output showing it
     /// is rendered again once the copy is in). `None` for a page without generated fields.
-    pub fn fingerprint(&self, page: PageId) -> Option<ContentHash> {
+    pub(crate) fn fingerprint(&self, page: PageId) -> Option<ContentHash> {
         let inner = self.lock();
         if inner.waiting.contains(&page) {
             return Some(Fingerprint::new("copy-waiting").num(self.nonce).finish());

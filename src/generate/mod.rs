@@ -9,10 +9,10 @@
 //! ([`checks`]) before it is kept; one that fails twice, or cannot be sent, falls back to the
 //! prompt's fallback template, and the page is recorded as pending so the next build retries.
 
-pub mod checks;
+pub(crate) mod checks;
 pub mod copy;
-pub mod prompts;
-pub mod provider;
+pub(crate) mod prompts;
+pub(crate) mod provider;
 pub mod queue;
 pub mod stage;
 pub mod store;
@@ -141,7 +141,7 @@ pub struct Answer {
 impl Answer {
     /// The answer of a job that was never sent (cached, offline, or given up): no tokens, no
     /// cost, no latency.
-    pub fn unsent(key: &JobKey, outcome: Outcome) -> Self {
+    pub(crate) fn unsent(key: &JobKey, outcome: Outcome) -> Self {
         Self {
             key: key.clone(),
             outcome,

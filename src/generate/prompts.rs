@@ -32,37 +32,37 @@ use crate::value::{KeyOffsets, parse_toml};
 
 /// One version of a prompt.
 #[derive(Debug, Clone)]
-pub struct Prompt {
+pub(crate) struct Prompt {
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its version.
-    pub version: u32,
+    pub(crate) version: u32,
     /// Its request class.
-    pub class: String,
+    pub(crate) class: String,
     /// What it asks for.
-    pub output: Arc<OutputKind>,
+    pub(crate) output: Arc<OutputKind>,
     /// Longest acceptable answer, in characters.
-    pub max_chars: Option<usize>,
+    pub(crate) max_chars: Option<usize>,
     /// The answer's token limit.
-    pub max_tokens: u32,
+    pub(crate) max_tokens: u32,
     /// The system message.
-    pub system: Option<String>,
+    pub(crate) system: Option<String>,
     /// The file, relative to the root.
-    pub file: String,
+    pub(crate) file: String,
     /// Hash of the file: part of every cache key made with it.
-    pub hash: ContentHash,
+    pub(crate) hash: ContentHash,
 }
 
 impl Prompt {
     /// `name@version`.
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         format!("{}@{}", self.name, self.version)
     }
 }
 
 /// Every prompt of the site, compiled.
 #[derive(Default)]
-pub struct Prompts {
+pub(crate) struct Prompts {
     /// By `name@version`.
     prompts: HashMap<String, Prompt>,
     /// Newest version by name.
@@ -111,7 +111,7 @@ fn default_tokens() -> u32 {
 
 impl Prompts {
     /// Reads the prompts among `files` (root-relative paths under prompts/).
-    pub fn load<'a>(
+    pub(crate) fn load<'a>(
         root: &Path,
         files: impl Iterator<Item = &'a str>,
         problems: &mut Vec<Diagnostic>,
@@ -175,21 +175,18 @@ impl Prompts {
         prompts
     }
 
-    /// Whether there are no prompts.
-    pub fn is_empty(&self) -> bool {
-        self.prompts.is_empty()
-    }
-
     /// The prompt `reference` names: `name` (its newest version) or `name@version`.
-    pub fn resolve(&self, reference: &str) -> Option<&Prompt> {
-        if let Some((name, version)) = reference.split_once('@') { self.prompts.get(&format!("{name}@{}", version.trim())) } else {
+    pub(crate) fn resolve(&self, reference: &str) -> Option<&Prompt> {
+        if let Some((name, version)) = reference.split_once('@') {
+            self.prompts.get(&format!("{name}@{}", version.trim()))
+        } else {
             let version = self.newest.get(reference.trim())?;
             self.prompts.get(&format!("{}@{version}", reference.trim()))
         }
     }
 
     /// Renders the prompt's body (`part` ""), `fallback` or `system` with `context`.
-    pub fn render(
+    pub(crate) fn render(
         &self,
         prompt: &Prompt,
         part: &str,
@@ -206,7 +203,7 @@ impl Prompts {
     }
 
     /// The fallback of `prompt` as a value: the text, or for JSON prompts the parsed JSON.
-    pub fn fallback(
+    pub(crate) fn fallback(
         &self,
         prompt: &Prompt,
         context: &tera::Context,

@@ -22,26 +22,26 @@ use crate::config::ProviderConfig;
 
 /// One chat-completions request, before it is sent.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Request {
+pub(crate) struct Request {
     /// The system message, when there is one.
-    pub system: Option<String>,
+    pub(crate) system: Option<String>,
     /// The user message.
-    pub user: String,
+    pub(crate) user: String,
     /// Most tokens the answer may take.
-    pub max_tokens: u32,
+    pub(crate) max_tokens: u32,
     /// The JSON Schema the answer must follow, with its name (`response_format`); none for
     /// free text.
-    pub schema: Option<(String, Value)>,
+    pub(crate) schema: Option<(String, Value)>,
 }
 
 /// The id of the `index`-th task of a batch (`i0`, `i1`, …).
-pub fn item_id(index: usize) -> String {
+pub(crate) fn item_id(index: usize) -> String {
     format!("i{index}")
 }
 
 impl Request {
     /// The request of one job: its system and user messages; its schema for JSON answers.
-    pub fn single(job: &Job) -> Self {
+    pub(crate) fn single(job: &Job) -> Self {
         let schema = match job.output.as_ref() {
             OutputKind::Json { schema } => Some((schema_name(&job.prompt), schema.clone())),
             OutputKind::Text | OutputKind::Html => None,
@@ -58,7 +58,7 @@ impl Request {
     /// every task listed under its id, the answer one JSON object keyed by those ids, each
     /// value a string (text, HTML) or the prompt's schema (JSON). Its `max_tokens` is the sum
     /// of the jobs'.
-    pub fn batch(jobs: &[&Job]) -> Self {
+    pub(crate) fn batch(jobs: &[&Job]) -> Self {
         let first = jobs.first().copied();
         let mut user = String::from(
             "Answer every task below, each on its own. Reply with one JSON object that has one \
@@ -101,7 +101,7 @@ impl Request {
     }
 
     /// The JSON body sent for this request to `model`.
-    pub fn body(&self, model: &str) -> Value {
+    pub(crate) fn body(&self, model: &str) -> Value {
         let mut messages = Vec::with_capacity(2);
         if let Some(system) = &self.system {
             messages.push(json!({"role": "system", "content": system}));
@@ -122,7 +122,7 @@ impl Request {
     }
 
     /// The input tokens this request is expected to take: a quarter of its characters.
-    pub fn estimated_tokens_in(&self) -> u64 {
+    pub(crate) fn estimated_tokens_in(&self) -> u64 {
         let chars =
             self.system.as_deref().map_or(0, |s| s.chars().count()) + self.user.chars().count();
         estimate_tokens(chars)
@@ -130,7 +130,7 @@ impl Request {
 }
 
 /// Tokens of `chars` characters of text, the usual rough estimate (4 characters a token).
-pub fn estimate_tokens(chars: usize) -> u64 {
+pub(crate) fn estimate_tokens(chars: usize) -> u64 {
     (chars as u64).div_ceil(4)
 }
 
@@ -160,26 +160,26 @@ fn truncate_name(mut name: String) -> String {
 
 /// A provider's answer to one request.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Completion {
+pub(crate) struct Completion {
     /// `choices[0].message.content` (empty when the model sent none).
-    pub content: String,
+    pub(crate) content: String,
     /// Input tokens, as reported by the API (estimated when it reports none).
-    pub tokens_in: u64,
+    pub(crate) tokens_in: u64,
     /// Output tokens, likewise.
-    pub tokens_out: u64,
+    pub(crate) tokens_out: u64,
 }
 
 /// Why a request failed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ProviderError {
+pub(crate) struct ProviderError {
     /// What went wrong, for the build's report (never holds the key).
-    pub message: String,
+    pub(crate) message: String,
     /// Whether sending it again may work: HTTP 429, 5xx, timeouts, connection errors.
-    pub retryable: bool,
+    pub(crate) retryable: bool,
     /// How long the API asked us to wait (`Retry-After`), when it said.
-    pub retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
     /// The HTTP status, when there was a response.
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
 }
 
 impl fmt::Display for ProviderError {
@@ -220,7 +220,7 @@ impl ProviderError {
 }
 
 /// An OpenAI-compatible chat-completions API, ready to send requests.
-pub struct Provider {
+pub(crate) struct Provider {
     config: Arc<ProviderConfig>,
     client: reqwest::Client,
     url: String,
@@ -233,13 +233,13 @@ impl fmt::Debug for Provider {
             .field("url", &self.url)
             .field("model", &self.config.model)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl Provider {
     /// A client for `config`, authenticating with `api_key` when given.
-    pub fn new(
+    pub(crate) fn new(
         config: Arc<ProviderConfig>,
         api_key: Option<String>,
     ) -> Result<Self, ProviderError> {
@@ -260,13 +260,8 @@ impl Provider {
         })
     }
 
-    /// The provider's configuration.
-    pub fn config(&self) -> &ProviderConfig {
-        &self.config
-    }
-
     /// Sends `request` once (no retries: that is the queue's business).
-    pub async fn complete(&self, request: &Request) -> Result<Completion, ProviderError> {
+    pub(crate) async fn complete(&self, request: &Request) -> Result<Completion, ProviderError> {
         let mut builder = self
             .client
             .post(&self.url)
@@ -311,7 +306,7 @@ fn snippet(text: &str) -> String {
 }
 
 /// A `Retry-After` value: seconds, or an HTTP date (RFC 9110), as a wait from `now`.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<f64>() {
         return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
@@ -378,7 +373,7 @@ fn parse_response(body: &str, request: &Request) -> Result<Completion, ProviderE
 
 /// The value of one job's answer: the content itself for text and HTML; the parsed JSON for
 /// JSON (a parse error is the job's check failure).
-pub fn parse_single(job: &Job, content: &str) -> Result<Value, String> {
+pub(crate) fn parse_single(job: &Job, content: &str) -> Result<Value, String> {
     match job.output.as_ref() {
         OutputKind::Text | OutputKind::Html => Ok(Value::String(content.to_owned())),
         OutputKind::Json { .. } => parse_json(content),
@@ -387,7 +382,7 @@ pub fn parse_single(job: &Job, content: &str) -> Result<Value, String> {
 
 /// The values of a batch's `n` items, by position (`None`: the answer has no such item), or
 /// an error when the answer is not a JSON object at all. Text and HTML items must be strings.
-pub fn split_batch(
+pub(crate) fn split_batch(
     output: &OutputKind,
     content: &str,
     n: usize,

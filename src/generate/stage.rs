@@ -45,7 +45,7 @@ struct FieldJob {
 
 /// The jobs of a build, with the prompts that made them.
 #[derive(Debug, Default)]
-pub struct Jobs {
+pub(crate) struct Jobs {
     /// The site's prompts, compiled.
     prompts: Arc<Prompts>,
     fields: Vec<FieldJob>,
@@ -57,7 +57,7 @@ pub struct Jobs {
 
 impl Jobs {
     /// Whether no page has generated fields.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
 }
@@ -66,29 +66,29 @@ impl Jobs {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct GenerationReport {
     /// Generated fields of the site's pages.
-    pub jobs: u64,
+    pub(crate) jobs: u64,
     /// Fields whose copy came from the cache.
-    pub cache_hits: u64,
+    pub(crate) cache_hits: u64,
     /// HTTP requests sent.
-    pub requests: u64,
+    pub(crate) requests: u64,
     /// Requests sent again.
-    pub retries: u64,
+    pub(crate) retries: u64,
     /// Input tokens used.
-    pub tokens_in: u64,
+    pub(crate) tokens_in: u64,
     /// Output tokens used.
-    pub tokens_out: u64,
+    pub(crate) tokens_out: u64,
     /// What they cost, in USD.
-    pub cost_usd: f64,
+    pub(crate) cost_usd: f64,
     /// Fields that got their prompt's fallback (offline, failed, over budget, breaker open).
     pub fallbacks: u64,
     /// Fields whose generation failed.
-    pub failures: u64,
+    pub(crate) failures: u64,
     /// Per class, the budget that made jobs fall back and how many.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub over_budget: BTreeMap<String, (String, u64)>,
+    pub(crate) over_budget: BTreeMap<String, (String, u64)>,
     /// Whether the provider's circuit breaker opened.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub breaker_opened: bool,
+    pub(crate) breaker_opened: bool,
 }
 
 /// Where the generation of copy stands, for a progress display.
@@ -108,21 +108,21 @@ pub struct GenerationStatus {
 
 /// How a build asks for its copy.
 #[derive(Debug, Clone, Copy)]
-pub struct Asking<'a> {
+pub(crate) struct Asking<'a> {
     /// The state folder, which holds the cache of answers.
-    pub state_dir: &'a Path,
+    pub(crate) state_dir: &'a Path,
     /// The config file, for problems with the provider's settings.
-    pub config_file: &'a Path,
+    pub(crate) config_file: &'a Path,
     /// Whether the build writes: a check gives every field its fallback and asks nothing.
-    pub write: bool,
+    pub(crate) write: bool,
     /// Most USD the build may spend (`--max-cost`), over the config's.
-    pub max_cost: Option<f64>,
+    pub(crate) max_cost: Option<f64>,
 }
 
 /// Begins the stage for `site`: plans a job per generated field, fills `copy` with what the
 /// cache (or, for a check, the fallbacks) gives at once, and sends the rest to the provider
 /// while the site renders. `None` when nothing is left to wait for.
-pub fn begin(
+pub(crate) fn begin(
     site: &Arc<Site>,
     copy: &Arc<CopySet>,
     asking: &Asking<'_>,
@@ -145,11 +145,11 @@ pub fn begin(
     }
     let max_cost = asking.max_cost.or(site.config.generate.max_cost);
     let (running, more) = start(
-        Arc::clone(site),
+        site,
         jobs,
-        Arc::clone(copy),
+        copy,
         asking.state_dir,
-        provider_name,
+        &provider_name,
         provider,
         max_cost,
     )?;
@@ -158,7 +158,7 @@ pub fn begin(
 }
 
 /// The provider a build uses, resolved from the config.
-pub fn provider(
+pub(crate) fn provider(
     config: &crate::config::Config,
 ) -> std::result::Result<(String, ProviderConfig), String> {
     let name = config.generate.provider.clone();
@@ -172,7 +172,7 @@ pub fn provider(
 }
 
 /// Compiles the prompts of `site` and renders the prompt of every generated field into a job.
-pub fn plan(
+pub(crate) fn plan(
     site: &Site,
     provider: &ProviderConfig,
     generate: &GenerateConfig,
@@ -371,7 +371,7 @@ fn public_text(value: &Value) -> String {
 }
 
 /// Gives every field its fallback, without the cache or a provider (`sitegen check`).
-pub fn fill_fallbacks(jobs: &Jobs, copy: &CopySet) {
+pub(crate) fn fill_fallbacks(jobs: &Jobs, copy: &CopySet) {
     let prompts = &jobs.prompts;
     let mut by_page: BTreeMap<PageId, Map<String, Value>> = BTreeMap::new();
     for field in &jobs.fields {
@@ -391,7 +391,7 @@ pub fn fill_fallbacks(jobs: &Jobs, copy: &CopySet) {
 }
 
 /// The running stage: [`Running::finish`] waits for the queue and records the pending pages.
-pub struct Running {
+pub(crate) struct Running {
     shared: Arc<Shared>,
     worker: Option<JoinHandle<QueueStats>>,
     /// Answers known at once (cache hits, offline fallbacks), traced by `trace_used`.
@@ -428,12 +428,12 @@ struct Tally {
 
 /// Starts the stage: fills what the cache and fallbacks give at once, and sends the rest to
 /// the provider on a thread of its own.
-pub fn start(
-    site: Arc<Site>,
+pub(crate) fn start(
+    site: &Arc<Site>,
     planned: Jobs,
-    copy: Arc<CopySet>,
+    copy: &Arc<CopySet>,
     state_dir: &Path,
-    provider_name: String,
+    provider_name: &str,
     provider: ProviderConfig,
     max_cost: Option<f64>,
 ) -> Result<(Running, Vec<Diagnostic>)> {
@@ -441,7 +441,7 @@ pub fn start(
     let store = Store::open(state_dir)?;
     let db_error = |e: rusqlite::Error| Error::store(store.path(), e);
     let build = store
-        .begin_build(&provider_name, &provider.model)
+        .begin_build(provider_name, &provider.model)
         .map_err(db_error)?;
     let keys: Vec<&str> = planned.jobs.keys().map(JobKey::as_str).collect();
     let cached = store.lookup(&keys).map_err(db_error)?;
@@ -452,13 +452,13 @@ pub fn start(
         by_page.entry(f.page).or_default().push(i);
     }
     let shared = Arc::new(Shared {
-        site: Arc::clone(&site),
-        copy: Arc::clone(&copy),
+        site: Arc::clone(site),
+        copy: Arc::clone(copy),
         prompts: Arc::clone(&planned.prompts),
         store,
         build,
         model: provider.model.clone(),
-        provider_name: provider_name.clone(),
+        provider_name: provider_name.to_owned(),
         fields: planned.fields,
         by_key,
         by_page,
@@ -766,7 +766,7 @@ impl Shared {
 
 impl Running {
     /// Where the stage stands.
-    pub fn status(&self) -> GenerationStatus {
+    pub(crate) fn status(&self) -> GenerationStatus {
         let state = self.shared.lock();
         GenerationStatus {
             total: state.values.len() as u64,
@@ -779,7 +779,7 @@ impl Running {
 
     /// Traces the copy that came from the cache or the fallbacks at once, for the fields of
     /// `pages` (the pages this build renders).
-    pub fn trace_used(&self, pages: &std::collections::HashSet<PageId>) -> Result<()> {
+    pub(crate) fn trace_used(&self, pages: &std::collections::HashSet<PageId>) -> Result<()> {
         let shared = &self.shared;
         let mut rows = Vec::new();
         for (answer, cache_hit) in &self.immediate {
@@ -797,13 +797,13 @@ impl Running {
     }
 
     /// A stage with nothing to do.
-    pub fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         self.worker.is_none()
     }
 
     /// Waits for the queue, releases every page, records which fields are pending, and
     /// returns the report.
-    pub fn finish(mut self) -> Result<GenerationReport> {
+    pub(crate) fn finish(mut self) -> Result<GenerationReport> {
         let stats = self
             .worker
             .take()

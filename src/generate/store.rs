@@ -23,12 +23,12 @@ use crate::diagnostics::{Error, Result};
 use crate::generate::{Answer, Outcome};
 
 /// The database's file name, in the state folder.
-pub const FILE: &str = "generations.sqlite";
+pub(crate) const FILE: &str = "generations.sqlite";
 
 /// The schema, one step per version: step `i` takes a database from `user_version` `i` to
 /// `i + 1`. Append only; never edit a step that has shipped. Comments stay in the SQL, so
 /// `sqlite3 .sitegen/generations.sqlite .schema` shows them.
-pub const MIGRATIONS: &[&str] = &["
+pub(crate) const MIGRATIONS: &[&str] = &["
     -- The cache: one row per generated, checked value.
     CREATE TABLE results (
         key        TEXT PRIMARY KEY,  -- blake3 of provider kind, model, prompt and rendered text
@@ -146,36 +146,36 @@ const LOOKUP_CHUNK: usize = 500;
 /// One connection behind a mutex, so a `Store` may be shared between threads; every method
 /// is one statement or one transaction.
 #[derive(Debug)]
-pub struct Store {
+pub(crate) struct Store {
     db: Mutex<Connection>,
     path: PathBuf,
 }
 
 /// What [`Store::record`] needs to know about a job beyond its [`Answer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Trace {
+pub(crate) struct Trace {
     /// The page's content path.
-    pub page: String,
+    pub(crate) page: String,
     /// The generated field.
-    pub field: String,
+    pub(crate) field: String,
     /// The prompt's name (without its version).
-    pub prompt: String,
+    pub(crate) prompt: String,
     /// The prompt's version.
-    pub version: u32,
+    pub(crate) version: u32,
     /// The hash of the prompt's templates.
-    pub prompt_hash: String,
+    pub(crate) prompt_hash: String,
     /// The provider asked, by name. A job of the provider named `offline` that did not get a
     /// value is traced with the outcome `offline`.
-    pub provider: String,
+    pub(crate) provider: String,
     /// The model asked.
-    pub model: String,
+    pub(crate) model: String,
     /// Whether the answer came from the cache (its outcome is then `cached`).
-    pub cache_hit: bool,
+    pub(crate) cache_hit: bool,
 }
 
 /// Which traces [`Store::stats`] sums up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Range {
+pub(crate) enum Range {
     /// The most recent build.
     LastBuild,
     /// Builds and traces since this time, in unix seconds.
@@ -188,57 +188,57 @@ pub enum Range {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     /// Builds in the range.
-    pub builds: u64,
+    pub(crate) builds: u64,
     /// Jobs traced.
-    pub jobs: u64,
+    pub(crate) jobs: u64,
     /// Requests sent: distinct batches, plus jobs sent on their own.
-    pub requests: u64,
+    pub(crate) requests: u64,
     /// Cache hits per job (0 without jobs).
-    pub cache_hit_rate: f64,
+    pub(crate) cache_hit_rate: f64,
     /// Input tokens.
-    pub tokens_in: u64,
+    pub(crate) tokens_in: u64,
     /// Output tokens.
-    pub tokens_out: u64,
+    pub(crate) tokens_out: u64,
     /// USD.
-    pub cost_usd: f64,
+    pub(crate) cost_usd: f64,
     /// Latency of the jobs that were sent (not answered from the cache, nor skipped).
-    pub latency_ms: Latency,
+    pub(crate) latency_ms: Latency,
     /// Totals per model.
-    pub by_model: BTreeMap<String, Group>,
+    pub(crate) by_model: BTreeMap<String, Group>,
     /// Totals per prompt, as `name@version`.
-    pub by_prompt: BTreeMap<String, Group>,
+    pub(crate) by_prompt: BTreeMap<String, Group>,
     /// Jobs that got fallback copy: over budget, breaker open, failed or offline.
-    pub fallbacks: u64,
+    pub(crate) fallbacks: u64,
     /// Jobs that failed (after retries, or their checks twice).
-    pub failures: u64,
+    pub(crate) failures: u64,
 }
 
 /// Latency percentiles, in milliseconds (nearest rank; 0 when nothing was sent).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Latency {
+pub(crate) struct Latency {
     /// Median.
-    pub p50: u64,
+    pub(crate) p50: u64,
     /// 95th percentile.
-    pub p95: u64,
+    pub(crate) p95: u64,
     /// 99th percentile.
-    pub p99: u64,
+    pub(crate) p99: u64,
 }
 
 /// Totals of one model or prompt.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Group {
+pub(crate) struct Group {
     /// Jobs traced.
-    pub jobs: u64,
+    pub(crate) jobs: u64,
     /// Requests sent.
-    pub requests: u64,
+    pub(crate) requests: u64,
     /// Jobs answered from the cache.
-    pub cache_hits: u64,
+    pub(crate) cache_hits: u64,
     /// Input tokens.
-    pub tokens_in: u64,
+    pub(crate) tokens_in: u64,
     /// Output tokens.
-    pub tokens_out: u64,
+    pub(crate) tokens_out: u64,
     /// USD.
-    pub cost_usd: f64,
+    pub(crate) cost_usd: f64,
 }
 
 fn now_ms() -> i64 {
@@ -272,7 +272,7 @@ impl Store {
     /// Opens `generations.sqlite` in `state_dir`, creating it or bringing its schema up to
     /// date. A database written by a newer sitegen, or one that is not a database, is an
     /// error and is left as it is.
-    pub fn open(state_dir: &Path) -> Result<Store> {
+    pub(crate) fn open(state_dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(state_dir).map_err(|e| Error::io(state_dir, e))?;
         let path = state_dir.join(FILE);
         let fail = |e: rusqlite::Error| Error::Store {
@@ -308,7 +308,7 @@ impl Store {
     }
 
     /// The database file.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -319,7 +319,10 @@ impl Store {
 
     /// The cached values of those of `keys` that are in the cache. A value that is not valid
     /// JSON (edited by hand) is a miss, and is generated again.
-    pub fn lookup(&self, keys: &[&str]) -> rusqlite::Result<HashMap<String, serde_json::Value>> {
+    pub(crate) fn lookup(
+        &self,
+        keys: &[&str],
+    ) -> rusqlite::Result<HashMap<String, serde_json::Value>> {
         let db = self.db();
         let mut unique: Vec<&str> = keys.to_vec();
         unique.sort_unstable();
@@ -347,7 +350,7 @@ impl Store {
     }
 
     /// Records the start of a build; returns its id for [`Store::record`].
-    pub fn begin_build(&self, provider: &str, model: &str) -> rusqlite::Result<i64> {
+    pub(crate) fn begin_build(&self, provider: &str, model: &str) -> rusqlite::Result<i64> {
         let db = self.db();
         db.execute(
             "INSERT INTO builds (started_at, provider, model) VALUES (?1, ?2, ?3)",
@@ -357,7 +360,7 @@ impl Store {
     }
 
     /// Records the end of build `build`.
-    pub fn finish_build(&self, build: i64) -> rusqlite::Result<()> {
+    pub(crate) fn finish_build(&self, build: i64) -> rusqlite::Result<()> {
         self.db().execute(
             "UPDATE builds SET finished_at = ?1 WHERE id = ?2",
             params![now_s(), build],
@@ -368,7 +371,7 @@ impl Store {
     /// Records answers of build `build` in one transaction: the value of each one generated
     /// (not a cache hit) into the cache, and a trace of every one. Nothing is written if any
     /// row fails.
-    pub fn record(&self, build: i64, rows: &[(Answer, Trace)]) -> rusqlite::Result<()> {
+    pub(crate) fn record(&self, build: i64, rows: &[(Answer, Trace)]) -> rusqlite::Result<()> {
         let mut db = self.db();
         let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
@@ -433,7 +436,7 @@ impl Store {
 
     /// Marks fields as pending (page, field, cache key), in one transaction. A field already
     /// pending keeps the time it first fell back.
-    pub fn set_pending(&self, rows: &[(String, String, String)]) -> rusqlite::Result<()> {
+    pub(crate) fn set_pending(&self, rows: &[(String, String, String)]) -> rusqlite::Result<()> {
         let mut db = self.db();
         let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
@@ -450,7 +453,7 @@ impl Store {
     }
 
     /// Clears pending fields (page, field), in one transaction.
-    pub fn clear_pending(&self, rows: &[(String, String)]) -> rusqlite::Result<()> {
+    pub(crate) fn clear_pending(&self, rows: &[(String, String)]) -> rusqlite::Result<()> {
         let mut db = self.db();
         let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
@@ -464,14 +467,15 @@ impl Store {
     }
 
     /// The pages with a pending field.
-    pub fn pending(&self) -> rusqlite::Result<HashSet<String>> {
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> rusqlite::Result<HashSet<String>> {
         let db = self.db();
         let mut statement = db.prepare_cached("SELECT DISTINCT page FROM pending")?;
         statement.query_map([], |row| row.get(0))?.collect()
     }
 
     /// Sums up the traces of `range`.
-    pub fn stats(&self, range: Range) -> rusqlite::Result<Stats> {
+    pub(crate) fn stats(&self, range: Range) -> rusqlite::Result<Stats> {
         let db = self.db();
         let (filter, builds_sql, bound): (&str, &str, i64) = match range {
             Range::LastBuild => (

@@ -32,14 +32,14 @@ enum Found {
 
 /// Content files, by kind, with paths relative to content/ and their stat.
 #[derive(Debug, Default)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     sections: Vec<(String, Stat)>,
     pages: Vec<(String, Stat)>,
     assets: Vec<(String, Stat)>,
 }
 
 /// The content files among the site's source files, by kind.
-pub fn inventory(sources: &SourceFiles) -> Inventory {
+pub(crate) fn inventory(sources: &SourceFiles) -> Inventory {
     let mut inventory = Inventory::default();
     for (relative, stat) in sources.under("content") {
         let entry = (relative.to_owned(), stat);
@@ -64,24 +64,24 @@ fn classify(relative: &str) -> Found {
 }
 
 /// The pages and sections of a site, assembled.
-pub struct Content {
+pub(crate) struct Content {
     /// What this build made of every content file, for the next build's cache.
-    pub cache: SourceCache,
+    pub(crate) cache: SourceCache,
     /// Pages of the previous build whose file is gone.
-    pub removed_pages: usize,
+    pub(crate) removed_pages: usize,
     /// How each content file compares with the previous build, by root-relative path.
-    pub freshness: Vec<(String, Freshness)>,
+    pub(crate) freshness: Vec<(String, Freshness)>,
     /// Content paths that anchor links point to.
-    pub anchor_targets: std::collections::HashSet<String>,
+    pub(crate) anchor_targets: std::collections::HashSet<String>,
     /// Pages, by content path.
-    pub pages: Vec<Page>,
+    pub(crate) pages: Vec<Page>,
     /// Sections, by content path, the root first.
-    pub sections: Vec<Section>,
+    pub(crate) sections: Vec<Section>,
 }
 
 /// Parses every file of `inventory` (reusing `cache` where files did not change) and
 /// assembles pages and sections.
-pub fn assemble(
+pub(crate) fn assemble(
     root: &Path,
     config: &Config,
     inventory: &Inventory,
@@ -190,7 +190,7 @@ pub fn assemble(
     };
     let mut new_cache = SourceCache::with_capacity_and_hasher(
         sections_parsed.len() + pages.len() + assets.len(),
-        Default::default(),
+        rustc_hash::FxBuildHasher,
     );
     for parsed in sections_parsed {
         let stat = stat_of(&inventory.sections, &parsed.relative);
@@ -289,7 +289,7 @@ fn file_name(relative: &str) -> &str {
     relative.rsplit('/').next().unwrap_or(relative)
 }
 
-/// The folder of a content path (`blog/a.md` → `blog`, `a.md` → ``).
+/// The folder of a content path (`blog/a.md` → `blog`, `a.md` → the empty string).
 fn dir_of(relative: &str) -> &str {
     relative.rfind('/').map_or("", |i| &relative[..i])
 }
@@ -522,7 +522,9 @@ fn build_page(
         Some(s) => slug::slugify(s),
         None => slug::slugify(stem),
     };
-    let path = if let Some(raw) = &p.meta.path { sanitize_site_path(raw).unwrap_or_else(|_| "/".to_owned()) } else {
+    let path = if let Some(raw) = &p.meta.path {
+        sanitize_site_path(raw).unwrap_or_else(|_| "/".to_owned())
+    } else {
         let mut components = slugified_dir(parent_dir);
         components.push(slug.clone());
         site_path_of(&components)
@@ -848,7 +850,7 @@ fn link_sections(sections: &mut [Section], pages: &mut [Page]) {
 }
 
 /// Sorts pages by the section's order; ties and missing keys by content path.
-pub fn sort_pages(list: &mut [PageId], sort_by: SortBy, pages: &[Page]) {
+pub(crate) fn sort_pages(list: &mut [PageId], sort_by: SortBy, pages: &[Page]) {
     let path = |id: &PageId| pages[id.0].doc.relative_path.as_str();
     match sort_by {
         SortBy::Date => list.sort_by(|a, b| {

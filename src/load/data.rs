@@ -20,31 +20,31 @@ use crate::site::paths::sanitize_site_path;
 
 /// One record of a collection, ready to become a page.
 #[derive(Debug, Clone)]
-pub struct Record {
+pub(crate) struct Record {
     /// Index of its collection in the config.
-    pub collection: usize,
+    pub(crate) collection: usize,
     /// The data file, relative to the root (`data/listings.csv`).
-    pub file: String,
+    pub(crate) file: String,
     /// 1-based line of the record in its file (its position for JSON, YAML and TOML).
-    pub line: usize,
+    pub(crate) line: usize,
     /// The fields.
-    pub data: Arc<Map<String, Value>>,
+    pub(crate) data: Arc<Map<String, Value>>,
     /// The page's site path (`/listings/portland/blue-heron/`).
-    pub path: String,
+    pub(crate) path: String,
     /// The title, from the collection's pattern.
-    pub title: Option<String>,
+    pub(crate) title: Option<String>,
     /// The description, from the collection's pattern.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// The date field's value.
-    pub date: Option<Value>,
+    pub(crate) date: Option<Value>,
     /// Taxonomy → terms.
-    pub taxonomies: crate::site::front_matter::Terms,
+    pub(crate) taxonomies: crate::site::front_matter::Terms,
     /// Hash of the collection's config and the record's fields.
-    pub hash: ContentHash,
+    pub(crate) hash: ContentHash,
 }
 
 /// Reads every collection of the config. Problems are collected; bad records are skipped.
-pub fn load(
+pub(crate) fn load(
     root: &Path,
     collections: &[CollectionConfig],
     problems: &mut Vec<Diagnostic>,
@@ -121,7 +121,7 @@ pub fn load(
 }
 
 /// Whether positions in `file` are lines (CSV, JSON Lines) rather than record numbers.
-pub fn has_lines(file: &str) -> bool {
+pub(crate) fn has_lines(file: &str) -> bool {
     file.ends_with(".csv") || file.ends_with(".jsonl") || file.ends_with(".ndjson")
 }
 
@@ -163,7 +163,9 @@ fn parse(file: &str, text: &str) -> Result<Rows, Diagnostic> {
             let mut rows = Vec::new();
             for row in reader.records() {
                 let row = row.map_err(|e| csv_error(file, text, &e))?;
-                let line = row.position().map_or(0, |p| p.line() as usize);
+                let line = row
+                    .position()
+                    .map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
                 let map = headers
                     .iter()
                     .zip(row.iter())
@@ -249,7 +251,12 @@ fn parse(file: &str, text: &str) -> Result<Rows, Diagnostic> {
 fn csv_error(file: &str, text: &str, e: &csv::Error) -> Diagnostic {
     let d = Diagnostic::error(format!("invalid CSV: {e}"));
     match e.position() {
-        Some(p) => d.at(file, text, p.line() as usize, None),
+        Some(p) => d.at(
+            file,
+            text,
+            usize::try_from(p.line()).unwrap_or(usize::MAX),
+            None,
+        ),
         None => d.in_file(file),
     }
     .with_help("every row needs as many fields as the header; quote values holding commas")

@@ -12,7 +12,7 @@ use crate::value::{KeyOffsets, parse_toml, yaml_offsets};
 
 /// The syntax of a front matter block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// `+++` … `+++`
     Toml,
     /// `---` … `---`
@@ -21,23 +21,23 @@ pub enum Format {
 
 /// A file cut into front matter and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Split<'a> {
+pub(crate) struct Split<'a> {
     /// The syntax, or `None` when the file has no front matter.
-    pub format: Option<Format>,
+    pub(crate) format: Option<Format>,
     /// The front matter text, without its fences.
-    pub front_matter: &'a str,
+    pub(crate) front_matter: &'a str,
     /// 1-based line of the front matter's first line in the file.
-    pub front_matter_line: usize,
+    pub(crate) front_matter_line: usize,
     /// Byte offset of the front matter's first line in the file.
-    pub front_matter_offset: usize,
+    pub(crate) front_matter_offset: usize,
     /// The body (markdown).
-    pub body: &'a str,
+    pub(crate) body: &'a str,
     /// Byte offset of the body in the file.
-    pub body_offset: usize,
+    pub(crate) body_offset: usize,
 }
 
 /// Cuts `text` into front matter and body. Errors when a fence is opened and never closed.
-pub fn split(text: &str) -> Result<Split<'_>, String> {
+pub(crate) fn split(text: &str) -> Result<Split<'_>, String> {
     let start = usize::from(text.starts_with('\u{feff}')) * '\u{feff}'.len_utf8();
     let rest = &text[start..];
     let first_line = rest.lines().next().unwrap_or("");
@@ -78,13 +78,13 @@ pub fn split(text: &str) -> Result<Split<'_>, String> {
 
 /// A parse error inside the front matter: message, and 1-based line and column within it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
+pub(crate) struct ParseError {
     /// What the parser said.
-    pub message: String,
+    pub(crate) message: String,
     /// Line within the front matter, when known.
-    pub line: Option<usize>,
+    pub(crate) line: Option<usize>,
     /// Column, when known.
-    pub column: Option<usize>,
+    pub(crate) column: Option<usize>,
 }
 
 /// The tables of a front matter whose keys are located too (a taxonomy's name is a key).
@@ -92,7 +92,7 @@ const LOCATED_TABLES: [&str; 1] = ["taxonomies"];
 
 /// Parses the front matter of `split` as `T`, with where its keys are (offsets within the
 /// front matter).
-pub fn parse<T: DeserializeOwned + Default>(
+pub(crate) fn parse<T: DeserializeOwned + Default>(
     split: &Split<'_>,
 ) -> Result<(T, KeyOffsets), ParseError> {
     match split.format {
@@ -136,7 +136,7 @@ pub fn parse<T: DeserializeOwned + Default>(
 
 /// Parses a front matter date: a TOML date or datetime, or a string `YYYY-MM-DD`,
 /// `YYYY-MM-DDTHH:MM:SS` (space allowed) with an optional offset.
-pub fn parse_date(value: &Value) -> Result<Date, String> {
+pub(crate) fn parse_date(value: &Value) -> Result<Date, String> {
     let Value::String(text) = value else {
         return Err(format!("expected a date, found `{value}`"));
     };
@@ -170,7 +170,7 @@ pub fn parse_date(value: &Value) -> Result<Date, String> {
 }
 
 /// Splits a Zola-style date prefix off a file name: `2024-05-01-hello` → (`2024-05-01`, `hello`).
-pub fn date_prefix(stem: &str) -> Option<(&str, &str)> {
+pub(crate) fn date_prefix(stem: &str) -> Option<(&str, &str)> {
     let (date, rest) = (stem.get(..10)?, stem.get(10..)?);
     let rest = rest.strip_prefix('-').or_else(|| rest.strip_prefix('_'))?;
     (NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok() && !rest.is_empty())

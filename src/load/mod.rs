@@ -5,11 +5,11 @@
 //! stage fails at its end if any is an error. It renders only summaries (the markdown before
 //! `<!-- more -->`), which listings need before any page is rendered.
 
-pub mod content;
-pub mod data;
-pub mod front_matter;
+pub(crate) mod content;
+pub(crate) mod data;
+pub(crate) mod front_matter;
 pub mod source;
-pub mod templates;
+pub(crate) mod templates;
 pub mod theme;
 pub mod walk;
 
@@ -34,25 +34,25 @@ pub struct Loaded {
     /// The site.
     pub site: Site,
     /// Warnings found.
-    pub warnings: Vec<Diagnostic>,
+    pub(crate) warnings: Vec<Diagnostic>,
     /// How the sources compare with the previous build's.
-    pub changes: SourceChanges,
+    pub(crate) changes: SourceChanges,
 }
 
 /// How the site's source files compare with the previous build's, and what was made of them.
 #[derive(Debug, Default)]
-pub struct SourceChanges {
+pub(crate) struct SourceChanges {
     /// What was made of every source file, for the next build.
-    pub cache: SourceCache,
+    pub(crate) cache: SourceCache,
     /// How each source file compares with the previous build (by root-relative path); files
     /// of the previous build that are gone are not listed.
-    pub freshness: Vec<(String, Freshness)>,
+    pub(crate) freshness: Vec<(String, Freshness)>,
     /// Pages of the previous build whose file is gone.
-    pub removed_pages: usize,
+    pub(crate) removed_pages: usize,
     /// Cache keys of the previous build whose file is gone.
-    pub removed_sources: Vec<String>,
+    pub(crate) removed_sources: Vec<String>,
     /// Whether the cache differs from the previous one (files added, removed, changed, touched).
-    pub cache_changed: bool,
+    pub(crate) cache_changed: bool,
 }
 
 /// Loads the site at `root` with `config` and its `theme` from the files `sources` (the walk
@@ -95,7 +95,7 @@ pub fn load(
 
     let mut by_content_path = rustc_hash::FxHashMap::with_capacity_and_hasher(
         pages.len() + sections.len(),
-        Default::default(),
+        rustc_hash::FxBuildHasher,
     );
     for (i, page) in pages.iter().enumerate() {
         by_content_path.insert(page.doc.relative_path.clone(), ContentRef::Page(PageId(i)));

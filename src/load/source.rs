@@ -31,7 +31,7 @@ pub struct Stat {
 
 impl Stat {
     /// The stat of `metadata`.
-    pub fn of(metadata: &std::fs::Metadata) -> Self {
+    pub(crate) fn of(metadata: &std::fs::Metadata) -> Self {
         let mtime_ns = metadata
             .modified()
             .ok()
@@ -77,25 +77,25 @@ pub struct Parsed<T> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeySpans {
     /// The value of `template`.
-    pub template: Option<u32>,
+    pub(crate) template: Option<u32>,
     /// The name of each taxonomy, in the order of the front matter's `taxonomies`.
-    pub taxonomies: Box<[Option<u32>]>,
+    pub(crate) taxonomies: Box<[Option<u32>]>,
 }
 
 /// A problem of a front matter value, found while it was parsed: the key at fault and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyProblem {
+pub(crate) struct KeyProblem {
     /// The key (`date`, `taxonomies.tags`).
-    pub key: String,
+    pub(crate) key: String,
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
     /// What to do.
-    pub help: String,
+    pub(crate) help: String,
 }
 
 /// A kind of front matter (a page's, a section's): what is checked while it is parsed, and what
 /// is located for the checks made later.
-pub trait FrontMatter: DeserializeOwned + Default {
+pub(crate) trait FrontMatter: DeserializeOwned + Default {
     /// Checks the values whose validity needs nothing but the file (dates, slugs, paths) of
     /// the file at content path `relative`.
     fn check(&self, relative: &str) -> Result<(), KeyProblem>;
@@ -112,7 +112,7 @@ pub trait FrontMatter: DeserializeOwned + Default {
 impl<T> Parsed<T> {
     /// A problem at byte `offset` of the file (its first line when unknown). The file is read
     /// again only to show the line: problems are rare, and the cache stays small without it.
-    pub fn at(&self, root: &Path, offset: Option<u32>, message: String) -> Diagnostic {
+    pub(crate) fn at(&self, root: &Path, offset: Option<u32>, message: String) -> Diagnostic {
         let display = Path::new("content").join(&self.relative);
         let text = std::fs::read_to_string(root.join(&display)).unwrap_or_default();
         let d = Diagnostic::error(message);
@@ -148,7 +148,7 @@ pub type SourceCache = rustc_hash::FxHashMap<String, Cached>;
 
 /// How a file compares with the previous build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Freshness {
+pub(crate) enum Freshness {
     /// Same bytes and stat as last time.
     Unchanged,
     /// Same bytes, another stat (touched, or checked out again).
@@ -161,7 +161,7 @@ pub enum Freshness {
 
 /// Parses a markdown file: the cached parse when its stat (or failing that its hash) is
 /// unchanged, else a fresh one. `pick` takes the parse of the right kind out of the cache entry.
-pub fn markdown<T>(
+pub(crate) fn markdown<T>(
     root: &Path,
     key: &str,
     relative: &str,
@@ -194,7 +194,7 @@ where
 }
 
 /// The hash of any file: the cached one when its stat is unchanged.
-pub fn file_hash(
+pub(crate) fn file_hash(
     path: &Path,
     stat: Stat,
     cached: Option<&Cached>,

@@ -25,7 +25,7 @@ const BUILTIN_TEMPLATES: [(&str, &str); 6] = [
     ("404.html", include_str!("../builtin/404.html")),
 ];
 
-pub fn read(
+pub(crate) fn read(
     root: &Path,
     sources: &SourceFiles,
     theme: &Theme,

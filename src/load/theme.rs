@@ -11,7 +11,7 @@ use crate::diagnostics::Diagnostic;
 include!(concat!(env!("OUT_DIR"), "/default_theme.rs"));
 
 /// The name of the built-in theme.
-pub const DEFAULT: &str = "default";
+pub(crate) const DEFAULT: &str = "default";
 
 /// Where a site's theme comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub enum Theme {
 
 impl Theme {
     /// Finds the theme `name` of the site at `root`.
-    pub fn resolve(
+    pub(crate) fn resolve(
         root: &Path,
         name: Option<&str>,
         config_file: &Path,
@@ -52,7 +52,7 @@ impl Theme {
     }
 
     /// The name of the theme's folder under `themes/`, when it has one.
-    pub fn folder_name(&self) -> Option<&str> {
+    pub(crate) fn folder_name(&self) -> Option<&str> {
         match self {
             Self::Folder(folder) => folder.file_name().and_then(|n| n.to_str()),
             Self::None | Self::Builtin => None,
@@ -61,13 +61,15 @@ impl Theme {
 
     /// The root-relative folder of its `kind` of files (`themes/NAME/templates`), when the theme
     /// is a folder.
-    pub fn folder_of(&self, kind: &str) -> Option<String> {
+    pub(crate) fn folder_of(&self, kind: &str) -> Option<String> {
         self.folder_name()
             .map(|name| format!("{}/{name}/{kind}", crate::site::layout::THEMES))
     }
 
     /// The built-in files under `prefix` (`templates/`, `static/`), names relative to it.
-    pub fn builtin_files(prefix: &str) -> impl Iterator<Item = (&'static str, &'static [u8])> + '_ {
+    pub(crate) fn builtin_files(
+        prefix: &str,
+    ) -> impl Iterator<Item = (&'static str, &'static [u8])> + '_ {
         DEFAULT_THEME
             .iter()
             .filter_map(move |(name, bytes)| name.strip_prefix(prefix).map(|rest| (rest, *bytes)))

@@ -20,15 +20,15 @@ use crate::site::paths::relative_to;
 #[derive(Debug, Default)]
 pub struct SourceFiles {
     /// Root-relative paths (with `/`) and stats, sorted by path.
-    pub files: Vec<(String, Stat)>,
+    pub(crate) files: Vec<(String, Stat)>,
     /// Unreadable folders, links out of the site, names that are not UTF-8.
-    pub problems: Vec<Diagnostic>,
+    pub(crate) problems: Vec<Diagnostic>,
 }
 
 impl SourceFiles {
     /// The files under the root-relative folder `dir` (`static`), as (path relative to it,
     /// stat), in order.
-    pub fn under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a str, Stat)> + 'a {
+    pub(crate) fn under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a str, Stat)> + 'a {
         // Paths starting with `dir` are contiguous in the sorted list.
         let start = self.files.partition_point(|(path, _)| path.as_str() < dir);
         self.files[start..]
@@ -42,7 +42,7 @@ impl SourceFiles {
     }
 
     /// [`SourceFiles::under`], with each file's full path under the site's `root`.
-    pub fn files_in<'a>(
+    pub(crate) fn files_in<'a>(
         &'a self,
         root: &'a Path,
         dir: &'a str,
@@ -98,7 +98,7 @@ pub fn walk(root: &Path, theme: Option<&str>) -> SourceFiles {
 /// the rest again: what a long-running preview knows from its file watcher. `None` when that
 /// cannot be told without a full walk: a change at the top (a source folder, the config, a
 /// lost event), a symbolic link, or a problem found.
-pub fn patch(
+pub(crate) fn patch(
     previous: &SourceFiles,
     root: &Path,
     theme: Option<&str>,
@@ -116,10 +116,9 @@ pub fn patch(
         let walked = match components[..] {
             // The config, a source folder or a theme itself, or `.` for events lost: anything
             // may have changed.
-            [_] | ["themes", _] => return None,
+            [] | [_] | ["themes", _] => return None,
             ["themes", name, ..] => theme == Some(name),
             [first, ..] => SOURCE_FOLDERS.contains(&first),
-            [] => return None,
         };
         if !walked || components.iter().any(|c| c.starts_with('.')) {
             continue; // not a file the walk lists
@@ -151,8 +150,6 @@ pub fn patch(
         problems: Vec::new(),
     })
 }
-
-/// The folders a build reads, but for the theme's.
 
 /// Walks `top` down to `max_depth`.
 fn walk_one(root: &Path, canonical_root: &Path, top: &Path, max_depth: usize) -> SourceFiles {

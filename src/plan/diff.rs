@@ -15,44 +15,54 @@ use crate::plan::reason::{Dep, Inputs, OutputRecord, OutputRecords, Reason};
 
 /// What the previous build left that planning compares with.
 #[derive(Debug, Clone, Copy)]
-pub struct Previous<'a> {
+pub(crate) struct Previous<'a> {
     /// Its outputs' records, by file.
-    pub outputs: &'a OutputRecords,
+    pub(crate) outputs: &'a OutputRecords,
     /// Its templates' source hashes, to name the template that changed.
-    pub templates: &'a HashMap<String, ContentHash>,
+    pub(crate) templates: &'a HashMap<String, ContentHash>,
     /// Its page count (the denominator of the changed fraction).
-    pub pages: usize,
+    pub(crate) pages: usize,
+}
+
+/// The files a build that was stopped while replacing them left possibly torn, as its journal
+/// names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Interrupted {
+    /// Every file of the output.
+    Everything,
+    /// These files.
+    Files(Vec<String>),
 }
 
 /// One planned output, as the diff sees it.
-pub struct Item<'a> {
+pub(crate) struct Item<'a> {
     /// Its file, relative to the output folder.
-    pub file: &'a str,
+    pub(crate) file: &'a str,
     /// Its inputs now.
-    pub inputs: Inputs,
+    pub(crate) inputs: Inputs,
     /// Its template's name, to say which template changed.
-    pub template: Option<&'a str>,
+    pub(crate) template: Option<&'a str>,
     /// The templates it is rendered with.
-    pub closure: &'a [String],
+    pub(crate) closure: &'a [String],
     /// Whether its template reads the clock or the environment.
-    pub volatile: bool,
+    pub(crate) volatile: bool,
 }
 
 /// The outcome: per item, the reason to render it (`None`: keep the file); files to delete.
 #[derive(Debug, Default)]
-pub struct Diff {
+pub(crate) struct Diff {
     /// Per item, in order.
-    pub decisions: Vec<Option<Reason>>,
+    pub(crate) decisions: Vec<Option<Reason>>,
     /// Files of the previous build that no output produces any more.
-    pub removed: Vec<String>,
+    pub(crate) removed: Vec<String>,
 }
 
 /// Decides for every item. `previous` is the last build's manifest (`None`: build in full);
-/// `interrupted` the files a stopped build was replacing (`Some(None)`: all);
+/// `interrupted` the files a stopped build was replacing;
 /// `dep_hash` the current hash of something a template read.
-pub fn diff(
+pub(crate) fn diff(
     previous: Option<&Previous<'_>>,
-    interrupted: Option<&Option<Vec<String>>>,
+    interrupted: Option<&Interrupted>,
     output_dir: &OutputFolder,
     items: &[Item<'_>],
     templates_now: &HashMap<String, ContentHash>,
@@ -64,9 +74,9 @@ pub fn diff(
             removed: Vec::new(),
         };
     };
-    let interrupted_all = matches!(interrupted, Some(None));
+    let interrupted_all = matches!(interrupted, Some(Interrupted::Everything));
     let interrupted: HashSet<&str> = match interrupted {
-        Some(Some(files)) => files.iter().map(String::as_str).collect(),
+        Some(Interrupted::Files(files)) => files.iter().map(String::as_str).collect(),
         _ => HashSet::new(),
     };
     let decisions = items
@@ -139,7 +149,7 @@ fn decide(
 
 /// The output folder, and what is known of the files the last build left in it.
 #[derive(Debug)]
-pub struct OutputFolder {
+pub(crate) struct OutputFolder {
     dir: PathBuf,
     /// The last build's files with their sizes, and those of them found missing or changed.
     checked: Option<(
@@ -150,7 +160,7 @@ pub struct OutputFolder {
 
 impl OutputFolder {
     /// The folder `dir`, its files looked at when asked about.
-    pub fn new(dir: &Path) -> Self {
+    pub(crate) fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_path_buf(),
             checked: None,
@@ -160,7 +170,7 @@ impl OutputFolder {
     /// Starts checking, on a thread of its own, that the files `expected` (with their sizes)
     /// are in `dir`: at 10,000 outputs the stat calls take as long as loading the site, which
     /// they now run beside.
-    pub fn check_in_background(
+    pub(crate) fn check_in_background(
         dir: &Path,
         expected: Vec<(String, u64)>,
     ) -> std::thread::JoinHandle<Self> {
@@ -179,12 +189,12 @@ impl OutputFolder {
     }
 
     /// Whether the folder exists.
-    pub fn exists(&self) -> bool {
+    pub(crate) fn exists(&self) -> bool {
         self.dir.is_dir()
     }
 
     /// Whether `file` is in the folder with `size` bytes.
-    pub fn intact(&self, file: &str, size: u64) -> bool {
+    pub(crate) fn intact(&self, file: &str, size: u64) -> bool {
         match &self.checked {
             Some((expected, bad)) if expected.get(file) == Some(&size) => !bad.contains(file),
             _ => stat_matches(&self.dir.join(file), size),
@@ -201,7 +211,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::Previous;
-    use super::{Item, OutputFolder, diff};
+    use super::{Interrupted, Item, OutputFolder, diff};
     use crate::hash::{ContentHash, Fingerprint};
     use crate::plan::reason::{Dep, Inputs, OutputRecord, OutputRecords, Reason};
 
@@ -278,7 +288,7 @@ mod tests {
         assert_eq!(d.decisions[3], Some(Reason::New));
         assert_eq!(d.removed, ["gone.html"]);
 
-        let interrupted = Some(Some(vec!["a.html".to_owned()]));
+        let interrupted = Some(Interrupted::Files(vec!["a.html".to_owned()]));
         let d = diff(
             Some(&previous),
             interrupted.as_ref(),

@@ -44,7 +44,7 @@ fn fingerprinted(name: &str) -> bool {
 /// Renames the static files of `plan` that get fingerprints, rewriting stylesheets; returns
 /// the map the post stage rewrites references with. Decided while planning, so the files'
 /// names are known before anything renders and post only reads them.
-pub fn apply(site: &Site, plan: &mut Outputs) -> Assets {
+pub(crate) fn apply(site: &Site, plan: &mut Outputs) -> Assets {
     let statics: HashMap<&str, &crate::site::StaticFile> = site
         .static_files
         .iter()
@@ -117,7 +117,10 @@ pub fn apply(site: &Site, plan: &mut Outputs) -> Assets {
         let Some(asset) = assets.get(&format!("/{}", file.name)) else {
             continue;
         };
-        copy.file = asset.path.trim_start_matches('/').to_owned();
+        asset
+            .path
+            .trim_start_matches('/')
+            .clone_into(&mut copy.file);
         if let Some((bytes, hash)) = stylesheets.get(&file.name) {
             copy.bytes = Some(Arc::clone(bytes));
             copy.hash = *hash;

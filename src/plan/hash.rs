@@ -16,9 +16,9 @@ use crate::plan::reason::{Dep, Inputs};
 use crate::site::{ContentRef, Document, PageId, Site, StaticSource};
 
 /// Per-build hashes shared by every output.
-pub struct Fingerprints {
+pub(crate) struct Fingerprints {
     /// The listing fingerprint of each page.
-    pub pages: Vec<ContentHash>,
+    pub(crate) pages: Vec<ContentHash>,
     /// Per template: the hash of its sources and of the config values it reads, and whether it
     /// is volatile.
     templates: HashMap<String, (ContentHash, ContentHash, bool)>,
@@ -40,7 +40,7 @@ fn doc_common(f: &mut Fingerprint, doc: &Document) {
 }
 
 /// The hash of the generated copy of a page, when it has any (see `generate::CopySet`).
-pub type CopyHash<'a> = &'a (dyn Fn(PageId) -> Option<ContentHash> + Sync);
+pub(crate) type CopyHash<'a> = &'a (dyn Fn(PageId) -> Option<ContentHash> + Sync);
 
 /// What a listing shows of page `id`.
 fn listing_fingerprint(site: &Site, id: PageId, copy_hash: CopyHash<'_>) -> ContentHash {
@@ -73,7 +73,7 @@ impl Fingerprints {
     /// config as templates see it, and `copy_hash` hashes the copy generated for a page (for a
     /// page still waiting for it, a value unique to the build, so that every output showing it
     /// is rendered again).
-    pub fn new(site: &Site, config: &Value, copy_hash: CopyHash<'_>) -> Self {
+    pub(crate) fn new(site: &Site, config: &Value, copy_hash: CopyHash<'_>) -> Self {
         let pages = (0..site.pages.len())
             .into_par_iter()
             .map(|i| listing_fingerprint(site, PageId(i), copy_hash))
@@ -112,11 +112,6 @@ impl Fingerprints {
         Self { pages, templates }
     }
 
-    /// Whether `template` reads the clock, the environment or random numbers.
-    pub fn volatile(&self, template: &str) -> bool {
-        self.templates.get(template).is_some_and(|t| t.2)
-    }
-
     fn template(&self, name: &str) -> (ContentHash, ContentHash) {
         self.templates.get(name).map_or_else(
             || {
@@ -131,7 +126,7 @@ impl Fingerprints {
 }
 
 /// The inputs of a planned output.
-pub fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inputs {
+pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inputs {
     let mut own = Fingerprint::new("output");
     own.str(&planned.path).str(&planned.file);
     let mut listing = Fingerprint::new("listing");
@@ -241,7 +236,7 @@ fn links(site: &Site, f: &mut Fingerprint, doc: &Document) {
 }
 
 /// The inputs of a copied file: its bytes.
-pub fn copy_inputs(copy: &Copy) -> Inputs {
+pub(crate) fn copy_inputs(copy: &Copy) -> Inputs {
     let source = match &copy.source {
         StaticSource::Builtin(bytes) => ContentHash::of(bytes),
         StaticSource::File(_) => copy.hash,
@@ -255,7 +250,7 @@ pub fn copy_inputs(copy: &Copy) -> Inputs {
 }
 
 /// The current hash of something a template read.
-pub fn dep_hash(site: &Site, fps: &Fingerprints, dep: &Dep) -> ContentHash {
+pub(crate) fn dep_hash(site: &Site, fps: &Fingerprints, dep: &Dep) -> ContentHash {
     let mut f = Fingerprint::new("dep");
     match dep {
         Dep::Page(path) => match site.by_content_path.get(path) {

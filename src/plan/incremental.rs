@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::hash::ContentHash;
 use crate::load::SourceChanges;
 use crate::load::source::Freshness;
-use crate::plan::diff::{self, Item, OutputFolder, Previous};
+use crate::plan::diff::{self, Interrupted, Item, OutputFolder, Previous};
 use crate::plan::hash::{self as input_hash, Fingerprints};
 use crate::plan::output::{Output, Outputs, template_of};
 use crate::plan::reason::{Dep, Inputs, OutputRecords, Reason};
@@ -21,46 +21,46 @@ use crate::site::{ContentRef, Site};
 
 /// How the build relates to the previous one.
 #[derive(Debug, Clone, Copy)]
-pub struct Baseline<'a> {
+pub(crate) struct Baseline<'a> {
     /// The previous build's records; `None`: everything is rendered.
-    pub previous: Option<Previous<'a>>,
+    pub(crate) previous: Option<Previous<'a>>,
     /// The files a stopped build was replacing (`Some(None)`: all of them).
-    pub interrupted: Option<&'a Option<Vec<String>>>,
+    pub(crate) interrupted: Option<&'a Interrupted>,
     /// The output folder as the previous build left it.
-    pub folder: &'a OutputFolder,
+    pub(crate) folder: &'a OutputFolder,
     /// Whether this build writes (`sitegen check` renders everything and writes nothing).
-    pub write: bool,
+    pub(crate) write: bool,
 }
 
 /// The plan of one build: its outputs, what each is made from, which to render and why.
 #[derive(Debug)]
-pub struct BuildPlan {
+pub(crate) struct BuildPlan {
     /// Every output of the site.
-    pub outputs: Outputs,
+    pub(crate) outputs: Outputs,
     /// The listing fingerprints of the pages and the hashes of the templates.
-    pub fingerprints: Fingerprints,
+    pub(crate) fingerprints: Fingerprints,
     /// Per output (renders, deferred, copies), the hashes of its inputs.
-    pub inputs: Vec<Inputs>,
+    pub(crate) inputs: Vec<Inputs>,
     /// Per output, why it is rendered (`None`: its file is kept).
-    pub decisions: Vec<Option<Reason>>,
+    pub(crate) decisions: Vec<Option<Reason>>,
     /// The outputs this build produces, by index: the changed ones when it updates an output
     /// folder in place, all of them otherwise.
-    pub selected: Vec<usize>,
+    pub(crate) selected: Vec<usize>,
     /// Files of the previous build that no output produces any more.
-    pub removed: Vec<String>,
+    pub(crate) removed: Vec<String>,
     /// The share of pages whose inputs changed (1 without a previous build).
-    pub changed_fraction: f64,
+    pub(crate) changed_fraction: f64,
     /// Whether the build updates the previous output in place (else it writes a new tree).
-    pub incremental: bool,
+    pub(crate) incremental: bool,
     /// Whether a template of an output reads the clock or the environment.
-    pub volatile: bool,
+    pub(crate) volatile: bool,
     /// Every template's source hash, for the next build's explanations.
-    pub templates: HashMap<String, ContentHash>,
+    pub(crate) templates: HashMap<String, ContentHash>,
 }
 
 impl BuildPlan {
     /// Plans the build of `outputs` against `baseline`, with the current `fingerprints`.
-    pub fn new(
+    pub(crate) fn new(
         site: &Site,
         outputs: Outputs,
         fingerprints: Fingerprints,
@@ -112,7 +112,7 @@ impl BuildPlan {
 
     /// Hashes the inputs again with new `fingerprints`: the copy some outputs waited for has
     /// arrived, and they are recorded with the copy they got.
-    pub fn rehash(&mut self, site: &Site, fingerprints: Fingerprints) {
+    pub(crate) fn rehash(&mut self, site: &Site, fingerprints: Fingerprints) {
         self.inputs = items(site, &self.outputs, &fingerprints)
             .into_iter()
             .map(|i| i.inputs)
@@ -121,12 +121,12 @@ impl BuildPlan {
     }
 
     /// The current hash of something a template read.
-    pub fn dep_hash(&self, site: &Site, dep: &Dep) -> ContentHash {
+    pub(crate) fn dep_hash(&self, site: &Site, dep: &Dep) -> ContentHash {
         input_hash::dep_hash(site, &self.fingerprints, dep)
     }
 
     /// Whether output `index` is a page.
-    pub fn is_page(&self, index: usize) -> bool {
+    pub(crate) fn is_page(&self, index: usize) -> bool {
         self.outputs
             .renders
             .get(index)
@@ -136,7 +136,7 @@ impl BuildPlan {
     /// The selected outputs whose file the last build wrote and the output folder still holds
     /// untouched, with the hash of its bytes: one rendered to the same bytes need not be
     /// written. A file an interrupted build was replacing may be torn, whatever its size.
-    pub fn intact(
+    pub(crate) fn intact(
         &self,
         previous: &OutputRecords,
         folder: &OutputFolder,

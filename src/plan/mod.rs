@@ -4,11 +4,11 @@
 //! feeds, sitemap, static files, bundle assets) and reports two sources claiming one file.
 //! [`hash`] hashes the inputs of each output; [`diff`] compares them with the previous build's.
 
-pub mod diff;
-pub mod fingerprint;
-pub mod hash;
-pub mod incremental;
-pub mod output;
+pub(crate) mod diff;
+pub(crate) mod fingerprint;
+pub(crate) mod hash;
+pub(crate) mod incremental;
+pub(crate) mod output;
 pub mod reason;
 
 use crate::diagnostics::{Diagnostic, Error, Result};
@@ -22,7 +22,7 @@ pub use output::{
 /// Plans every output of `site`. Two sources claiming one file is an error naming both.
 pub fn plan(site: &Site) -> Result<Outputs> {
     let mut plan = Outputs::default();
-    let mut claims: rustc_hash::FxHashMap<String, String> = Default::default();
+    let mut claims = rustc_hash::FxHashMap::<String, String>::default();
     let mut problems = Vec::new();
     let config = &site.config;
 

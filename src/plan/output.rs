@@ -72,7 +72,7 @@ pub struct Planned {
     /// What to render.
     pub output: Output,
     /// The file, relative to the output folder (`blog/a/index.html`).
-    pub file: String,
+    pub(crate) file: String,
     /// The site path it is served at (`/blog/a/`).
     pub path: String,
 }
@@ -81,13 +81,13 @@ pub struct Planned {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Copy {
     /// Where the bytes come from.
-    pub source: StaticSource,
+    pub(crate) source: StaticSource,
     /// Their hash.
-    pub hash: ContentHash,
+    pub(crate) hash: ContentHash,
     /// The file, relative to the output folder.
-    pub file: String,
+    pub(crate) file: String,
     /// Bytes to write instead of the source's (a stylesheet with fingerprinted references).
-    pub bytes: Option<std::sync::Arc<[u8]>>,
+    pub(crate) bytes: Option<std::sync::Arc<[u8]>>,
 }
 
 /// Every output of the site: what a build produces.
@@ -96,34 +96,29 @@ pub struct Outputs {
     /// Outputs rendered first, in parallel.
     pub renders: Vec<Planned>,
     /// Outputs rendered once every page is done (feeds need their pages' content).
-    pub deferred: Vec<Planned>,
+    pub(crate) deferred: Vec<Planned>,
     /// Files copied as is.
-    pub copies: Vec<Copy>,
+    pub(crate) copies: Vec<Copy>,
     /// Pages whose rendered content feeds need.
-    pub feed_pages: BTreeSet<PageId>,
+    pub(crate) feed_pages: BTreeSet<PageId>,
     /// Static files with fingerprinted names (`fingerprint_assets`), by their site path.
-    pub assets: Assets,
+    pub(crate) assets: Assets,
 }
 
 impl Outputs {
     /// The number of outputs.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.renders.len() + self.deferred.len() + self.copies.len()
     }
 
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The file of output `index` (renders, then deferred, then copies).
-    pub fn file(&self, index: usize) -> &str {
+    pub(crate) fn file(&self, index: usize) -> &str {
         self.planned(index)
             .map_or_else(|| self.copy(index).file.as_str(), |p| p.file.as_str())
     }
 
     /// Output `index` when it is rendered (a render or a deferred one).
-    pub fn planned(&self, index: usize) -> Option<&Planned> {
+    pub(crate) fn planned(&self, index: usize) -> Option<&Planned> {
         self.renders
             .get(index)
             .or_else(|| self.deferred.get(index.checked_sub(self.renders.len())?))
@@ -222,10 +217,10 @@ pub fn sitemap_entries(site: &Site) -> Vec<(String, Option<String>)> {
 #[derive(Debug, Clone)]
 pub struct Fingerprinted {
     /// Its new site path (`/css/site.3f2a9c0d1e7b4a55.css`).
-    pub path: String,
+    pub(crate) path: String,
     /// The static files (by name) its name depends on: itself, and for a stylesheet the assets
     /// it loads.
-    pub deps: Vec<String>,
+    pub(crate) deps: Vec<String>,
 }
 
 /// Site path of a static file (`/css/site.css`) → its asset.

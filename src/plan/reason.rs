@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::hash::ContentHash;
 
 /// The record of every output file, by path relative to the output folder.
-pub type OutputRecords = rustc_hash::FxHashMap<String, OutputRecord>;
+pub(crate) type OutputRecords = rustc_hash::FxHashMap<String, OutputRecord>;
 
 /// How one output file was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +114,7 @@ impl std::fmt::Display for Reason {
 
 impl Dep {
     /// The dependency in words, for `--explain`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Self::Page(path) => format!("page `{path}` (read with get_page)"),
             Self::Section { path, .. } => format!("section `{path}` (read with get_section)"),

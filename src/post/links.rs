@@ -17,7 +17,7 @@ use crate::post::{Link, ids_of};
 use crate::site::{ContentRef, Site};
 
 /// The link check of one build.
-pub struct LinkCheck<'a> {
+pub(crate) struct LinkCheck<'a> {
     site: &'a Site,
     outputs: &'a Outputs,
     /// Every file of the site.
@@ -26,7 +26,7 @@ pub struct LinkCheck<'a> {
 
 /// What one output left for the end of the check.
 #[derive(Debug, Default)]
-pub struct Checked {
+pub(crate) struct Checked {
     /// The output's index.
     index: usize,
     /// Its internal links that name nothing the site has, or an id it lacks itself.
@@ -50,7 +50,7 @@ struct FragmentLink {
 
 impl Checked {
     /// Nothing to check in output `index` (a copied file).
-    pub fn nothing(index: usize) -> Self {
+    pub(crate) fn nothing(index: usize) -> Self {
         Self {
             index,
             ..Self::default()
@@ -60,7 +60,7 @@ impl Checked {
 
 impl<'a> LinkCheck<'a> {
     /// The check of the outputs of `site`.
-    pub fn new(site: &'a Site, outputs: &'a Outputs) -> Self {
+    pub(crate) fn new(site: &'a Site, outputs: &'a Outputs) -> Self {
         let files = outputs
             .renders
             .iter()
@@ -77,7 +77,13 @@ impl<'a> LinkCheck<'a> {
 
     /// Checks the `links` of output `index` (file `from`, element `ids`) that stay within it or
     /// name no file; keeps the rest for [`LinkCheck::fragments`].
-    pub fn own(&self, index: usize, from: &str, links: Vec<Link>, ids: &[String]) -> Checked {
+    pub(crate) fn own(
+        &self,
+        index: usize,
+        from: &str,
+        links: Vec<Link>,
+        ids: &[String],
+    ) -> Checked {
         let ids = id_hashes(ids);
         let mut checked = Checked {
             index,
@@ -131,7 +137,7 @@ impl<'a> LinkCheck<'a> {
     /// The broken links of all outputs `checked`: those each found itself, and links with a
     /// fragment into another output that lacks the id. Targets this build did not render are
     /// read from `output`.
-    pub fn fragments(&self, mut checked: Vec<Checked>, output: &Path) -> Vec<Diagnostic> {
+    pub(crate) fn fragments(&self, mut checked: Vec<Checked>, output: &Path) -> Vec<Diagnostic> {
         let by_file: rustc_hash::FxHashMap<&str, usize> = checked
             .iter()
             .enumerate()
@@ -227,7 +233,7 @@ fn percent_decode(text: &str) -> String {
 
 /// The errors of `links` (from the pages at their content paths) that name an anchor their
 /// target lacks; `anchors` holds the heading ids of the targets.
-pub fn anchors(
+pub(crate) fn anchors(
     site: &Site,
     anchors: &HashMap<String, Vec<String>>,
     links: &[(String, AnchorLink)],

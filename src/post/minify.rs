@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 /// `html` minified.
-pub fn html(html: &[u8]) -> Vec<u8> {
+pub(crate) fn html(html: &[u8]) -> Vec<u8> {
     minify_html::minify(html, cfg())
 }
 

@@ -11,11 +11,12 @@
 //!
 //! Then minify-html, when the config asks for it. Other files pass through.
 
-pub mod links;
+pub(crate) mod links;
 mod minify;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -29,30 +30,30 @@ use crate::site::{Site, StaticSource};
 
 /// What one output became.
 #[derive(Debug, Default)]
-pub struct Processed {
+pub(crate) struct Processed {
     /// The bytes to write.
-    pub bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
     /// Static files it depends on (fingerprinted names, image sizes).
-    pub deps: Vec<Dep>,
+    pub(crate) deps: Vec<Dep>,
     /// Its internal links: the target's site path and fragment, and the link as written.
-    pub links: Vec<Link>,
+    pub(crate) links: Vec<Link>,
     /// The ids of its elements (link targets).
-    pub ids: Vec<String>,
+    pub(crate) ids: Vec<String>,
 }
 
 /// An internal link of a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
+pub(crate) struct Link {
     /// The `href` as written.
-    pub href: String,
+    pub(crate) href: String,
     /// The site path it points at (`/blog/a/`).
-    pub path: String,
+    pub(crate) path: String,
     /// The fragment, without `#`.
-    pub fragment: Option<String>,
+    pub(crate) fragment: Option<String>,
 }
 
 /// The post stage of one build.
-pub struct Post {
+pub(crate) struct Post {
     minify: bool,
     lazy_images: bool,
     /// `https://example.org` (scheme and host of `base_url`), to tell own links from others.
@@ -77,7 +78,7 @@ const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "gif", "webp", "avif"
 impl Post {
     /// The post stage for `site`, with `assets` fingerprinted (empty when the site does not
     /// fingerprint).
-    pub fn new(site: &Site, assets: Assets) -> Self {
+    pub(crate) fn new(site: &Site, assets: Assets) -> Self {
         let (origin, base_path) = split_base_url(&site.config.base_url);
         let is_image = |name: &str| {
             name.rsplit_once('.')
@@ -178,7 +179,7 @@ impl Post {
     }
 
     /// Post-processes `text`, the output written to `file` at site path `page`.
-    pub fn process(&self, file: &str, page: &str, text: String) -> Processed {
+    pub(crate) fn process(&self, file: &str, page: &str, text: String) -> Processed {
         if !(file.ends_with(".html") || file.ends_with(".htm")) {
             return Processed {
                 bytes: text.into_bytes(),
@@ -377,7 +378,7 @@ fn split_base_url(base_url: &str) -> (String, String) {
 }
 
 /// The element ids (and `<a name>`s) of `html`.
-pub fn ids_of(html: &str) -> std::collections::HashSet<String> {
+pub(crate) fn ids_of(html: &str) -> std::collections::HashSet<String> {
     let ids: RefCell<std::collections::HashSet<String>> = RefCell::default();
     let _ = rewrite_str(
         html,
@@ -411,7 +412,7 @@ fn rewrite_css_urls(css: &str, asset_url: &dyn Fn(&str) -> Option<String>) -> St
         match asset_url(url) {
             Some(new) => {
                 let q = quote.map(String::from).unwrap_or_default();
-                out.push_str(&format!("url({q}{new}{q})"));
+                let _ = write!(out, "url({q}{new}{q})");
             }
             None => out.push_str(&rest[start..=start + end]),
         }

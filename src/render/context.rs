@@ -17,9 +17,9 @@ use crate::site::{Document, Page, PageId, Section, SectionId, Site, Taxonomy, Te
 #[derive(Clone)]
 pub struct View {
     /// The site.
-    pub site: Arc<Site>,
+    pub(crate) site: Arc<Site>,
     /// The generated copy of its pages.
-    pub copy: Arc<CopySet>,
+    pub(crate) copy: Arc<CopySet>,
 }
 
 impl View {
@@ -34,11 +34,11 @@ impl View {
 
 /// A page's rendered body, when the page itself is being rendered.
 #[derive(Debug, Default)]
-pub struct Body {
+pub(crate) struct Body {
     /// The HTML.
-    pub html: String,
+    pub(crate) html: String,
     /// Its table of contents.
-    pub toc: Vec<Heading>,
+    pub(crate) toc: Vec<Heading>,
 }
 
 fn content_path_of(site: &Site, id: SectionId) -> Value {
@@ -101,7 +101,7 @@ fn body_fields(body: Option<&Body>, map: &mut Map<String, Value>) {
 
 /// The `page` value. `body` is the page's rendered content (the page being rendered);
 /// `siblings` adds `lower` and `higher`.
-pub fn page(view: &View, id: PageId, body: Option<&Body>, siblings: bool) -> Value {
+pub(crate) fn page(view: &View, id: PageId, body: Option<&Body>, siblings: bool) -> Value {
     let site = &*view.site;
     let page: &Page = site.page(id);
     let mut map = Map::with_capacity(32);
@@ -160,13 +160,13 @@ pub fn page(view: &View, id: PageId, body: Option<&Body>, siblings: bool) -> Val
 }
 
 /// Listing entries of `ids` (no content).
-pub fn pages(view: &View, ids: &[PageId]) -> Value {
+pub(crate) fn pages(view: &View, ids: &[PageId]) -> Value {
     Value::Array(ids.iter().map(|id| page(view, *id, None, false)).collect())
 }
 
 /// The `section` value. With `listing`, `pages` holds its pages; without, it is empty (as Zola's
 /// `metadata_only`).
-pub fn section(view: &View, id: SectionId, body: Option<&Body>, listing: bool) -> Value {
+pub(crate) fn section(view: &View, id: SectionId, body: Option<&Body>, listing: bool) -> Value {
     let site = &*view.site;
     let section: &Section = site.section(id);
     let mut map = Map::with_capacity(24);
@@ -193,7 +193,7 @@ pub fn section(view: &View, id: SectionId, body: Option<&Body>, listing: bool) -
 }
 
 /// The `paginator` of page `pager` (from 1) of a listing of `all` at `base`.
-pub fn paginator(
+pub(crate) fn paginator(
     view: &View,
     all: &[PageId],
     paginate_by: usize,
@@ -224,7 +224,7 @@ pub fn paginator(
 }
 
 /// A term of a taxonomy, with its pages when `listing`.
-pub fn term(view: &View, term: &Term, listing: bool) -> Value {
+pub(crate) fn term(view: &View, term: &Term, listing: bool) -> Value {
     json!({
         "name": term.name,
         "slug": term.slug,
@@ -236,7 +236,7 @@ pub fn term(view: &View, term: &Term, listing: bool) -> Value {
 }
 
 /// A taxonomy as `get_taxonomy` returns it: `kind` (its config) and `items` (its terms).
-pub fn taxonomy(view: &View, taxonomy: &Taxonomy) -> Value {
+pub(crate) fn taxonomy(view: &View, taxonomy: &Taxonomy) -> Value {
     json!({
         "kind": taxonomy.config,
         "lang": view.site.config.default_language,

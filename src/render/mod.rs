@@ -5,8 +5,9 @@
 //! read-only. Markdown is rendered here, once per page; templates get Zola's context.
 
 pub mod context;
-pub mod templates;
+pub(crate) mod templates;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -17,7 +18,7 @@ use crate::markdown::{self, AnchorLink};
 use crate::plan::{Output, Outputs, Planned, SITEMAP_LIMIT, SitemapPart, sitemap_entries};
 use crate::site::{Document, PageId, Site};
 use context::{Body, View};
-pub use templates::Templates;
+pub(crate) use templates::Templates;
 
 /// The result of rendering one output.
 #[derive(Debug, Default)]
@@ -25,13 +26,13 @@ pub struct Rendered {
     /// The bytes to write.
     pub text: String,
     /// The page's heading ids, when it is a page that anchor links point to.
-    pub anchors: Option<(String, Vec<String>)>,
+    pub(crate) anchors: Option<(String, Vec<String>)>,
     /// Its internal links with anchors, with the page's content path, to check at the end.
-    pub anchor_links: Vec<(String, AnchorLink)>,
+    pub(crate) anchor_links: Vec<(String, AnchorLink)>,
     /// The page's content, when a feed needs it.
-    pub feed_content: Option<(PageId, String)>,
+    pub(crate) feed_content: Option<(PageId, String)>,
     /// What the template functions read.
-    pub deps: Vec<crate::plan::reason::Dep>,
+    pub(crate) deps: Vec<crate::plan::reason::Dep>,
 }
 
 /// Renders outputs of one site with its templates.
@@ -191,7 +192,7 @@ impl Renderer {
 
     /// The content and heading ids of page `id`, for feeds and anchor checks of pages this
     /// (incremental) build does not render.
-    pub fn page_body(&self, id: PageId) -> Result<(String, Vec<String>), Vec<Diagnostic>> {
+    pub(crate) fn page_body(&self, id: PageId) -> Result<(String, Vec<String>), Vec<Diagnostic>> {
         let mut out = Rendered::default();
         let doc = &self.site.page(id).doc;
         let body = self.body(doc, &mut out)?;
@@ -331,7 +332,7 @@ impl Renderer {
     }
 
     /// Renders a feed, with the content of its pages kept while they were rendered.
-    pub fn render_feed(
+    pub(crate) fn render_feed(
         &self,
         planned: &Planned,
         contents: &std::collections::HashMap<PageId, String>,
@@ -430,9 +431,7 @@ fn sitemap_index(config: &crate::config::Config, parts: usize) -> String {
     );
     for n in 1..=parts {
         let loc = markdown::escape(&config.permalink(&format!("/sitemap{n}.xml")));
-        xml.push_str(&format!(
-            "  <sitemap>\n    <loc>{loc}</loc>\n  </sitemap>\n"
-        ));
+        let _ = write!(xml, "  <sitemap>\n    <loc>{loc}</loc>\n  </sitemap>\n");
     }
     xml.push_str("</sitemapindex>\n");
     xml

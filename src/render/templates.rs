@@ -16,7 +16,7 @@ use crate::render::context::{self, View};
 use crate::site::{ContentRef, Site};
 
 /// The compiled templates of a site, with sitegen's functions and filters.
-pub struct Templates {
+pub(crate) struct Templates {
     /// The tera instance.
     tera: Tera,
     /// The site, whose templates' sources name the culprit of an error.
@@ -34,7 +34,7 @@ fn record(dep: Dep) {
 }
 
 /// Takes what the functions read on this thread since the last call, sorted and deduplicated.
-pub fn take_recorded() -> Vec<Dep> {
+pub(crate) fn take_recorded() -> Vec<Dep> {
     let mut deps = RECORDED.with(|r| std::mem::take(&mut *r.borrow_mut()));
     deps.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
     deps.dedup();
@@ -44,7 +44,7 @@ pub fn take_recorded() -> Vec<Dep> {
 impl Templates {
     /// Compiles the (parsed) templates of `site`, with the functions that read it and the
     /// copy generated for its pages.
-    pub fn compile(site: &Arc<Site>, copy: &Arc<CopySet>) -> Result<Self, Vec<Diagnostic>> {
+    pub(crate) fn compile(site: &Arc<Site>, copy: &Arc<CopySet>) -> Result<Self, Vec<Diagnostic>> {
         let mut tera = Tera::default();
         for template in &site.templates {
             tera.templates
@@ -72,12 +72,12 @@ impl Templates {
     }
 
     /// Whether a template named `name` exists.
-    pub fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.tera.templates.contains_key(name)
     }
 
     /// Renders `name`; a failure names the template, the line and the culprit, and `for_file`.
-    pub fn render(
+    pub(crate) fn render(
         &self,
         name: &str,
         context: &tera::Context,

@@ -33,9 +33,9 @@
 //! The rayon build and the tokio server never nest: builds run on the builder thread, outside
 //! the runtime.
 
-pub mod reload;
+pub(crate) mod reload;
 pub mod server;
-pub mod watch;
+pub(crate) mod watch;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -59,10 +59,10 @@ use watch::{Changes, Next, Watch};
 ///
 /// Not under `.sitegen/`, where the build refuses to write (it guards the state folder as a
 /// whole); [`run`] puts a `.gitignore` in it so it stays out of git all the same.
-pub const PREVIEW_FOLDER: &str = ".sitegen-serve";
+pub(crate) const PREVIEW_FOLDER: &str = ".sitegen-serve";
 
 /// How long the sources must be quiet before a build asks the provider for held-back copy.
-pub const BACKGROUND_AFTER: Duration = Duration::from_millis(300);
+pub(crate) const BACKGROUND_AFTER: Duration = Duration::from_millis(300);
 
 /// A spending cap no request fits under: preview builds send nothing to the provider.
 const SEND_NOTHING: f64 = -1.0;
@@ -100,7 +100,7 @@ pub trait Terminal: Send + Sync {
 
 /// The default output folder of the preview of the site at `root`.
 #[must_use]
-pub fn preview_output(root: &Path) -> PathBuf {
+pub(crate) fn preview_output(root: &Path) -> PathBuf {
     root.join(PREVIEW_FOLDER).join("public")
 }
 
@@ -112,7 +112,7 @@ pub fn preview_output(root: &Path) -> PathBuf {
 /// when the address cannot be listened on; [`Error::Io`] for the state folder or the watches. A site that does not
 /// build is no error here: its problems go to `terminal` and the browsers, and the preview
 /// goes on.
-pub fn run(options: Preview, terminal: Arc<dyn Terminal>) -> Result<()> {
+pub fn run(options: &Preview, terminal: &Arc<dyn Terminal>) -> Result<()> {
     let root = options.build.root.clone();
     if !root.is_dir() {
         return Err(Error::Usage(format!(
@@ -125,7 +125,9 @@ pub fn run(options: Preview, terminal: Arc<dyn Terminal>) -> Result<()> {
     let state_dir = state::ensure(&root)?;
     let held = lock::acquire(&state_dir, "serve", options.wait)?;
 
-    let output = if let Some(output) = &options.build.output { output.clone() } else {
+    let output = if let Some(output) = &options.build.output {
+        output.clone()
+    } else {
         let folder = root.join(PREVIEW_FOLDER);
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
         let ignore = folder.join(".gitignore");
@@ -169,7 +171,7 @@ pub fn run(options: Preview, terminal: Arc<dyn Terminal>) -> Result<()> {
         options: build_options,
         _lock: held,
         hub: Arc::clone(&hub),
-        terminal: Arc::clone(&terminal),
+        terminal: Arc::clone(terminal),
         failing: false,
         held_back: false,
         warnings: Vec::new(),

@@ -23,7 +23,7 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::{broadcast, watch};
 
 /// Where the browsers subscribe.
-pub const EVENTS_PATH: &str = "/__sitegen/events";
+pub(crate) const EVENTS_PATH: &str = "/__sitegen/events";
 
 /// How many changes a slow browser may fall behind before it is simply told to reload.
 const CAPACITY: usize = 16;
@@ -40,7 +40,7 @@ const RETRY: Duration = Duration::from_millis(500);
 /// (another id) reloads. `EventSource` fires its own `error` event (without data) when the
 /// connection breaks, so only an `error` carrying data shows the overlay. The overlay is built
 /// with `textContent` only: file names and messages are shown as text, never parsed as HTML.
-pub const SCRIPT: &str = r#"<script>/* sitegen serve: live reload */
+pub(crate) const SCRIPT: &str = r#"<script>/* sitegen serve: live reload */
 (() => {
   const events = new EventSource("/__sitegen/events");
   let instance = null;
@@ -87,7 +87,7 @@ pub const SCRIPT: &str = r#"<script>/* sitegen serve: live reload */
 
 /// What a build changed, as the browsers are told.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// Reload the page.
     Reload,
     /// Only stylesheets changed: fetch them again, keep the page.
@@ -102,7 +102,7 @@ pub enum Change {
 impl Change {
     /// The SSE event's name.
     #[must_use]
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Self::Reload => "reload",
             Self::Css => "css",
@@ -123,14 +123,14 @@ impl Change {
 
 /// The error overlay's payload: the errors among `diagnostics`, as JSON.
 #[must_use]
-pub fn error_payload(diagnostics: &[crate::Diagnostic]) -> Arc<str> {
+pub(crate) fn error_payload(diagnostics: &[crate::Diagnostic]) -> Arc<str> {
     let errors: Vec<&crate::Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
     serde_json::json!({ "errors": errors }).to_string().into()
 }
 
 /// Fans the builder's changes out to every connected browser.
 #[derive(Debug)]
-pub struct Hub {
+pub(crate) struct Hub {
     sender: broadcast::Sender<Change>,
     /// The current build error, sent first to browsers that connect while it lasts.
     error: Mutex<Option<Arc<str>>>,
@@ -144,7 +144,7 @@ pub struct Hub {
 impl Hub {
     /// A hub whose streams end when `closing` becomes true.
     #[must_use]
-    pub fn new(closing: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(closing: watch::Receiver<bool>) -> Self {
         let instance = format!(
             "{}-{}",
             std::process::id(),
@@ -161,7 +161,7 @@ impl Hub {
     }
 
     /// Tells every connected browser; remembers an error for those that connect later.
-    pub fn send(&self, change: Change) {
+    pub(crate) fn send(&self, change: Change) {
         {
             let mut error = self.error.lock().unwrap_or_else(PoisonError::into_inner);
             match &change {
@@ -172,12 +172,6 @@ impl Hub {
         }
         // No receiver is not an error: nobody is looking.
         let _ = self.sender.send(change);
-    }
-
-    /// Browsers connected now.
-    #[must_use]
-    pub fn clients(&self) -> usize {
-        self.sender.receiver_count()
     }
 
     /// The event stream of one browser: `hello`, the current error if any, then every change.
@@ -222,7 +216,7 @@ impl Hub {
 }
 
 /// The live-reload routes: `GET /__sitegen/events`.
-pub fn routes(hub: Arc<Hub>) -> Router {
+pub(crate) fn routes(hub: Arc<Hub>) -> Router {
     Router::new()
         .route(EVENTS_PATH, get(events))
         .with_state(hub)
@@ -234,7 +228,7 @@ async fn events(State(hub): State<Arc<Hub>>) -> Sse<impl Stream<Item = Result<Ev
 
 /// `html` with [`SCRIPT`] before its last `</body>` (at the end when it has none).
 #[must_use]
-pub fn inject(html: &str) -> String {
+pub(crate) fn inject(html: &str) -> String {
     let at = html
         .as_bytes()
         .windows(7)
@@ -264,7 +258,7 @@ mod tests {
     #[test]
     fn the_error_payload_lists_errors_with_file_and_line() {
         let d = Diagnostic::error("unknown variable `x`")
-            .at_line("templates/page.html", 3, Some(4), None)
+            .at("templates/page.html", "a\nb\n{{ x }}\n", 3, Some(4))
             .with_help("define it");
         let json: serde_json::Value =
             serde_json::from_str(&error_payload(&[d, Diagnostic::warning("ignored")])).unwrap();
@@ -283,6 +277,5 @@ mod tests {
         assert!(hub.error.lock().unwrap().is_some());
         hub.send(Change::Ok);
         assert!(hub.error.lock().unwrap().is_none());
-        assert_eq!(hub.clients(), 0);
     }
 }

@@ -53,20 +53,20 @@ use tokio::task::JoinSet;
 use tokio_util::io::ReaderStream;
 
 /// Most connections open at once; the next clients wait in the accept queue.
-pub const MAX_CONNECTIONS: usize = 1024;
+pub(crate) const MAX_CONNECTIONS: usize = 1024;
 /// How long a client may take to send a request head (or stay idle between requests).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long [`run`] lets open connections finish after the shutdown signal.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// The most bytes the file cache holds (bodies and compressed variants) before it is cleared.
-pub const CACHE_BYTES: usize = 64 << 20;
+pub(crate) const CACHE_BYTES: usize = 64 << 20;
 /// Files up to this size are read whole and kept in the cache; larger ones are streamed.
-pub const SMALL_FILE: u64 = 256 << 10;
+pub(crate) const SMALL_FILE: u64 = 256 << 10;
 /// Text files (compressible types) up to this size are read whole too, to be compressed and
 /// have the inject hook applied; beyond it they are streamed as they are.
-pub const WHOLE_TEXT_FILE: u64 = 4 << 20;
+pub(crate) const WHOLE_TEXT_FILE: u64 = 4 << 20;
 /// Bodies smaller than this are sent uncompressed: compression would save nothing worth it.
-pub const MIN_COMPRESS: usize = 1024;
+pub(crate) const MIN_COMPRESS: usize = 1024;
 /// How long a cached file is served without a look on disk, unless [`Folder::writes`] moved.
 pub const REVALIDATE_AFTER: Duration = Duration::from_millis(500);
 /// The read size when streaming a large file.
@@ -379,7 +379,10 @@ impl Server {
             return with_headers(status, headers, Body::empty());
         }
         let body = match &entry.body {
-            Payload::Whole(body) => Body::from(body.slice(start as usize..(start + len) as usize)),
+            Payload::Whole(body) => {
+                let (start, end) = (to_usize(start), to_usize(start + len));
+                Body::from(body.slice(start..end))
+            }
             Payload::Stream => match stream(&entry.canonical, start, len).await {
                 Ok(body) => body,
                 Err(_) => return plain(StatusCode::NOT_FOUND, "404 Not Found\n"),
@@ -514,7 +517,7 @@ impl Entry {
         let whole = size <= SMALL_FILE || (kind.compressible && size <= WHOLE_TEXT_FILE);
 
         let (body, len, tag) = if whole {
-            let mut bytes = Vec::with_capacity(size as usize);
+            let mut bytes = Vec::with_capacity(to_usize(size));
             handle
                 .by_ref()
                 .take(WHOLE_TEXT_FILE)
@@ -523,7 +526,7 @@ impl Entry {
                 bytes = inject(&String::from_utf8_lossy(&bytes)).into_bytes();
             }
             let hash = blake3::hash(&bytes);
-            let tag = hex(&hash.as_bytes()[..10]);
+            let tag = crate::hash::hex(&hash.as_bytes()[..10]);
             let len = bytes.len() as u64;
             (Payload::Whole(Bytes::from(bytes)), len, tag)
         } else {
@@ -562,7 +565,7 @@ impl Entry {
         let now = clock();
         if self.checked_writes.load(Ordering::Acquire) == writes
             && now.saturating_sub(self.checked_at.load(Ordering::Relaxed))
-                < REVALIDATE_AFTER.as_millis() as u64
+                < u64::try_from(REVALIDATE_AFTER.as_millis()).unwrap_or(u64::MAX)
         {
             return true;
         }
@@ -889,9 +892,16 @@ fn choose_encoding(accept: Option<&HeaderValue>) -> Encoding {
     }
 }
 
+/// A byte offset or size of a file as an index (they fit: the file was read or mapped).
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
 /// A q-value in thousandths; 0 when malformed.
 fn quality(value: &str) -> u32 {
     match value.trim().parse::<f32>() {
+        // In 0..=1000 by the guard: the cast neither truncates nor loses a sign.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         Ok(q) if (0.0..=1.0).contains(&q) => (q * 1000.0).round() as u32,
         _ => 0,
     }
@@ -975,17 +985,6 @@ fn with_headers(status: StatusCode, headers: HeaderMap, body: Body) -> Response 
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
-}
-
-/// Lowercase hex of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
 }
 
 const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");

@@ -27,10 +27,10 @@ use crate::diagnostics::Error;
 use crate::site::layout;
 
 /// How long the file system must stay quiet before a batch of changes is built.
-pub const QUIET: Duration = Duration::from_millis(15);
+pub(crate) const QUIET: Duration = Duration::from_millis(15);
 
 /// The longest a batch is held open while changes keep coming.
-pub const MAX_WAIT: Duration = Duration::from_millis(500);
+pub(crate) const MAX_WAIT: Duration = Duration::from_millis(500);
 
 /// What the watcher's thread receives.
 #[derive(Debug)]
@@ -43,20 +43,20 @@ enum Message {
 
 /// Asks a [`Watch`] blocked in [`Watch::next`] to return.
 #[derive(Debug, Clone)]
-pub struct Stopper(Sender<Message>);
+pub(crate) struct Stopper(Sender<Message>);
 
 impl Stopper {
     /// Makes the watch's current or next [`Watch::next`] return [`Next::Stop`].
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         let _ = self.0.send(Message::Stop);
     }
 }
 
 /// The source files that changed in one batch, relative to the site's root.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Changes {
+pub(crate) struct Changes {
     /// The changed paths (files or folders; created, modified, removed or renamed).
-    pub paths: BTreeSet<PathBuf>,
+    pub(crate) paths: BTreeSet<PathBuf>,
 }
 
 impl Changes {
@@ -64,7 +64,7 @@ impl Changes {
     /// theme's `static/` or `content/`): the pages stay the same, so browsers only need to
     /// fetch the stylesheets again. A `.css` file under `templates/` is a template.
     #[must_use]
-    pub fn only_css(&self) -> bool {
+    pub(crate) fn only_css(&self) -> bool {
         !self.paths.is_empty()
             && self.paths.iter().all(|p| {
                 let copied = match first_component(p).as_deref() {
@@ -81,7 +81,7 @@ impl Changes {
 
     /// Up to `limit` paths for a log line, then how many more.
     #[must_use]
-    pub fn describe(&self, limit: usize) -> String {
+    pub(crate) fn describe(&self, limit: usize) -> String {
         let mut shown: Vec<String> = self
             .paths
             .iter()
@@ -97,7 +97,7 @@ impl Changes {
 
 /// What [`Watch::next`] returns.
 #[derive(Debug)]
-pub enum Next {
+pub(crate) enum Next {
     /// A batch of changes to build.
     Changed(Changes),
     /// Nothing changed within the time given.
@@ -107,7 +107,7 @@ pub enum Next {
 }
 
 /// A watch on a site's sources.
-pub struct Watch {
+pub(crate) struct Watch {
     /// Held for its lifetime: dropping it ends the watches.
     watcher: RecommendedWatcher,
     messages: Receiver<Message>,
@@ -133,14 +133,14 @@ impl Watch {
     ///
     /// [`Error::Io`] when the operating system refuses the watches (for instance, too many
     /// inotify watches: raise `fs.inotify.max_user_watches`).
-    pub fn new(root: &Path, ignored: &[PathBuf]) -> Result<Self, Error> {
+    pub(crate) fn new(root: &Path, ignored: &[PathBuf]) -> Result<Self, Error> {
         let root = std::path::absolute(root).map_err(|e| Error::io(root, e))?;
         let (sender, messages) = mpsc::channel();
         let to_watcher = sender.clone();
         let watcher = notify::recommended_watcher(move |event| {
             let _ = to_watcher.send(Message::Fs(event));
         })
-        .map_err(|e| watch_error(&root, e))?;
+        .map_err(|e| watch_error(&root, &e))?;
         let ignored = ignored
             .iter()
             .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
@@ -155,7 +155,7 @@ impl Watch {
         watch
             .watcher
             .watch(&watch.root, RecursiveMode::NonRecursive)
-            .map_err(|e| watch_error(&watch.root, e))?;
+            .map_err(|e| watch_error(&watch.root, &e))?;
         for folder in layout::input_folders() {
             watch.watch_folder(folder)?;
         }
@@ -164,7 +164,7 @@ impl Watch {
 
     /// A handle that stops [`Watch::next`] from another thread.
     #[must_use]
-    pub fn stopper(&self) -> Stopper {
+    pub(crate) fn stopper(&self) -> Stopper {
         self.stopper.clone()
     }
 
@@ -176,12 +176,12 @@ impl Watch {
         }
         self.watcher
             .watch(&path, RecursiveMode::Recursive)
-            .map_err(|e| watch_error(&path, e))
+            .map_err(|e| watch_error(&path, &e))
     }
 
     /// Waits (at most `timeout`, forever when `None`) for a change that matters, then until
     /// the file system is quiet, and returns the batch.
-    pub fn next(&mut self, timeout: Option<Duration>) -> Next {
+    pub(crate) fn next(&mut self, timeout: Option<Duration>) -> Next {
         let mut changes = Changes::default();
         let deadline = timeout.map(|t| Instant::now() + t);
         // The first change.
@@ -232,7 +232,7 @@ impl Watch {
                 return changes.paths.insert(PathBuf::from("."));
             }
         };
-        if !counts(&event.kind) {
+        if !counts(event.kind) {
             return false;
         }
         let mut any = false;
@@ -275,7 +275,7 @@ impl Watch {
 
 /// Whether an event of this kind can change what a build reads. Opening and reading files
 /// (the build itself does it) does not; closing a file written to does.
-fn counts(kind: &EventKind) -> bool {
+fn counts(kind: EventKind) -> bool {
     match kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
         EventKind::Access(_)
@@ -286,7 +286,7 @@ fn counts(kind: &EventKind) -> bool {
 
 /// Whether the file name is an editor's temporary, swap or backup file.
 #[must_use]
-pub fn ignored_name(path: &Path) -> bool {
+pub(crate) fn ignored_name(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
@@ -307,7 +307,7 @@ fn first_component(path: &Path) -> Option<String> {
     }
 }
 
-fn watch_error(path: &Path, error: notify::Error) -> Error {
+fn watch_error(path: &Path, error: &notify::Error) -> Error {
     let help = if matches!(error.kind, notify::ErrorKind::MaxFilesWatch) {
         " (raise fs.inotify.max_user_watches)"
     } else {

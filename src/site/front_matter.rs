@@ -47,7 +47,7 @@ pub struct Terms(Vec<(String, Vec<String>)>);
 
 impl Terms {
     /// The terms of taxonomy `name`.
-    pub fn get(&self, name: &str) -> Option<&Vec<String>> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Vec<String>> {
         self.0
             .binary_search_by(|(n, _)| n.as_str().cmp(name))
             .ok()
@@ -55,12 +55,12 @@ impl Terms {
     }
 
     /// The taxonomy names, in order.
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &String> {
         self.0.iter().map(|(name, _)| name)
     }
 
     /// The terms of each taxonomy, in the order of their names.
-    pub fn values(&self) -> impl Iterator<Item = &Vec<String>> {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Vec<String>> {
         self.0.iter().map(|(_, terms)| terms)
     }
 }
@@ -109,25 +109,25 @@ impl<'de> Deserialize<'de> for Terms {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SectionFrontMatter {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub sort_by: SortBy,
-    pub weight: i64,
-    pub paginate_by: Option<usize>,
-    pub paginate_path: String,
-    pub paginate_reversed: bool,
-    pub template: Option<String>,
-    pub page_template: Option<String>,
-    pub render: bool,
-    pub redirect_to: Option<String>,
-    pub transparent: bool,
-    pub aliases: Vec<String>,
-    pub insert_anchor_links: Option<AnchorLinks>,
-    pub in_search_index: Option<bool>,
-    pub generate_feeds: bool,
-    pub draft: bool,
+    pub(crate) title: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) sort_by: SortBy,
+    pub(crate) weight: i64,
+    pub(crate) paginate_by: Option<usize>,
+    pub(crate) paginate_path: String,
+    pub(crate) paginate_reversed: bool,
+    pub(crate) template: Option<String>,
+    pub(crate) page_template: Option<String>,
+    pub(crate) render: bool,
+    pub(crate) redirect_to: Option<String>,
+    pub(crate) transparent: bool,
+    pub(crate) aliases: Vec<String>,
+    pub(crate) insert_anchor_links: Option<AnchorLinks>,
+    pub(crate) in_search_index: Option<bool>,
+    pub(crate) generate_feeds: bool,
+    pub(crate) draft: bool,
     #[serde(deserialize_with = "crate::value::table")]
-    pub extra: Map<String, Value>,
+    pub(crate) extra: Map<String, Value>,
 }
 
 impl Default for SectionFrontMatter {
@@ -158,7 +158,7 @@ impl Default for SectionFrontMatter {
 /// How a section orders its pages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum SortBy {
+pub(crate) enum SortBy {
     /// Newest first.
     Date,
     /// Lightest first.
@@ -172,16 +172,16 @@ pub enum SortBy {
 
 /// A date from front matter, with the text templates see.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Date {
+pub(crate) struct Date {
     /// The instant, in UTC (dates without a time are midnight), for sorting.
-    pub instant: NaiveDateTime,
+    pub(crate) instant: NaiveDateTime,
     /// As written, normalized: `2024-05-01` or RFC 3339.
-    pub text: String,
+    pub(crate) text: String,
 }
 
 impl Date {
     /// RFC 3339 (for feeds and sitemaps), midnight UTC for bare dates.
-    pub fn rfc3339(&self) -> String {
+    pub(crate) fn rfc3339(&self) -> String {
         if self.text.len() == 10 {
             format!("{}T00:00:00Z", self.text)
         } else {

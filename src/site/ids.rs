@@ -18,14 +18,14 @@ pub struct TaxonomyId(pub usize);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TermId {
     /// The taxonomy.
-    pub taxonomy: TaxonomyId,
+    pub(crate) taxonomy: TaxonomyId,
     /// The term's index in it.
-    pub index: usize,
+    pub(crate) index: usize,
 }
 
 /// A page or a section, as named by a content path (`blog/a.md`, `blog/_index.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContentRef {
+pub(crate) enum ContentRef {
     /// A page.
     Page(PageId),
     /// A section.

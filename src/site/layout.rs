@@ -3,12 +3,12 @@
 //! these lists.
 
 /// The folders of the site's own sources (a theme has the same under `themes/NAME/`).
-pub const SOURCE_FOLDERS: [&str; 5] = ["content", "static", "templates", "data", "prompts"];
+pub(crate) const SOURCE_FOLDERS: [&str; 5] = ["content", "static", "templates", "data", "prompts"];
 
 /// The folder of themes.
-pub const THEMES: &str = "themes";
+pub(crate) const THEMES: &str = "themes";
 
 /// Every folder whose files are inputs of a build: the sources and the themes.
-pub fn input_folders() -> impl Iterator<Item = &'static str> {
+pub(crate) fn input_folders() -> impl Iterator<Item = &'static str> {
     SOURCE_FOLDERS.into_iter().chain([THEMES])
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Cleans a URL path from front matter (`path`, `aliases`): no `..`, no backslashes or control
 /// characters, so it can never name a file outside the output folder. Returns `/a/b/`, or
 /// `/a/b.html` when the last segment has an extension.
-pub fn sanitize_site_path(raw: &str) -> Result<String, String> {
+pub(crate) fn sanitize_site_path(raw: &str) -> Result<String, String> {
     let trimmed = raw.trim();
     if trimmed.contains('\\') || trimmed.chars().any(char::is_control) || trimmed.contains("://") {
         return Err(format!("`{raw}` is not a site path"));
@@ -32,13 +32,13 @@ pub fn sanitize_site_path(raw: &str) -> Result<String, String> {
 }
 
 /// A path shown in messages: relative to the root when inside it.
-pub fn relative_to(path: &Path, root: &Path) -> PathBuf {
+pub(crate) fn relative_to(path: &Path, root: &Path) -> PathBuf {
     path.strip_prefix(root)
         .map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
 }
 
 /// The output file of a site path: `/a/b/` → `a/b/index.html`, `/a.html` → `a.html`.
-pub fn file_of(path: &str) -> String {
+pub(crate) fn file_of(path: &str) -> String {
     let trimmed = path.trim_start_matches('/');
     if trimmed.is_empty() || trimmed.ends_with('/') {
         format!("{trimmed}index.html")
@@ -48,14 +48,14 @@ pub fn file_of(path: &str) -> String {
 }
 
 /// The folder part of a site path's output (`/a/b/` → `a/b/`, `/a/x.html` → `a/`).
-pub fn dir_of(path: &str) -> String {
+pub(crate) fn dir_of(path: &str) -> String {
     let file = file_of(path);
     file.rfind('/')
         .map_or_else(String::new, |i| file[..=i].to_owned())
 }
 
 /// The site path of page `pager` of a listing at `base` (`/blog/`, 3 → `/blog/page/3/`).
-pub fn pager_path(base: &str, paginate_path: &str, pager: usize) -> String {
+pub(crate) fn pager_path(base: &str, paginate_path: &str, pager: usize) -> String {
     if pager <= 1 {
         base.to_owned()
     } else {
@@ -64,7 +64,7 @@ pub fn pager_path(base: &str, paginate_path: &str, pager: usize) -> String {
 }
 
 /// `url` without its query and fragment, and those.
-pub fn split_suffix(url: &str) -> (&str, &str) {
+pub(crate) fn split_suffix(url: &str) -> (&str, &str) {
     match url.find(['?', '#']) {
         Some(i) => (&url[..i], &url[i..]),
         None => (url, ""),
@@ -74,7 +74,7 @@ pub fn split_suffix(url: &str) -> (&str, &str) {
 /// The site path `url` points at from the page or file at site path `from`; `None` for other
 /// sites, `data:` and the like. Query and fragment are dropped; `.` and `..` resolved (never
 /// above the root).
-pub fn resolve_path(url: &str, from: &str) -> Option<String> {
+pub(crate) fn resolve_path(url: &str, from: &str) -> Option<String> {
     let url = url.trim();
     let (path, _) = split_suffix(url);
     if path.is_empty() || path.starts_with("//") {

@@ -23,47 +23,47 @@ use crate::state::stamp::{self, Stamp};
 
 /// One output this build produced (written, or found unchanged).
 #[derive(Debug)]
-pub struct Landed<'a> {
+pub(crate) struct Landed<'a> {
     /// Its index in the plan.
-    pub index: usize,
+    pub(crate) index: usize,
     /// Bytes written.
-    pub size: u64,
+    pub(crate) size: u64,
     /// Their hash.
-    pub hash: ContentHash,
+    pub(crate) hash: ContentHash,
     /// What its template functions read.
-    pub deps: &'a [Dep],
+    pub(crate) deps: &'a [Dep],
 }
 
 /// What a successful build records.
-pub struct BuildRecord<'a> {
+pub(crate) struct BuildRecord<'a> {
     /// The state folder.
-    pub state_dir: &'a Path,
+    pub(crate) state_dir: &'a Path,
     /// The site built.
-    pub site: &'a Site,
+    pub(crate) site: &'a Site,
     /// Its plan.
-    pub plan: &'a BuildPlan,
+    pub(crate) plan: &'a BuildPlan,
     /// The outputs produced.
-    pub produced: Vec<Landed<'a>>,
+    pub(crate) produced: Vec<Landed<'a>>,
     /// Every source file's stat and parse, for the next build.
-    pub sources: SourceCache,
+    pub(crate) sources: SourceCache,
     /// How each source file compares with the previous build.
-    pub freshness: &'a [(String, Freshness)],
+    pub(crate) freshness: &'a [(String, Freshness)],
     /// Source files of the previous build that are gone.
-    pub sources_removed: Vec<String>,
+    pub(crate) sources_removed: Vec<String>,
     /// Whether the sources' cache differs from the previous one.
-    pub sources_changed: bool,
+    pub(crate) sources_changed: bool,
     /// Whether an interrupted build's journal was found.
-    pub interrupted: bool,
+    pub(crate) interrupted: bool,
     /// The output folder (absolute).
-    pub output: PathBuf,
+    pub(crate) output: PathBuf,
     /// Whether drafts were built.
-    pub drafts: bool,
+    pub(crate) drafts: bool,
 }
 
 /// Lands `staging` and commits the build's manifest. Returns the manifest now in the state
 /// folder with its generation (the previous one, when nothing changed), for the stamp and for a
 /// resident caller.
-pub fn commit(
+pub(crate) fn commit(
     staging: Staging,
     record: BuildRecord<'_>,
     previous: Option<Manifest>,
@@ -159,18 +159,18 @@ pub fn commit(
 }
 
 /// What the stamp of a successful build records besides its manifest.
-pub struct StampInputs<'a> {
+pub(crate) struct StampInputs<'a> {
     /// Hash of the effective config, the drafts flag and the output folder.
-    pub config: ContentHash,
+    pub(crate) config: ContentHash,
     /// The walk of the source folders.
-    pub files: &'a [(String, Stat)],
+    pub(crate) files: &'a [(String, Stat)],
     /// Whether some output must be rendered on every build (a volatile template, a page whose
     /// copy is pending).
-    pub volatile: bool,
+    pub(crate) volatile: bool,
 }
 
 /// Writes the stamp of a successful build whose manifest is `manifest` (at `generation`).
-pub fn write_stamp(
+pub(crate) fn write_stamp(
     state_dir: &Path,
     site: &Site,
     (generation, manifest): (u64, &Manifest),
@@ -204,19 +204,19 @@ pub fn write_stamp(
 }
 
 /// Seconds since the epoch.
-pub fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Records when the last build (even one that had nothing to do) finished.
-pub fn write_last_build(state_dir: &Path) {
+pub(crate) fn write_last_build(state_dir: &Path) {
     let _ = std::fs::write(state_dir.join("last-build"), format!("{}\n", unix_now()));
 }
 
 /// How long ago the last build finished.
-pub fn last_build_age(state_dir: &Path) -> Option<std::time::Duration> {
+pub(crate) fn last_build_age(state_dir: &Path) -> Option<std::time::Duration> {
     let text = std::fs::read_to_string(state_dir.join("last-build")).ok()?;
     let then: i64 = text.trim().parse().ok()?;
     Some(std::time::Duration::from_secs(

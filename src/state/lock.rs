@@ -30,20 +30,7 @@ pub struct SiteLock {
     path: PathBuf,
 }
 
-impl SiteLock {
-    /// The lock file, `<state_dir>/lock`.
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
 impl Drop for SiteLock {
-    #[allow(
-        clippy::incompatible_msrv,
-        reason = "File::lock and friends are stable since 1.89; the toolchain is 1.95 and \
-                  Cargo.toml's rust-version (1.85) is due to be raised to 1.89"
-    )]
     fn drop(&mut self) {
         // Clear the record first, while still holding the lock, so a later `holder` does not
         // name a process that has finished. Errors are ignored: closing the handle releases the
@@ -63,11 +50,6 @@ impl Drop for SiteLock {
 ///
 /// [`Error::Locked`] when the site is locked and `wait` is false; [`Error::Io`] naming the folder
 /// or the lock file when they cannot be created, opened, locked or written.
-#[allow(
-    clippy::incompatible_msrv,
-    reason = "File::lock and friends are stable since 1.89; the toolchain is 1.95 and \
-              Cargo.toml's rust-version (1.85) is due to be raised to 1.89"
-)]
 pub fn acquire(state_dir: &Path, command: &str, wait: bool) -> Result<SiteLock, Error> {
     fs::create_dir_all(state_dir).map_err(|e| Error::io(state_dir, e))?;
     let path = state_dir.join(LOCK_FILE);
@@ -107,7 +89,7 @@ pub fn acquire(state_dir: &Path, command: &str, wait: bool) -> Result<SiteLock, 
 /// The record says who took the lock last and has not released it cleanly; whether that process
 /// still holds it is only known by trying to lock, as [`acquire`] does.
 #[must_use]
-pub fn holder(state_dir: &Path) -> Option<(u32, String)> {
+pub(crate) fn holder(state_dir: &Path) -> Option<(u32, String)> {
     let text = fs::read_to_string(state_dir.join(LOCK_FILE)).ok()?;
     let (pid, command) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
     let pid = pid.parse().ok()?;
@@ -184,7 +166,7 @@ mod tests {
             holder(dir.path()),
             Some((std::process::id(), "rebuild".to_owned()))
         );
-        assert!(second.path().is_file());
+        assert!(second.path.is_file());
         drop(second);
         assert!(
             dir.path().join(LOCK_FILE).is_file(),

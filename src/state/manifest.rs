@@ -19,7 +19,7 @@ use crate::diagnostics::{Error, Result};
 use crate::fs::{Durability, write_atomic};
 use crate::hash::ContentHash;
 use crate::load::source::SourceCache;
-use crate::plan::diff::Previous;
+use crate::plan::diff::{Interrupted, Previous};
 use crate::plan::reason::OutputRecords;
 
 /// Bumped whenever the manifest's shape or the meaning of its hashes changes.
@@ -71,7 +71,7 @@ pub struct Manifest {
 
 impl Manifest {
     /// What the next build's plan compares with.
-    pub fn previous(&self) -> Previous<'_> {
+    pub(crate) fn previous(&self) -> Previous<'_> {
         Previous {
             outputs: &self.outputs,
             templates: &self.templates,
@@ -134,7 +134,7 @@ pub fn read(state: &Path) -> Option<Manifest> {
 
 /// [`read`], given up (`None`) as soon as `unwanted` is set: a build reads the manifest while
 /// it finds out whether anything changed at all.
-pub fn read_unless(state: &Path, unwanted: &AtomicBool) -> Option<Manifest> {
+pub(crate) fn read_unless(state: &Path, unwanted: &AtomicBool) -> Option<Manifest> {
     if !db_path(state).exists() {
         return None;
     }
@@ -171,7 +171,8 @@ fn read_db(state: &Path, unwanted: &AtomicBool) -> rusqlite::Result<Option<Manif
     // The two tables are decoded at once, the outputs on a second connection. Builds hold the
     // site's lock, so no commit comes between the two connections' reads.
     let read_outputs = || -> rusqlite::Result<Option<OutputRecords>> {
-        let mut outputs = OutputRecords::with_capacity_and_hasher(capacity, Default::default());
+        let mut outputs =
+            OutputRecords::with_capacity_and_hasher(capacity, rustc_hash::FxBuildHasher);
         let db = open(state, false)?;
         let read = read_table(&db, "SELECT file, record FROM outputs", unwanted, |f, r| {
             outputs.insert(f, r);
@@ -182,7 +183,8 @@ fn read_db(state: &Path, unwanted: &AtomicBool) -> rusqlite::Result<Option<Manif
         let thread = std::thread::Builder::new()
             .name("state-outputs".into())
             .spawn_scoped(scope, read_outputs);
-        let mut sources = SourceCache::with_capacity_and_hasher(capacity, Default::default());
+        let mut sources =
+            SourceCache::with_capacity_and_hasher(capacity, rustc_hash::FxBuildHasher);
         let read = read_table(&db, "SELECT key, record FROM sources", unwanted, |k, r| {
             sources.insert(k, r);
         });
@@ -234,7 +236,9 @@ fn read_table<T: serde::de::DeserializeOwned>(
 /// Writes `manifest` in one transaction: every row when `delta` is `None` (a full build),
 /// else only the rows it names. Returns the new generation number, which the stamp records.
 pub fn write(state: &Path, manifest: &Manifest, delta: Option<&Delta<'_>>) -> Result<u64> {
-    let mut db = if let Ok(db) = open(state, true) { db } else {
+    let mut db = if let Ok(db) = open(state, true) {
+        db
+    } else {
         // A damaged database is derived data: start it again.
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db_path(state).display()));
@@ -299,7 +303,7 @@ fn write_rows(
 }
 
 /// The generation of the stored manifest, if it can be read.
-pub fn generation(state: &Path) -> Option<u64> {
+pub(crate) fn generation(state: &Path) -> Option<u64> {
     if !db_path(state).exists() {
         return None;
     }
@@ -307,13 +311,13 @@ pub fn generation(state: &Path) -> Option<u64> {
     meta(&db, "generation")
 }
 
-/// The output files a stopped build was replacing: `Some(None)` means all of them.
-pub fn pending(state: &Path) -> Option<Option<Vec<String>>> {
+/// The output files a stopped build was replacing.
+pub(crate) fn pending(state: &Path) -> Option<Interrupted> {
     let text = std::fs::read_to_string(pending_path(state)).ok()?;
     if text.lines().next() == Some("*") {
-        return Some(None);
+        return Some(Interrupted::Everything);
     }
-    Some(Some(
+    Some(Interrupted::Files(
         text.lines()
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
@@ -323,16 +327,20 @@ pub fn pending(state: &Path) -> Option<Option<Vec<String>>> {
 
 /// Records, durably, that the output files `files` (all of them when `None`) are about to be
 /// replaced.
-pub fn begin(state: &Path, files: Option<&[&str]>) -> Result<()> {
+pub(crate) fn begin(state: &Path, files: Option<&[&str]>) -> Result<()> {
     let text = match files {
         None => "*\n".to_owned(),
-        Some(files) => files.iter().map(|f| format!("{f}\n")).collect(),
+        Some(files) => files.iter().fold(String::new(), |mut text, f| {
+            text.push_str(f);
+            text.push('\n');
+            text
+        }),
     };
     write_atomic(&pending_path(state), text.as_bytes(), Durability::Synced)
 }
 
 /// Clears the journal once the manifest describing the new output is written.
-pub fn end(state: &Path) -> Result<()> {
+pub(crate) fn end(state: &Path) -> Result<()> {
     let path = pending_path(state);
     match std::fs::remove_file(&path) {
         Ok(()) => Ok(()),
@@ -345,6 +353,7 @@ pub fn end(state: &Path) -> Result<()> {
 mod tests {
     use super::{Delta, FORMAT, Manifest, begin, end, generation, pending, read, write};
     use crate::hash::ContentHash;
+    use crate::plan::diff::Interrupted;
     use crate::plan::reason::{Dep, Inputs, OutputRecord, Reason};
 
     #[test]
@@ -423,10 +432,13 @@ mod tests {
         begin(dir.path(), Some(&["a/index.html", "b.xml"])).unwrap();
         assert_eq!(
             pending(dir.path()),
-            Some(Some(vec!["a/index.html".to_owned(), "b.xml".to_owned()]))
+            Some(Interrupted::Files(vec![
+                "a/index.html".to_owned(),
+                "b.xml".to_owned()
+            ]))
         );
         begin(dir.path(), None).unwrap();
-        assert_eq!(pending(dir.path()), Some(None));
+        assert_eq!(pending(dir.path()), Some(Interrupted::Everything));
         end(dir.path()).unwrap();
         assert_eq!(pending(dir.path()), None);
     }

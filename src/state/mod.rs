@@ -10,25 +10,25 @@
 //! read, for the no-op check), `pending` (the journal of a build that was updating the output
 //! when it stopped), `last-build`, `lock`, `.gitignore`, `README`.
 
-pub mod commit;
+pub(crate) mod commit;
 pub mod lock;
 pub mod manifest;
-pub mod stamp;
+pub(crate) mod stamp;
 
 use std::path::{Path, PathBuf};
 
 use crate::diagnostics::{Error, Result};
 
 /// The state folder's name, in the site's root.
-pub const DIR: &str = ".sitegen";
+pub(crate) const DIR: &str = ".sitegen";
 
 /// The state folder of the site at `root`.
-pub fn dir(root: &Path) -> PathBuf {
+pub(crate) fn dir(root: &Path) -> PathBuf {
     root.join(DIR)
 }
 
 /// Creates the state folder with its `.gitignore` and README when missing.
-pub fn ensure(root: &Path) -> Result<PathBuf> {
+pub(crate) fn ensure(root: &Path) -> Result<PathBuf> {
     let dir = dir(root);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let ignore = dir.join(".gitignore");

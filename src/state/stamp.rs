@@ -16,29 +16,29 @@ use crate::load::source::Stat;
 
 /// What the last build read and wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     /// The sitegen version.
-    pub engine: String,
+    pub(crate) engine: String,
     /// Hash of the effective config, the drafts flag and the output folder.
-    pub config: ContentHash,
+    pub(crate) config: ContentHash,
     /// Hash of every source file's root-relative path and stat, in the walk's (sorted) order
     /// ([`files_hash`]): a rebuild compares this, not 10,000 decoded paths.
-    pub files: ContentHash,
+    pub(crate) files: ContentHash,
     /// Every output file with its size, sorted.
-    pub outputs: Vec<(String, u64)>,
+    pub(crate) outputs: Vec<(String, u64)>,
     /// Pages and sections in the site, for the report.
-    pub pages: usize,
+    pub(crate) pages: usize,
     /// Sections in the site.
-    pub sections: usize,
+    pub(crate) sections: usize,
     /// Whether some output must be rendered on every build.
-    pub volatile: bool,
+    pub(crate) volatile: bool,
     /// The generation of the manifest written with it: a manifest changed or damaged since
     /// means the ordinary path.
-    pub generation: u64,
+    pub(crate) generation: u64,
 }
 
 /// Reads the stamp of the state folder `state`.
-pub fn read(state: &Path) -> Option<Stamp> {
+pub(crate) fn read(state: &Path) -> Option<Stamp> {
     let bytes = std::fs::read(state.join("stamp")).ok()?;
     rmp_serde::from_slice::<Stamp>(&bytes)
         .ok()
@@ -46,7 +46,7 @@ pub fn read(state: &Path) -> Option<Stamp> {
 }
 
 /// The hash of a walk's `files`, as [`Stamp::files`] holds it.
-pub fn files_hash(files: &[(String, Stat)]) -> ContentHash {
+pub(crate) fn files_hash(files: &[(String, Stat)]) -> ContentHash {
     let mut f = crate::hash::Fingerprint::new("source-files");
     f.num(files.len() as u64);
     for (path, stat) in files {
@@ -61,7 +61,7 @@ pub fn files_hash(files: &[(String, Stat)]) -> ContentHash {
 /// Writes the stamp (after the manifest). It is renamed into place but not synced: a stamp
 /// lost or torn by a crash fails to decode, and one left from an earlier build names an older
 /// generation than the manifest's; either way the next build takes the ordinary path.
-pub fn write(state: &Path, stamp: &Stamp) -> crate::diagnostics::Result<()> {
+pub(crate) fn write(state: &Path, stamp: &Stamp) -> crate::diagnostics::Result<()> {
     use crate::diagnostics::Error;
     let bytes = rmp_serde::to_vec(stamp)
         .map_err(|e| Error::Internal(format!("cannot encode the build stamp: {e}")))?;
@@ -69,13 +69,13 @@ pub fn write(state: &Path, stamp: &Stamp) -> crate::diagnostics::Result<()> {
 }
 
 /// Removes the stamp: the next build takes the ordinary path.
-pub fn clear(state: &Path) {
+pub(crate) fn clear(state: &Path) {
     let _ = std::fs::remove_file(state.join("stamp"));
 }
 
 /// Whether nothing the last build read or wrote changed: same config, same files with the
 /// same stat, every output present with its size, nothing volatile.
-pub fn unchanged(
+pub(crate) fn unchanged(
     stamp: &Stamp,
     state: &Path,
     config: &ContentHash,

@@ -308,7 +308,9 @@ fn builds_are_reproducible() {
     if on_tmpfs {
         lay_out(&a, &files_as_listed(&a), &b);
         let mut reversed = listing(&a);
-        reversed.values_mut().for_each(|names| names.reverse());
+        for names in reversed.values_mut() {
+            names.reverse();
+        }
         assert_eq!(
             listing(&b),
             reversed,

@@ -114,7 +114,7 @@ fn apply(site: &SiteTest, edit: &Edit) {
                 let without: String = text
                     .lines()
                     .filter(|l| !l.starts_with("date ="))
-                    .map(|l| format!("{l}\n"))
+                    .flat_map(|l| [l, "\n"])
                     .collect();
                 site.write(
                     &p,
@@ -170,7 +170,7 @@ fn apply(site: &SiteTest, edit: &Edit) {
             let text: String = text
                 .lines()
                 .filter(|l| !l.starts_with("author ="))
-                .map(|l| format!("{l}\n"))
+                .flat_map(|l| [l, "\n"])
                 .collect();
             site.write("sitegen.toml", format!("{text}author = \"{w}\"\n"));
         }

@@ -134,11 +134,10 @@ fn the_checks_see_paths_in_every_form() {
 }
 
 fn rank(module: &str) -> usize {
-    RANKS
-        .iter()
-        .find(|(name, _)| *name == module).map_or_else(|| {
-            panic!("`{module}` has no rank: add it to RANKS in tests/it/layering.rs")
-        }, |(_, rank)| *rank)
+    RANKS.iter().find(|(name, _)| *name == module).map_or_else(
+        || panic!("`{module}` has no rank: add it to RANKS in tests/it/layering.rs"),
+        |(_, rank)| *rank,
+    )
 }
 
 /// Every module file of `src/` but the binary's `main.rs`.

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 /// What the server answers to one request.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// A good answer (see the module docs).
     Good,
     /// HTTP 200 with this content, as is.
@@ -58,12 +58,12 @@ pub enum Reply {
 
 impl Reply {
     /// HTTP 429 with `Retry-After: <seconds>`.
-    pub fn too_many(seconds: u64) -> Self {
+    pub(crate) fn too_many(seconds: u64) -> Self {
         Reply::TooMany(Some(seconds.to_string()))
     }
 
     /// This reply after `latency`.
-    pub fn after(self, latency: Duration) -> Step {
+    pub(crate) fn after(self, latency: Duration) -> Step {
         Step {
             latency,
             reply: self,
@@ -73,7 +73,7 @@ impl Reply {
 
 /// The server's behaviour for one request: wait `latency`, then send `reply`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Step {
+pub(crate) struct Step {
     /// How long the server takes before answering.
     pub latency: Duration,
     /// The answer.
@@ -91,7 +91,7 @@ impl From<Reply> for Step {
 
 /// A request the server received.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     /// Its number, from 0, in order of arrival.
     pub n: usize,
     /// When it arrived.
@@ -104,12 +104,12 @@ pub struct Received {
 
 impl Received {
     /// The user message.
-    pub fn user(&self) -> &str {
+    pub(crate) fn user(&self) -> &str {
         user_text(&self.body)
     }
 
     /// The ids of a batch request (`i0`, `i1`, …), empty for a single request.
-    pub fn batch_ids(&self) -> Vec<String> {
+    pub(crate) fn batch_ids(&self) -> Vec<String> {
         batch_ids(&self.body)
     }
 }
@@ -118,26 +118,26 @@ type ScriptFn = dyn Fn(&Received) -> Step + Send + Sync;
 
 /// How the server answers each request.
 #[derive(Clone)]
-pub struct Script(Arc<ScriptFn>);
+pub(crate) struct Script(Arc<ScriptFn>);
 
 impl Script {
     /// Good answers, at once.
-    pub fn good() -> Self {
+    pub(crate) fn good() -> Self {
         Self::with(|_| Reply::Good)
     }
 
     /// Request `n` gets `replies[n]`; later ones get good answers.
-    pub fn replies(replies: Vec<Reply>) -> Self {
+    pub(crate) fn replies(replies: Vec<Reply>) -> Self {
         Self::with(move |r| replies.get(r.n).cloned().unwrap_or(Reply::Good))
     }
 
     /// The step of each request chosen by a closure (of the request, with its number).
-    pub fn with<S: Into<Step>>(f: impl Fn(&Received) -> S + Send + Sync + 'static) -> Self {
+    pub(crate) fn with<S: Into<Step>>(f: impl Fn(&Received) -> S + Send + Sync + 'static) -> Self {
         Self(Arc::new(move |r| f(r).into()))
     }
 
     /// The same script, every request taking `latency` more.
-    pub fn latency(self, latency: Duration) -> Self {
+    pub(crate) fn latency(self, latency: Duration) -> Self {
         let inner = self.0;
         Self(Arc::new(move |r| {
             let mut step = inner(r);
@@ -155,7 +155,7 @@ struct Shared {
 }
 
 /// A running mock server; stops when dropped.
-pub struct MockLlm {
+pub(crate) struct MockLlm {
     port: u16,
     shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -164,7 +164,7 @@ pub struct MockLlm {
 
 impl MockLlm {
     /// Starts a server on 127.0.0.1 (a free port) answering by `script`.
-    pub fn start(script: Script) -> Self {
+    pub(crate) fn start(script: Script) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener
             .set_nonblocking(true)
@@ -205,27 +205,27 @@ impl MockLlm {
     }
 
     /// The base URL to configure: `http://127.0.0.1:PORT/v1`.
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/v1", self.port)
     }
 
     /// Requests received so far.
-    pub fn requests(&self) -> usize {
+    pub(crate) fn requests(&self) -> usize {
         self.shared.received.lock().unwrap().len()
     }
 
     /// The requests received so far, in order of arrival.
-    pub fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
     }
 
     /// The JSON bodies of the requests received so far.
-    pub fn bodies(&self) -> Vec<Value> {
+    pub(crate) fn bodies(&self) -> Vec<Value> {
         self.received().into_iter().map(|r| r.body).collect()
     }
 
     /// The most requests that were being handled at once.
-    pub fn max_in_flight(&self) -> usize {
+    pub(crate) fn max_in_flight(&self) -> usize {
         self.shared.max_in_flight.load(Ordering::SeqCst)
     }
 }
@@ -308,13 +308,11 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
             return (StatusCode::OK, "<html>not an API</html>").into_response();
         }
     };
-    let prompt_chars: usize = body["messages"]
-        .as_array()
-        .map_or(0, |m| {
-            m.iter()
-                .map(|m| m["content"].as_str().map_or(0, |s| s.chars().count()))
-                .sum()
-        });
+    let prompt_chars: usize = body["messages"].as_array().map_or(0, |m| {
+        m.iter()
+            .map(|m| m["content"].as_str().map_or(0, |s| s.chars().count()))
+            .sum()
+    });
     let completion_tokens = content.chars().count().div_ceil(4);
     let answer = json!({
         "id": format!("mock-{}", received.n),
@@ -397,7 +395,7 @@ fn good_content(body: &Value, skip: Option<&str>) -> String {
 }
 
 /// `generated: <first 40 chars of text>`.
-pub fn text_for(text: &str) -> String {
+pub(crate) fn text_for(text: &str) -> String {
     let head: String = text.chars().take(40).collect();
     format!("generated: {head}")
 }

@@ -5,6 +5,7 @@
 //! reach the server exactly as written (an HTTP client would normalize `..` and `%2e`) and
 //! bodies arrive as sent (no automatic decompression).
 
+use std::fmt::Write as _;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -109,7 +110,7 @@ impl Reply {
 async fn request(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
     let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        let _ = write!(head, "{name}: {value}\r\n");
     }
     head.push_str("\r\n");
     let exchange = async {
@@ -201,17 +202,24 @@ impl Fixture {
 }
 
 fn css() -> String {
-    (0..200)
-        .map(|i| format!(".rule-{i} {{ color: #{:06x}; margin: {i}px; }}\n", i * 4099))
-        .collect()
+    let mut css = String::new();
+    for i in 0..200 {
+        let _ = writeln!(
+            css,
+            ".rule-{i} {{ color: #{:06x}; margin: {i}px; }}",
+            i * 4099
+        );
+    }
+    css
 }
 
 fn big_html(title: &str) -> String {
     let mut html = format!("<!doctype html><html><head><title>{title}</title></head><body>");
     for i in 0..100 {
-        html.push_str(&format!(
-            "<p>Paragraph {i} of {title}, long enough to compress.</p>\n"
-        ));
+        let _ = writeln!(
+            html,
+            "<p>Paragraph {i} of {title}, long enough to compress.</p>"
+        );
     }
     html.push_str("</body></html>\n");
     html
@@ -225,7 +233,7 @@ fn big_binary() -> Vec<u8> {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            state as u8
+            state.to_le_bytes()[0]
         })
         .collect()
 }

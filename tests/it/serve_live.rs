@@ -5,6 +5,7 @@
 //! Every wait is bounded; every server is killed (by pid, through a guard) even when a test
 //! fails.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -67,7 +68,10 @@ impl Serve {
                         serve.port = rest.trim_end_matches('/').parse().unwrap();
                     }
                 }
-                Err(_) => panic!("no `serving` line within {START:?}\n{}", serve.output()),
+                Err(e) => panic!(
+                    "no `serving` line within {START:?} ({e:?})\n{}",
+                    serve.output()
+                ),
             }
         }
         serve
@@ -286,7 +290,7 @@ fn read_events(stream: TcpStream, sender: &mpsc::Sender<(String, String)>) {
             let (mut name, mut data) = (String::new(), Vec::new());
             for line in block.lines() {
                 if let Some(v) = line.strip_prefix("event:") {
-                    name = v.trim().to_owned();
+                    v.trim().clone_into(&mut name);
                 } else if let Some(v) = line.strip_prefix("data:") {
                     data.push(v.strip_prefix(' ').unwrap_or(v).to_owned());
                 }
@@ -317,7 +321,7 @@ fn collect(pipe: impl Read + Send + 'static) -> (Receiver<String>, Arc<Mutex<Str
     std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {
             let Ok(line) = line else { return };
-            all.lock().unwrap().push_str(&format!("{line}\n"));
+            let _ = writeln!(all.lock().unwrap(), "{line}");
             let _ = sender.send(line);
         }
     });

@@ -26,7 +26,7 @@ const MAX_REDIRECT_CHARS: usize = 1000;
 
 /// Fails when the deployment would break Cloudflare's limits: files per deployment, bytes per
 /// file.
-pub fn check_limits(edge: &Edge) -> Result<()> {
+pub(crate) fn check_limits(edge: &Edge) -> Result<()> {
     let limits = &edge.limits;
     let mut problems = Vec::new();
     if edge.files.len() > limits.max_files {
@@ -68,7 +68,7 @@ pub fn check_limits(edge: &Edge) -> Result<()> {
 }
 
 /// Writes Cloudflare's files into `output`.
-pub fn emit(edge: &Edge, output: &Path, warnings: &mut Vec<Diagnostic>) -> Result<()> {
+pub(crate) fn emit(edge: &Edge, output: &Path, warnings: &mut Vec<Diagnostic>) -> Result<()> {
     // Aliases: `_redirects` while it has room, the worker's redirect map for the rest.
     let (in_file, in_worker): (Vec<_>, Vec<_>) = {
         let mut in_file = Vec::new();

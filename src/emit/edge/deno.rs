@@ -8,7 +8,7 @@ use super::model::{Edge, HANDLERS_JS};
 use crate::diagnostics::Result;
 
 /// Writes `main.ts` and `_deno/` into `output`.
-pub fn emit(edge: &Edge, output: &Path) -> Result<()> {
+pub(crate) fn emit(edge: &Edge, output: &Path) -> Result<()> {
     let tree = Tree::new(&output.join("_deno"))?;
     tree.write("handlers.js", HANDLERS_JS.as_bytes())?;
     tree.write("site.js", edge.site_js(&edge.redirects).as_bytes())?;

@@ -38,7 +38,7 @@ use model::{Edge, PLATFORM_FILES, SEARCH_INDEX, SiteFile};
 /// search index with the `copy` generated for the pages), and removes those of targets no
 /// longer configured. The build's stamp is written after them, so a build stopped meanwhile is
 /// followed by one that writes them again.
-pub fn emit(
+pub(crate) fn emit(
     site: &Site,
     copy: &CopySet,
     output: &Path,

@@ -17,16 +17,16 @@ use crate::site::paths::sanitize_site_path;
 pub const HANDLERS_JS: &str = include_str!("handlers/handlers.js");
 
 /// `Cache-Control` of fingerprinted files.
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// `Cache-Control` of HTML pages.
-pub const REVALIDATE: &str = "no-cache";
+pub(crate) const REVALIDATE: &str = "no-cache";
 /// The file the `search` handler reads, at the output's root.
-pub const SEARCH_INDEX: &str = "search-index.json";
+pub(crate) const SEARCH_INDEX: &str = "search-index.json";
 /// The environment variable that overrides `edge.fresh_source`.
-pub const FRESH_ENV: &str = "SITEGEN_FRESH_SOURCE";
+pub(crate) const FRESH_ENV: &str = "SITEGEN_FRESH_SOURCE";
 
 /// Top-level names of the output folder that belong to a target, never to the site.
-pub const PLATFORM_FILES: [(&str, Option<EdgeTarget>); 12] = [
+pub(crate) const PLATFORM_FILES: [(&str, Option<EdgeTarget>); 12] = [
     ("_headers", None),
     ("_redirects", None),
     ("_worker.js", Some(EdgeTarget::Cloudflare)),
@@ -43,64 +43,64 @@ pub const PLATFORM_FILES: [(&str, Option<EdgeTarget>); 12] = [
 
 /// A file of the built site, as the platforms will serve it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SiteFile {
+pub(crate) struct SiteFile {
     /// Relative to the output folder, with `/`.
-    pub path: String,
+    pub(crate) path: String,
     /// Its size in bytes.
-    pub size: u64,
+    pub(crate) size: u64,
 }
 
 /// An edge route, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
+pub(crate) struct Route {
     /// The site path, or a prefix ending in `*`.
-    pub path: String,
+    pub(crate) path: String,
     /// `search`, `fresh`, or the key of a custom handler (its file, relative to the site).
-    pub handler: String,
+    pub(crate) handler: String,
 }
 
 /// A handler module of the site, bundled as is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Custom {
+pub(crate) struct Custom {
     /// Its file relative to the site (`edge/hello.js`): the name routes use.
-    pub key: String,
+    pub(crate) key: String,
     /// The module's file name in the emitted code (`edge-hello.js`).
-    pub module: String,
+    pub(crate) module: String,
     /// Its source.
-    pub source: Vec<u8>,
+    pub(crate) source: Vec<u8>,
 }
 
 /// Everything the targets need, computed once per build.
 #[derive(Debug)]
-pub struct Edge {
+pub(crate) struct Edge {
     /// The configured targets.
-    pub targets: BTreeSet<EdgeTarget>,
+    pub(crate) targets: BTreeSet<EdgeTarget>,
     /// The files of the built site (not the platforms' files), sorted.
-    pub files: Vec<SiteFile>,
+    pub(crate) files: Vec<SiteFile>,
     /// Edge routes: exact paths first, then prefixes, longest first.
-    pub routes: Vec<Route>,
+    pub(crate) routes: Vec<Route>,
     /// The site's handler modules that routes name.
-    pub custom: Vec<Custom>,
+    pub(crate) custom: Vec<Custom>,
     /// Aliases and section redirects: (from, to), sorted, as URL paths (percent-encoded).
-    pub redirects: Vec<(String, String)>,
+    pub(crate) redirects: Vec<(String, String)>,
     /// Headers sent with every response (CSP, nosniff, …).
-    pub security: Vec<(String, String)>,
+    pub(crate) security: Vec<(String, String)>,
     /// Where the `search` handler finds its index, when some route uses it.
-    pub search_index: Option<String>,
+    pub(crate) search_index: Option<String>,
     /// `edge.fresh_source`.
-    pub fresh_source: Option<String>,
+    pub(crate) fresh_source: Option<String>,
     /// The limits to check.
-    pub limits: EdgeLimits,
+    pub(crate) limits: EdgeLimits,
     /// The site's title, for names.
-    pub name: String,
+    pub(crate) name: String,
     /// Platform file names that are the site's own static files (left alone).
-    pub site_owned: HashSet<String>,
+    pub(crate) site_owned: HashSet<String>,
     output: PathBuf,
 }
 
 impl Edge {
     /// Resolves the routes and redirects of `site` and lists the files of `output`.
-    pub fn new(site: &Site, output: &Path) -> Result<Self> {
+    pub(crate) fn new(site: &Site, output: &Path) -> Result<Self> {
         let config = &site.config.edge;
         let mut problems = Vec::new();
         let mut routes = Vec::new();
@@ -216,7 +216,7 @@ impl Edge {
     }
 
     /// The object the handlers read (`site.js`), with the redirects this target does in code.
-    pub fn site_object(&self, redirects: &[(String, String)]) -> Value {
+    pub(crate) fn site_object(&self, redirects: &[(String, String)]) -> Value {
         let routes: Vec<Value> = self
             .routes
             .iter()
@@ -246,7 +246,7 @@ impl Edge {
     }
 
     /// `site.js`: the site object as a module.
-    pub fn site_js(&self, redirects: &[(String, String)]) -> String {
+    pub(crate) fn site_js(&self, redirects: &[(String, String)]) -> String {
         let object = serde_json::to_string_pretty(&self.site_object(redirects)).unwrap_or_default();
         format!(
             "// Generated by sitegen: what the edge handlers need to know about the site (routes,\n\
@@ -257,7 +257,7 @@ impl Edge {
 
     /// The import lines and the `custom` object of an entry point whose modules are in `dir`
     /// (`./custom`), for the custom handlers in `keys` (all when `None`).
-    pub fn custom_imports(&self, dir: &str, keys: Option<&[&str]>) -> (String, String) {
+    pub(crate) fn custom_imports(&self, dir: &str, keys: Option<&[&str]>) -> (String, String) {
         let mut imports = String::new();
         let mut object = String::from("{");
         for (i, c) in self.custom.iter().enumerate() {
@@ -272,7 +272,7 @@ impl Edge {
     }
 
     /// The name of the function (Netlify, Vercel) that runs `handler`.
-    pub fn function_name(&self, handler: &str) -> String {
+    pub(crate) fn function_name(&self, handler: &str) -> String {
         match handler {
             "search" | "fresh" => handler.to_owned(),
             key => self.custom.iter().find(|c| c.key == key).map_or_else(
@@ -287,7 +287,7 @@ impl Edge {
 
     /// The `_headers` file (Cloudflare's and Netlify's format): security headers on every path,
     /// revalidation of HTML, immutable caching of fingerprinted files within the rule budget.
-    pub fn headers_file(&self, warnings: &mut Vec<Diagnostic>) -> String {
+    pub(crate) fn headers_file(&self, warnings: &mut Vec<Diagnostic>) -> String {
         let mut text = String::from(
             "# Generated by sitegen: response headers (Cloudflare and Netlify). Rebuilt with the site.\n\
              # Every response: the content security policy and the usual security headers.\n/*\n",
@@ -322,7 +322,7 @@ impl Edge {
 
 /// Whether a file name carries a content hash (`site.0123abcd.css`): `.` + 8 or more lowercase
 /// hex digits + `.`.
-pub fn is_fingerprinted(path: &str) -> bool {
+pub(crate) fn is_fingerprinted(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     let bytes = name.as_bytes();
     let mut i = 0;
@@ -350,7 +350,7 @@ pub(super) fn is_html(path: &str) -> bool {
 /// `_headers` patterns that cover the fingerprinted files and nothing else: for each file, the
 /// broadest `/dir/*.ext` whose every match is fingerprinted, else the file itself. Keeps at most
 /// `budget` patterns (those covering most files); returns them and how many files were left out.
-pub fn immutable_patterns(files: &[SiteFile], budget: usize) -> (Vec<String>, usize) {
+pub(crate) fn immutable_patterns(files: &[SiteFile], budget: usize) -> (Vec<String>, usize) {
     // (folder prefix, extension) → (files, fingerprinted files); a pattern `/dir/*.ext` matches
     // files at any depth below `dir/`.
     let mut counts: HashMap<(&str, &str), (usize, usize)> = HashMap::new();
@@ -401,7 +401,7 @@ pub fn immutable_patterns(files: &[SiteFile], budget: usize) -> (Vec<String>, us
 
 /// At most `budget` rules (each at most `max_len` characters) covering `paths`: exact paths
 /// while they fit, else prefixes (`/blog/*`), shorter and shorter, down to `/*`.
-pub fn collapse(paths: &[String], budget: usize, max_len: usize) -> Vec<String> {
+pub(crate) fn collapse(paths: &[String], budget: usize, max_len: usize) -> Vec<String> {
     let rules: BTreeSet<String> = paths.iter().cloned().collect();
     let fits = |rules: &BTreeSet<String>| {
         rules.len() <= budget.max(1) && rules.iter().all(|r| r.len() <= max_len)
@@ -583,7 +583,7 @@ pub(super) fn security_headers(site: &Site) -> Vec<(String, String)> {
 /// The default policy: the site's own origin (and its `base_url`'s, whose absolute links the
 /// templates print) for scripts, styles and fonts; images from anywhere over HTTPS; no plugins,
 /// no framing by other sites.
-pub fn default_csp(base_url: &str) -> String {
+pub(crate) fn default_csp(base_url: &str) -> String {
     let origin = base_url
         .split_once("://")
         .filter(|(scheme, _)| *scheme == "https" || *scheme == "http")
@@ -601,7 +601,7 @@ pub fn default_csp(base_url: &str) -> String {
 }
 
 /// Percent-encodes what a URL path cannot hold as is (spaces, non-ASCII), as `URL` would.
-pub fn encode_path(path: &str) -> String {
+pub(crate) fn encode_path(path: &str) -> String {
     use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
     const PATH: &AsciiSet = &CONTROLS
         .add(b' ')
@@ -620,12 +620,12 @@ pub fn encode_path(path: &str) -> String {
 }
 
 /// A JavaScript string literal.
-pub fn js_string(text: &str) -> String {
+pub(crate) fn js_string(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
 /// An anchored regular expression (Vercel's PCRE, JavaScript's) for a route path.
-pub fn route_regex(path: &str) -> String {
+pub(crate) fn route_regex(path: &str) -> String {
     let escape = |s: &str| {
         s.chars().fold(String::new(), |mut out, c| {
             if "\\^$.|?*+()[]{}".contains(c) {

@@ -14,7 +14,7 @@ use crate::config::EdgeTarget;
 use crate::diagnostics::{Diagnostic, Result};
 
 /// Writes Netlify's files into `output`.
-pub fn emit(edge: &Edge, output: &Path, warnings: &mut Vec<Diagnostic>) -> Result<()> {
+pub(crate) fn emit(edge: &Edge, output: &Path, warnings: &mut Vec<Diagnostic>) -> Result<()> {
     let shared = edge.targets.contains(&EdgeTarget::Cloudflare);
     let too_many = edge.redirects.len() > edge.limits.netlify_max_redirects;
     let in_function: &[(String, String)] = if shared || too_many {

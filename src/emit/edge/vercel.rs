@@ -17,7 +17,7 @@ use crate::diagnostics::{Diagnostic, Result};
 const BYPASS: &str = "x-sitegen-static";
 
 /// Writes `.vercel/output/` into `output`.
-pub fn emit(edge: &Edge, output: &Path, warnings: &mut Vec<Diagnostic>) -> Result<()> {
+pub(crate) fn emit(edge: &Edge, output: &Path, warnings: &mut Vec<Diagnostic>) -> Result<()> {
     let skip_functions = json!([{ "type": "header", "key": BYPASS }]);
     let mut head: Vec<Value> = vec![json!({
         "src": "^/.*$",

@@ -5,25 +5,25 @@
 //! result. `SiteTest::example("blog")` copies `examples/blog`; [`snapshot`] renders a whole output
 //! tree as one text and compares it with `tests/snapshots/`.
 
-pub mod snapshot;
+pub(crate) mod snapshot;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The fixtures folder.
-pub fn fixtures() -> PathBuf {
+pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// A site under test in a temporary folder.
-pub struct SiteTest {
+pub(crate) struct SiteTest {
     dir: tempfile::TempDir,
 }
 
 /// What one run of the binary did.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -31,7 +31,7 @@ pub struct Run {
 
 impl Run {
     #[track_caller]
-    pub fn assert_ok(&self) -> &Self {
+    pub(crate) fn assert_ok(&self) -> &Self {
         assert_eq!(
             self.code, 0,
             "expected success\nstdout:\n{}\nstderr:\n{}",
@@ -41,7 +41,7 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn assert_code(&self, code: i32) -> &Self {
+    pub(crate) fn assert_code(&self, code: i32) -> &Self {
         assert_eq!(
             self.code, code,
             "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
@@ -51,7 +51,7 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
+    pub(crate) fn assert_stderr_contains(&self, needle: &str) -> &Self {
         assert!(
             self.stderr.contains(needle),
             "stderr lacks {needle:?}:\n{}",
@@ -60,14 +60,14 @@ impl Run {
         self
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(self.stdout.trim())
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
 /// Runs `sitegen ARGS` in `dir`.
-pub fn sitegen(dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn sitegen(dir: &Path, args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_sitegen"))
         .args(args)
         .current_dir(dir)
@@ -82,7 +82,7 @@ pub fn sitegen(dir: &Path, args: &[&str]) -> Run {
 }
 
 /// Copies a folder recursively.
-pub fn copy_tree(from: &Path, to: &Path) {
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from) {
         let entry = entry.unwrap();
         let target = to.join(entry.path().strip_prefix(from).unwrap());
@@ -96,21 +96,21 @@ pub fn copy_tree(from: &Path, to: &Path) {
 
 impl SiteTest {
     /// An empty site folder.
-    pub fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
         }
     }
 
     /// A copy of `tests/fixtures/NAME`.
-    pub fn fixture(name: &str) -> Self {
+    pub(crate) fn fixture(name: &str) -> Self {
         let test = Self::empty();
         copy_tree(&fixtures().join(name), test.root());
         test
     }
 
     /// A copy of `examples/NAME`, without the output and state of a build made in place.
-    pub fn example(name: &str) -> Self {
+    pub(crate) fn example(name: &str) -> Self {
         let test = Self::empty();
         let from = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples")
@@ -131,22 +131,22 @@ impl SiteTest {
         test
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn output(&self) -> PathBuf {
+    pub(crate) fn output(&self) -> PathBuf {
         self.root().join("public")
     }
 
-    pub fn write(&self, path: &str, text: impl AsRef<[u8]>) -> &Self {
+    pub(crate) fn write(&self, path: &str, text: impl AsRef<[u8]>) -> &Self {
         let path = self.root().join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
         self
     }
 
-    pub fn remove(&self, path: &str) -> &Self {
+    pub(crate) fn remove(&self, path: &str) -> &Self {
         let path = self.root().join(path);
         if path.is_dir() {
             std::fs::remove_dir_all(path).unwrap();
@@ -157,37 +157,37 @@ impl SiteTest {
     }
 
     /// Runs `sitegen ARGS` in the site's folder.
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         sitegen(self.root(), args)
     }
 
-    pub fn build(&self) -> Run {
+    pub(crate) fn build(&self) -> Run {
         self.run(&["build", "--quiet"])
     }
 
-    pub fn check(&self) -> Run {
+    pub(crate) fn check(&self) -> Run {
         self.run(&["check", "--quiet"])
     }
 
     /// A file of the output.
     #[track_caller]
-    pub fn read(&self, path: &str) -> String {
+    pub(crate) fn read(&self, path: &str) -> String {
         let path = self.output().join(path);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
-    pub fn exists(&self, path: &str) -> bool {
+    pub(crate) fn exists(&self, path: &str) -> bool {
         self.output().join(path).exists()
     }
 
     /// Every file of the output with its bytes, by sorted path.
-    pub fn tree(&self) -> BTreeMap<String, Vec<u8>> {
+    pub(crate) fn tree(&self) -> BTreeMap<String, Vec<u8>> {
         tree_of(&self.output())
     }
 }
 
 /// Every file under `dir` with its bytes.
-pub fn tree_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn tree_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     if !dir.exists() {
         return files;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// How much of each file a snapshot holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detail {
+pub(crate) enum Detail {
     /// Text files in full, binaries as their size and hash.
     Full,
     /// Every file as its size and hash: for sites too large to read in a diff.
@@ -31,7 +31,7 @@ fn text_of<'a>(path: &str, bytes: &'a [u8]) -> Option<&'a str> {
 }
 
 /// The snapshot of a tree (relative path → bytes, as `support::tree_of` gives it).
-pub fn render(tree: &BTreeMap<String, Vec<u8>>, detail: Detail) -> String {
+pub(crate) fn render(tree: &BTreeMap<String, Vec<u8>>, detail: Detail) -> String {
     let mut out = String::new();
     for (path, bytes) in tree {
         if let Some(text) = text_of(path, bytes).filter(|_| detail == Detail::Full) {
@@ -49,13 +49,13 @@ pub fn render(tree: &BTreeMap<String, Vec<u8>>, detail: Detail) -> String {
 }
 
 /// `tests/snapshots/NAME.txt`.
-pub fn file(name: &str) -> PathBuf {
+pub(crate) fn file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/snapshots/{name}.txt"))
 }
 
 /// Compares `actual` with the snapshot `name`, or writes it under `SITEGEN_BLESS=1`.
 #[track_caller]
-pub fn assert_snapshot(name: &str, actual: &str) {
+pub(crate) fn assert_snapshot(name: &str, actual: &str) {
     let file = file(name);
     let expected = std::fs::read_to_string(&file).ok();
     if std::env::var_os("SITEGEN_BLESS").is_some() {
@@ -70,11 +70,12 @@ pub fn assert_snapshot(name: &str, actual: &str) {
     let Some(expected) = expected else {
         panic!("no snapshot {}: {how}", file.display());
     };
-    assert!(expected == actual, 
+    assert!(
+        expected == actual,
         "the output differs from {}:\n{}\n{how}",
         file.display(),
         differences(&expected, actual)
-    )
+    );
 }
 
 /// The files of a snapshot: path → (header, text), read back with the byte counts.
@@ -141,7 +142,7 @@ fn differences(expected: &str, actual: &str) -> String {
 }
 
 /// The first line where `expected` and `actual` differ, with two lines before and three after.
-pub fn first_difference(what: &str, expected: &str, actual: &str) -> String {
+pub(crate) fn first_difference(what: &str, expected: &str, actual: &str) -> String {
     let old: Vec<&str> = expected.lines().collect();
     let new: Vec<&str> = actual.lines().collect();
     let at = old.iter().zip(&new).take_while(|(a, b)| a == b).count();

@@ -199,51 +199,27 @@ pub(crate) fn sanitize_html(html: &str) -> String {
     SANITIZER.clean(html).to_string()
 }
 
-/// The text of sanitized HTML: tags dropped, entities decoded (those the sanitizer writes).
+/// The text of sanitized HTML: tags dropped, entities decoded.
 fn text_of(html: &str) -> String {
-    let mut text = String::with_capacity(html.len());
+    let mut tagless = String::with_capacity(html.len());
     let mut rest = html;
-    while let Some(c) = rest.chars().next() {
-        match c {
-            '<' => {
-                // Skip the tag; `>` may appear inside a quoted attribute value.
-                let mut quoted = false;
-                let end = rest
-                    .char_indices()
-                    .find(|&(_, c)| {
-                        if c == '"' {
-                            quoted = !quoted;
-                        }
-                        c == '>' && !quoted
-                    })
-                    .map_or(rest.len(), |(i, _)| i + 1);
-                rest = &rest[end..];
-            }
-            '&' => {
-                let entity = rest.find(';').filter(|&i| i <= 10).map(|i| &rest[..=i]);
-                let decoded = match entity {
-                    Some("&amp;") => '&',
-                    Some("&lt;") => '<',
-                    Some("&gt;") => '>',
-                    Some("&quot;") => '"',
-                    Some("&#39;" | "&apos;") => '\'',
-                    Some("&nbsp;") => '\u{a0}',
-                    _ => {
-                        text.push('&');
-                        rest = &rest[1..];
-                        continue;
-                    }
-                };
-                text.push(decoded);
-                rest = &rest[entity.map_or(1, str::len)..];
-            }
-            c => {
-                text.push(c);
-                rest = &rest[c.len_utf8()..];
-            }
-        }
+    while let Some(start) = rest.find('<') {
+        tagless.push_str(&rest[..start]);
+        // Skip the tag; `>` may appear inside a quoted attribute value.
+        let mut quoted = false;
+        let end = rest[start..]
+            .char_indices()
+            .find(|&(_, c)| {
+                if c == '"' {
+                    quoted = !quoted;
+                }
+                c == '>' && !quoted
+            })
+            .map_or(rest.len(), |(i, _)| start + i + 1);
+        rest = &rest[end..];
     }
-    text
+    tagless.push_str(rest);
+    html_escape::decode_html_entities(&tagless).into_owned()
 }
 
 /// An email address.

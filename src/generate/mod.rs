@@ -2,7 +2,7 @@
 //!
 //! Pages and collections declare generated fields (field → prompt + variables). For each,
 //! the plan renders the prompt into a [`Job`] whose [`Job::key`] names the result in the cache
-//! of `.sitegen/generations.sqlite` ([`crate::state::generations`]). Cache misses go through
+//! of `.sitegen/generations.sqlite` ([`store`]). Cache misses go through
 //! the [`queue`]: per provider a concurrency limit, requests- and tokens-per-minute limits,
 //! timeouts, retries with jittered exponential backoff, a circuit breaker, budgets, and
 //! batching of small jobs of one prompt N to a request. Every answer is checked

@@ -2,14 +2,14 @@
 //! browsers whenever a source changes.
 //!
 //! ```text
-//! watch (notify) ──► builder thread: build::run (incremental) ──► reload::Hub ──► SSE ──► browsers
+//! watch (notify) ──► builder thread: build::build (incremental) ──► reload::Hub ──► SSE ──► browsers
 //!                                      │ writes                                      ▲
 //!                                      ▼                                             │
 //!                              preview output folder ◄── server (axum): files + reload script
 //! ```
 //!
 //! - [`watch`] says which sources changed, batched.
-//! - The builder thread runs the one build path ([`crate::build::run`], incremental, exactly
+//! - The builder thread runs the one build path ([`crate::build::build`], incremental, exactly
 //!   what `sitegen build` runs) into a preview output folder of its own, so `public/` is never
 //!   touched, then tells the [`reload::Hub`] what the browsers should do.
 //! - [`server`] serves the output folder; [`reload`] adds `GET /__sitegen/events` and the

@@ -71,11 +71,13 @@ pub(crate) fn prepare(options: &Options, resident: &mut Resident) -> Result<Prep
     let (setup, config) = Setup::read(options)?;
     let mut prior = Prior::read(&setup, options, resident);
     let sources = resident.sources(&setup.root, setup.theme.folder_name());
+    tracing::info!(elapsed = ?started.elapsed(), "walked");
     if let Some(stamp) = prior.unchanged(&setup, &sources) {
         resident.walked(setup.theme.folder_name(), sources);
         return Ok(Prepared::Unchanged(Box::new((setup, stamp, started))));
     }
     let (mut previous, folder) = prior.take(&setup, options, resident);
+    tracing::info!(elapsed = ?started.elapsed(), "read the build state");
     let cache = previous.as_mut().map(|m| std::mem::take(&mut m.sources));
     let mut warnings = setup.warnings.clone();
     let cache = cache.unwrap_or_default();
@@ -172,6 +174,7 @@ pub(crate) fn finish(
     };
     tracing::info!(elapsed = ?ready.started.elapsed(), files = sink.files_written(), "rendered");
     let report = ready.record(sink, &produced, resident)?;
+    tracing::info!(elapsed = ?ready.started.elapsed(), "done");
     resident.walked(
         ready.setup.theme.folder_name(),
         std::mem::take(&mut ready.sources),

@@ -169,8 +169,9 @@ impl Prior {
     }
 
     /// The last build's manifest, when it built into the same output the same way; and the
-    /// check of its output files. The stamp is cleared: until this build succeeds, the next
-    /// one takes the ordinary path.
+    /// output folder, whose files the last build wrote are checked on a thread of their own
+    /// while the site loads. The stamp is cleared: until this build succeeds, the next one
+    /// takes the ordinary path.
     pub(crate) fn take(
         &mut self,
         setup: &Setup,
@@ -178,10 +179,10 @@ impl Prior {
         resident: &mut Resident,
     ) -> (Option<Manifest>, OutputFolder) {
         stamp::clear(&setup.state_dir);
-        let check = self
-            .stamp
-            .take()
-            .map(|s| OutputFolder::check_in_background(&setup.output, s.outputs));
+        let folder = match self.stamp.take() {
+            Some(stamp) => OutputFolder::check_in_background(&setup.output, stamp.outputs),
+            None => OutputFolder::new(&setup.output),
+        };
         let kept = resident.take_manifest(&setup.state_dir);
         let manifest = if self.wanted {
             kept.or_else(|| match self.reading.take() {
@@ -192,9 +193,6 @@ impl Prior {
         } else {
             None
         };
-        let folder = check
-            .and_then(|c| c.join().ok())
-            .unwrap_or_else(|| OutputFolder::new(&setup.output));
         (manifest, folder)
     }
 }

@@ -7,6 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 
@@ -147,15 +149,20 @@ fn decide(
     }
 }
 
+/// The last build's files with their sizes, and those of them found missing or changed.
+type Checked = (
+    rustc_hash::FxHashMap<String, u64>,
+    rustc_hash::FxHashSet<String>,
+);
+
 /// The output folder, and what is known of the files the last build left in it.
 #[derive(Debug)]
 pub(crate) struct OutputFolder {
     dir: PathBuf,
-    /// The last build's files with their sizes, and those of them found missing or changed.
-    checked: Option<(
-        rustc_hash::FxHashMap<String, u64>,
-        rustc_hash::FxHashSet<String>,
-    )>,
+    /// The check of the last build's files, running on a thread of its own until the first
+    /// question needs its answer.
+    running: Mutex<Option<JoinHandle<Checked>>>,
+    checked: OnceLock<Option<Checked>>,
 }
 
 impl OutputFolder {
@@ -163,29 +170,42 @@ impl OutputFolder {
     pub(crate) fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_path_buf(),
-            checked: None,
+            running: Mutex::new(None),
+            checked: OnceLock::new(),
         }
     }
 
     /// Starts checking, on a thread of its own, that the files `expected` (with their sizes)
     /// are in `dir`: at 10,000 outputs the stat calls take as long as loading the site, which
-    /// they now run beside.
-    pub(crate) fn check_in_background(
-        dir: &Path,
-        expected: Vec<(String, u64)>,
-    ) -> std::thread::JoinHandle<Self> {
-        let dir = dir.to_path_buf();
-        std::thread::spawn(move || {
+    /// they run beside. The first question waits for the check.
+    pub(crate) fn check_in_background(dir: &Path, expected: Vec<(String, u64)>) -> Self {
+        let folder = dir.to_path_buf();
+        let running = std::thread::spawn(move || {
             let bad = expected
                 .iter()
-                .filter(|(file, size)| !stat_matches(&dir.join(file), *size))
+                .filter(|(file, size)| !stat_matches(&folder.join(file), *size))
                 .map(|(file, _)| file.clone())
                 .collect();
-            Self {
-                dir,
-                checked: Some((expected.into_iter().collect(), bad)),
-            }
-        })
+            (expected.into_iter().collect(), bad)
+        });
+        Self {
+            running: Mutex::new(Some(running)),
+            ..Self::new(dir)
+        }
+    }
+
+    /// The background check's result, once it is done.
+    fn checked(&self) -> Option<&Checked> {
+        self.checked
+            .get_or_init(|| {
+                let running = self
+                    .running
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                running.and_then(|thread| thread.join().ok())
+            })
+            .as_ref()
     }
 
     /// Whether the folder exists.
@@ -195,7 +215,7 @@ impl OutputFolder {
 
     /// Whether `file` is in the folder with `size` bytes.
     pub(crate) fn intact(&self, file: &str, size: u64) -> bool {
-        match &self.checked {
+        match self.checked() {
             Some((expected, bad)) if expected.get(file) == Some(&size) => !bad.contains(file),
             _ => stat_matches(&self.dir.join(file), size),
         }

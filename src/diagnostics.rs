@@ -287,6 +287,34 @@ impl Error {
     }
 }
 
+/// What a caught panic said.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
+}
+
+/// Runs `work` for the output `file`; a panic in it (a bug of sitegen's or of a dependency's,
+/// met on some input) becomes an error naming the output, so one page cannot crash the build.
+pub(crate) fn guarded<T>(
+    stage: &str,
+    file: &str,
+    work: impl FnOnce() -> T,
+) -> Result<T, Diagnostic> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|panic| {
+        Diagnostic::error(format!(
+            "{stage} of `{file}` failed: sitegen crashed on it ({})",
+            panic_message(&*panic)
+        ))
+        .with_help(
+            "this is a bug: please report it with the source of this output; \
+             until then, change or remove what the output is made of",
+        )
+    })
+}
+
 /// The messages of an error and of its sources, one per line (tera's errors nest the culprit).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -311,6 +339,17 @@ pub(crate) fn sort(diagnostics: &mut [Diagnostic]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_panic_becomes_an_error_naming_the_output() {
+        let d = super::guarded("post-processing", "blog/a/index.html", || -> u8 {
+            panic!("minifier fell over")
+        })
+        .unwrap_err();
+        assert!(d.message.contains("blog/a/index.html"), "{}", d.message);
+        assert!(d.message.contains("minifier fell over"), "{}", d.message);
+        assert_eq!(super::guarded("render", "x", || 7).unwrap(), 7);
+    }
+
     use super::{Diagnostic, line_column};
 
     #[test]

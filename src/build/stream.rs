@@ -13,7 +13,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::build::Progress;
-use crate::diagnostics::{Diagnostic, Error, Result};
+use crate::diagnostics::{Diagnostic, Error, Result, guarded};
 use crate::emit::Sink;
 use crate::generate::copy::CopySet;
 use crate::hash::ContentHash;
@@ -110,7 +110,10 @@ pub(crate) fn produce(stages: &Stages<'_>, progress: &dyn Progress) -> Result<Pr
                   rendered: Result<Rendered, Vec<Diagnostic>>|
      -> Result<Done> {
         let rendered = rendered.map_err(Error::Site)?;
-        let processed = post.process(&planned.file, &planned.path, rendered.text);
+        let processed = guarded("post-processing", &planned.file, || {
+            post.process(&planned.file, &planned.path, rendered.text)
+        })
+        .map_err(|d| Error::Site(vec![d]))?;
         let bytes = processed.bytes;
         let (size, hash) = (bytes.len() as u64, ContentHash::of(&bytes));
         sink.write(&planned.file, bytes, &hash)?;
@@ -132,7 +135,8 @@ pub(crate) fn produce(stages: &Stages<'_>, progress: &dyn Progress) -> Result<Pr
     let one = |&i: &usize| {
         if i < renders {
             let planned = &outputs.renders[i];
-            finish(i, planned, renderer.render(planned))
+            let rendered = guarded("rendering", &planned.file, || renderer.render(planned));
+            finish(i, planned, rendered.unwrap_or_else(|d| Err(vec![d])))
         } else {
             let copied = &outputs.copies[i - renders - deferred];
             let size = match &copied.bytes {
@@ -189,7 +193,10 @@ pub(crate) fn produce(stages: &Stages<'_>, progress: &dyn Progress) -> Result<Pr
             .par_iter()
             .map(|&i| {
                 let planned = &outputs.deferred[i - renders];
-                finish(i, planned, renderer.render_feed(planned, &contents))
+                let rendered = guarded("rendering", &planned.file, || {
+                    renderer.render_feed(planned, &contents)
+                });
+                finish(i, planned, rendered.unwrap_or_else(|d| Err(vec![d])))
             })
             .collect();
         let (feeds, problems) = sort_out(results)?;

@@ -165,7 +165,11 @@ pub fn run(options: &Preview, terminal: &Arc<dyn Terminal>) -> Result<()> {
     let (closing_tx, closing) = signal::channel(false);
     let hub = Arc::new(Hub::new(closing));
     // Watch before the first build, so an edit made while it runs is not missed.
-    let watch = Watch::new(&root, &[output.clone(), state_dir.clone()])?;
+    let watch = Watch::new(
+        &root,
+        &[output.clone(), state_dir.clone()],
+        options.build.config_file.as_deref(),
+    )?;
     let stopper = watch.stopper();
     let mut builder = Builder {
         options: build_options,
@@ -407,11 +411,7 @@ impl Builder {
             build::build(options, &Quiet, &mut self.resident)
         }))
         .unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let what = crate::diagnostics::panic_message(&*panic);
             Err(Error::Internal(format!("the build panicked: {what}")))
         });
         // Whatever the build wrote is served from now on (before any browser is told).

@@ -137,7 +137,7 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         write_site(dir.path());
-        let loaded = sitegen::config::load(dir.path(), &[]).unwrap();
+        let loaded = sitegen::config::load(dir.path(), None, &[]).unwrap();
         let site = sitegen::load::load(
             dir.path(),
             loaded.config,

@@ -25,6 +25,10 @@ struct Cli {
     /// More log output (repeat for more); `RUST_LOG` works too.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// The config file to read, relative to the site's folder, instead of the first of
+    /// sitegen.toml, zola.toml and config.toml there (Zola's `--config`).
+    #[arg(short, long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +80,9 @@ enum Command {
         /// Override a config value for this run: a dotted key and a TOML value (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        /// The site's URL for this run: `--set base_url="URL"` (Zola's `--base-url`).
+        #[arg(short = 'u', long, value_name = "URL")]
+        base_url: Option<String>,
         /// Include pages marked `draft = true`.
         #[arg(long)]
         drafts: bool,
@@ -122,6 +129,9 @@ struct SiteArgs {
     /// Override a config value for this run: a dotted key and a TOML value (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    /// The site's URL for this run: `--set base_url="URL"` (Zola's `--base-url`).
+    #[arg(short = 'u', long, value_name = "URL")]
+    base_url: Option<String>,
     /// Include pages marked `draft = true`.
     #[arg(long)]
     drafts: bool,
@@ -212,6 +222,7 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    let config = cli.config.as_ref();
     match cli.command {
         Command::Init { dir } => match command::init::init(&dir) {
             Ok(()) => {
@@ -224,18 +235,19 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e, Format::Text),
         },
-        Command::Build { site, build } => run(&site, Some(&build), None),
-        Command::Rebuild { site, build, gate } => run(&site, Some(&build), Some(&gate)),
+        Command::Build { site, build } => run(&site, config, Some(&build), None),
+        Command::Rebuild { site, build, gate } => run(&site, config, Some(&build), Some(&gate)),
         Command::Schedule {
             site,
             build,
             gate,
             cron,
-        } => schedule(&site, &build, &gate, &cron),
-        Command::Check { site } => run(&site, None, None),
+        } => schedule(&site, config, &build, &gate, &cron),
+        Command::Check { site } => run(&site, config, None, None),
         Command::Serve {
             root,
             overrides,
+            base_url,
             drafts,
             output,
             bind,
@@ -247,7 +259,8 @@ fn main() -> ExitCode {
                 root,
                 output,
                 drafts,
-                overrides,
+                overrides: with_base_url(overrides, base_url.as_deref()),
+                config_file: config.cloned(),
                 ..Options::default()
             },
             wait,
@@ -278,12 +291,21 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-fn options(args: &SiteArgs, build: Option<&BuildArgs>) -> Options {
+/// The `--set` overrides with `--base-url`'s after them (the last override of a key wins).
+fn with_base_url(mut overrides: Vec<String>, base_url: Option<&str>) -> Vec<String> {
+    if let Some(url) = base_url {
+        overrides.push(format!("base_url={}", toml::Value::String(url.to_owned())));
+    }
+    overrides
+}
+
+fn options(args: &SiteArgs, config: Option<&PathBuf>, build: Option<&BuildArgs>) -> Options {
     Options {
         root: args.root.clone(),
+        config_file: config.cloned(),
         output: build.and_then(|b| b.output.clone()),
         drafts: args.drafts,
-        overrides: args.overrides.clone(),
+        overrides: with_base_url(args.overrides.clone(), args.base_url.as_deref()),
         write: build.is_some(),
         full: build.is_some_and(|b| b.full),
         max_cost: build.and_then(|b| b.max_cost),
@@ -298,8 +320,13 @@ fn gate(args: &GateArgs) -> Gate {
     }
 }
 
-fn run(args: &SiteArgs, build: Option<&BuildArgs>, gate_args: Option<&GateArgs>) -> ExitCode {
-    let options = options(args, build);
+fn run(
+    args: &SiteArgs,
+    config: Option<&PathBuf>,
+    build: Option<&BuildArgs>,
+    gate_args: Option<&GateArgs>,
+) -> ExitCode {
+    let options = options(args, config, build);
     let locking = Locking {
         wait: build.is_some_and(|b| b.wait),
     };
@@ -411,13 +438,19 @@ impl sitegen::serve::Terminal for ServeTerminal {
 }
 
 /// Runs `rebuild` on the cron schedule until SIGINT or SIGTERM.
-fn schedule(args: &SiteArgs, build: &BuildArgs, gate: &GateArgs, cron: &str) -> ExitCode {
+fn schedule(
+    args: &SiteArgs,
+    config: Option<&PathBuf>,
+    build: &BuildArgs,
+    gate: &GateArgs,
+    cron: &str,
+) -> ExitCode {
     sitegen::alloc::keep_freed_memory();
     let schedule = match command::schedule::Schedule::parse(cron) {
         Ok(s) => s,
         Err(e) => return fail(&e, Format::Text),
     };
-    let options = options(args, Some(build));
+    let options = options(args, config, Some(build));
     let (locking, gate) = (Locking { wait: true }, self::gate(gate));
     say(&format!(
         "scheduled: `{}` for {}",

@@ -24,6 +24,9 @@ use crate::state::stamp::{self, Stamp};
 pub struct Options {
     /// The site's folder.
     pub root: std::path::PathBuf,
+    /// The config file (`--config`), relative to the root; the first of
+    /// [`config::CONFIG_FILES`] there when unset.
+    pub config_file: Option<std::path::PathBuf>,
     /// The output folder; the config's `output_dir` under the root when unset.
     pub output: Option<std::path::PathBuf>,
     /// Whether drafts are built.
@@ -75,7 +78,7 @@ impl Setup {
             config,
             file,
             warnings,
-        } = config::load(&root, &options.overrides)?;
+        } = config::load(&root, options.config_file.as_deref(), &options.overrides)?;
         let theme = Theme::resolve(&root, config.theme.as_deref(), &file)
             .map_err(|d| Error::Config(Box::new(d)))?;
         let output = options

@@ -47,6 +47,9 @@ pub struct Config {
     pub(crate) generate_sitemap: bool,
     /// Whether to write `robots.txt`.
     pub(crate) generate_robots_txt: bool,
+    /// Whether the sitemap lists the pagers of paginated sections and terms (`none` excludes
+    /// none of them, `all` all of them), as Zola's key says.
+    pub(crate) exclude_paginated_pages_in_sitemap: PagersInSitemap,
     /// Whether to minify HTML output (with inline CSS and JS).
     #[serde(alias = "minify_html")]
     pub(crate) minify: bool,
@@ -113,6 +116,7 @@ impl Default for Config {
             feed_limit: None,
             generate_sitemap: true,
             generate_robots_txt: true,
+            exclude_paginated_pages_in_sitemap: PagersInSitemap::None,
             minify: false,
             output_dir: PathBuf::from("public"),
             fingerprint_assets: false,
@@ -222,6 +226,17 @@ pub(crate) struct MarkdownConfig {
     bottom_footnotes: bool,
 }
 
+/// Which pagers the sitemap leaves out (Zola's `exclude_paginated_pages_in_sitemap`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PagersInSitemap {
+    /// Every pager is listed.
+    #[default]
+    None,
+    /// No pager is listed (the first page of a listing still is, as the section or term).
+    All,
+}
+
 /// Where a heading's anchor link is placed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -250,6 +265,29 @@ impl Config {
     pub(crate) fn permalink(&self, path: &str) -> String {
         let base = self.base_url.trim_end_matches('/');
         format!("{base}/{}", path.trim_start_matches('/'))
+    }
+
+    /// The absolute URL of a path as Zola's `make_permalink` writes it, for `redirect_to` and
+    /// `get_url`: see [`Config::make_path`].
+    pub(crate) fn make_permalink(&self, path: &str) -> String {
+        self.permalink(&self.make_path(path))
+    }
+
+    /// A site path as Zola's `make_permalink` completes it: a trailing slash is added unless
+    /// the path has one, is empty, names a feed or holds a `#` (`docs/intro` → `/docs/intro/`).
+    pub(crate) fn make_path(&self, path: &str) -> String {
+        let as_is = path.is_empty()
+            || path.ends_with('/')
+            || path.contains('#')
+            || self
+                .feed_filenames
+                .iter()
+                .any(|feed| path.ends_with(feed.as_str()));
+        let mut site_path = format!("/{}", path.trim_start_matches('/'));
+        if !as_is {
+            site_path.push('/');
+        }
+        site_path
     }
 
     /// The taxonomy named `name`.
@@ -310,9 +348,26 @@ pub struct Configured {
     pub(crate) warnings: Vec<Diagnostic>,
 }
 
-/// Reads the config of the site at `root`, applying `overrides` (`key.path=value`).
-pub fn load(root: &Path, overrides: &[String]) -> Result<Configured> {
-    let Some(name) = CONFIG_FILES.iter().find(|n| root.join(n).is_file()) else {
+/// Reads the config of the site at `root` from `file` (relative to the root), or the first of
+/// [`CONFIG_FILES`] there, applying `overrides` (`key.path=value`).
+pub fn load(root: &Path, file: Option<&Path>, overrides: &[String]) -> Result<Configured> {
+    if let Some(file) = file
+        && !root.join(file).is_file()
+    {
+        return Err(Error::Config(Box::new(
+            Diagnostic::error(format!(
+                "the config file `{}` given by --config does not exist in {}",
+                file.display(),
+                root.display()
+            ))
+            .with_help("--config names a file relative to the site's folder (--root)"),
+        )));
+    }
+    let found = CONFIG_FILES
+        .iter()
+        .map(Path::new)
+        .find(|n| root.join(n).is_file());
+    let Some(name) = file.or(found) else {
         return Err(Error::Config(Box::new(
             Diagnostic::error(format!("no config file in {}", root.display())).with_help(format!(
                 "create {} there, or run `sitegen init` to scaffold a site (looked for {})",
@@ -422,6 +477,29 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn make_permalink_adds_zolas_trailing_slash() {
+        let config = super::Config {
+            base_url: "https://example.org".to_owned(),
+            ..super::Config::default()
+        };
+        assert_eq!(
+            config.make_permalink("docs/intro"),
+            "https://example.org/docs/intro/"
+        );
+        assert_eq!(config.make_permalink("/docs/"), "https://example.org/docs/");
+        assert_eq!(config.make_permalink("/"), "https://example.org/");
+        assert_eq!(
+            config.make_permalink("/atom.xml"),
+            "https://example.org/atom.xml"
+        );
+        assert_eq!(config.make_permalink("/a#b"), "https://example.org/a#b");
+        assert_eq!(
+            config.make_permalink("/logo.png"),
+            "https://example.org/logo.png/"
+        );
+    }
+
     use std::path::Path;
 
     use super::{Error, parse};

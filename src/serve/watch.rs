@@ -116,6 +116,9 @@ pub(crate) struct Watch {
     root: PathBuf,
     /// Absolute folders whose changes never count (the output folder).
     ignored: Vec<PathBuf>,
+    /// The config file `--config` named, relative to the root (in the root itself, since only
+    /// the root and the input folders are watched).
+    config_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Watch {
@@ -133,7 +136,11 @@ impl Watch {
     ///
     /// [`Error::Io`] when the operating system refuses the watches (for instance, too many
     /// inotify watches: raise `fs.inotify.max_user_watches`).
-    pub(crate) fn new(root: &Path, ignored: &[PathBuf]) -> Result<Self, Error> {
+    pub(crate) fn new(
+        root: &Path,
+        ignored: &[PathBuf],
+        config_file: Option<&Path>,
+    ) -> Result<Self, Error> {
         let root = std::path::absolute(root).map_err(|e| Error::io(root, e))?;
         let (sender, messages) = mpsc::channel();
         let to_watcher = sender.clone();
@@ -151,6 +158,7 @@ impl Watch {
             stopper: Stopper(sender),
             root,
             ignored,
+            config_file: config_file.map(Path::to_path_buf),
         };
         watch
             .watcher
@@ -268,7 +276,8 @@ impl Watch {
         let first = first_component(relative)?;
         let single = relative.components().count() == 1;
         let source = layout::input_folders().any(|f| f == first);
-        let config = single && CONFIG_FILES.contains(&first.as_str());
+        let config = (single && CONFIG_FILES.contains(&first.as_str()))
+            || self.config_file.as_deref() == Some(relative);
         (source || config).then(|| relative.to_path_buf())
     }
 }
@@ -369,7 +378,7 @@ mod tests {
         std::fs::create_dir_all(root.join("content")).unwrap();
         std::fs::create_dir_all(root.join("public")).unwrap();
         std::fs::write(root.join("content/a.md"), "a").unwrap();
-        let mut watch = Watch::new(root, &[root.join("public")]).unwrap();
+        let mut watch = Watch::new(root, &[root.join("public")], None).unwrap();
         let wait = Some(Duration::from_secs(5));
 
         std::fs::write(root.join("public/index.html"), "x").unwrap();

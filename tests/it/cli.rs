@@ -166,3 +166,43 @@ fn a_failed_build_keeps_the_previous_output() {
         "no staging folder left behind: {leftovers:?}"
     );
 }
+
+#[test]
+fn zolas_config_and_base_url_options_work_as_set_and_root() {
+    let site = SiteTest::fixture("basic");
+    // `--config FILE` reads another file of the site's folder, before or after the command.
+    let staging = std::fs::read_to_string(site.root().join("sitegen.toml"))
+        .unwrap()
+        .replace("title = \"Basic\"", "title = \"Staging\"");
+    site.write("staging.toml", staging);
+    site.run(&["--config", "staging.toml", "build", "--quiet"])
+        .assert_ok();
+    assert!(site.read("index.html").contains("Staging"));
+    site.run(&["build", "--quiet", "-c", "sitegen.toml"])
+        .assert_ok();
+    assert!(!site.read("index.html").contains("Staging"));
+    // `--base-url URL` is `--set base_url="URL"`: every permalink follows it.
+    site.run(&[
+        "build",
+        "--quiet",
+        "--base-url",
+        "https://preview.example.net",
+    ])
+    .assert_ok();
+    let sitemap = site.read("sitemap.xml");
+    assert!(
+        sitemap.contains("<loc>https://preview.example.net/</loc>"),
+        "{sitemap}"
+    );
+    assert!(!sitemap.contains("https://example.org/"), "{sitemap}");
+    site.run(&["build", "--quiet", "-u", "https://other.example.net/"])
+        .assert_ok();
+    assert!(
+        site.read("sitemap.xml")
+            .contains("https://other.example.net/")
+    );
+    // A missing file is a config error naming it.
+    site.run(&["--config", "missing.toml", "build"])
+        .assert_code(2)
+        .assert_stderr_contains("missing.toml");
+}

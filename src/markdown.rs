@@ -9,9 +9,11 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use pulldown_cmark::{
-    CodeBlockKind, CowStr, Event, HeadingLevel, Options as Extensions, Parser, Tag, TagEnd, html,
+    CodeBlockKind, CowStr, Event, HeadingLevel, LinkType, Options as Extensions, Parser, Tag,
+    TagEnd, html,
 };
 use serde::Serialize;
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::config::{AnchorLinks, MarkdownConfig};
 
@@ -125,9 +127,13 @@ pub(crate) fn summary_part(body: &str) -> Option<&str> {
     None
 }
 
-/// Counts words the way readers do: runs of non-space characters.
+/// Counts words as Zola does: Unicode words (UAX #29, so `don't` is one word and `—` none),
+/// skipping what lies between pairs of ```` ``` ```` fences, so code does not count.
 pub(crate) fn word_count(body: &str) -> usize {
-    body.split_whitespace().count()
+    body.split("```")
+        .step_by(2)
+        .map(|prose| prose.unicode_words().count())
+        .sum()
 }
 
 /// Minutes to read `words` words at 200 words a minute, rounded up (Zola's rule).
@@ -207,6 +213,7 @@ pub fn render(
                     Some(target) => {
                         CowStr::from(resolve_internal(target, range.start, resolve, &mut out))
                     }
+                    None if link_type != LinkType::Email => relative_to_page(dest_url, permalink),
                     None => dest_url,
                 };
                 if is_external(&dest_url) && options.has_external_attributes() {
@@ -231,6 +238,17 @@ pub fn render(
                     events.push(Event::End(TagEnd::Link));
                 }
             }
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => events.push(Event::Start(Tag::Image {
+                link_type,
+                dest_url: relative_to_page(dest_url, permalink),
+                title,
+                id,
+            })),
             // Checkboxes with a name, so assistive technology can tell done from not done.
             Event::TaskListMarker(done) => {
                 let (checked, label) = if done {
@@ -280,6 +298,25 @@ fn code_block_open(kind: &CodeBlockKind<'_>) -> String {
     format!(
         "<pre tabindex=\"0\" data-lang=\"{lang}\"><code class=\"language-{lang}\" data-lang=\"{lang}\">"
     )
+}
+
+/// A link or image as Zola writes it: one relative to the page's folder (`diagram.png`,
+/// `other/`, `?q`) or a bare fragment (`#usage`) is joined to the page's `permalink`; other
+/// URLs (`/x`, `../x`, `#`, `scheme:…`) stay as written.
+fn relative_to_page<'a>(url: CowStr<'a>, permalink: &str) -> CowStr<'a> {
+    let has_scheme = url.find(':').is_some_and(|colon| {
+        colon > 0
+            && url[..colon]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    let colocated =
+        !url.starts_with('/') && !url.starts_with("..") && !url.starts_with('#') && !has_scheme;
+    if colocated || (url.starts_with('#') && &*url != "#") {
+        CowStr::from(format!("{permalink}{url}"))
+    } else {
+        url
+    }
 }
 
 fn is_external(url: &str) -> bool {
@@ -535,6 +572,44 @@ mod tests {
             r.html
         );
         assert!(r.html.contains("<a href=\"/local\">y</a>"));
+    }
+
+    #[test]
+    fn relative_links_and_fragments_are_joined_to_the_page_as_zola_does() {
+        let md = "[a](diagram.png) [b](#usage) [c](/abs/) [d](../up/) [e](#) [f](mailto:x@y.z) \
+                  [g](https://x.org/) <x@y.z> ![i](img/p.png) [h](?q=1)";
+        let html = render(
+            md,
+            &RenderOptions::default(),
+            "https://s.org/blog/a/",
+            &resolve,
+        )
+        .html;
+        for want in [
+            "href=\"https://s.org/blog/a/diagram.png\"",
+            "href=\"https://s.org/blog/a/#usage\"",
+            "href=\"/abs/\"",
+            "href=\"../up/\"",
+            "href=\"#\"",
+            "href=\"mailto:x@y.z\"",
+            "href=\"https://x.org/\"",
+            "href=\"mailto:x@y.z\"",
+            "src=\"https://s.org/blog/a/img/p.png\"",
+            "href=\"https://s.org/blog/a/?q=1\"",
+        ] {
+            assert!(html.contains(want), "{want} missing in {html}");
+        }
+    }
+
+    #[test]
+    fn words_are_counted_as_zola_counts_them_outside_code_fences() {
+        assert_eq!(super::word_count("Don't panic — it's fine."), 4);
+        assert_eq!(
+            super::word_count("One two\n```rust\nlet a = b;\n```\nthree"),
+            3
+        );
+        // An unclosed fence hides the rest, as in Zola.
+        assert_eq!(super::word_count("a b\n```\nc d"), 2);
     }
 
     #[test]

@@ -69,7 +69,7 @@ fn pages_get_their_context() {
     let second = site.read("blog/second/index.html");
     assert!(second.contains("<title>Second</title>"));
     assert!(
-        second.contains("date=2024-02-01 words=14 read=1 slug=second"),
+        second.contains("date=2024-02-01 words=18 read=1 slug=second"),
         "{second}"
     );
     assert!(

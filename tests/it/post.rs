@@ -168,9 +168,9 @@ fn fragments_are_checked_on_the_page_itself_and_on_pages_not_rendered_again() {
         w
     };
     let expected = [
-        "broken link `#lost` in about/index.html: about/index.html has no element with id `lost`",
         "broken link `/about/#nope` in about/index.html: about/index.html has no element with id `nope`",
         "broken link `/docs/other/#gone` in about/index.html: docs/other/index.html has no element with id `gone`",
+        "broken link `https://example.org/about/#lost` in about/index.html: about/index.html has no element with id `lost`",
     ];
     let first = site.run(&["build", "--quiet", "--format", "json"]);
     first.assert_ok();

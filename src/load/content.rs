@@ -19,7 +19,7 @@ use crate::load::source::{
 use crate::load::walk::SourceFiles;
 use crate::markdown;
 use crate::site::front_matter::{Date, PageFrontMatter, SectionFrontMatter, SortBy};
-use crate::site::paths::sanitize_site_path;
+use crate::site::paths::{alias_path, page_path};
 use crate::site::{Asset, Document, Page, PageId, Section, SectionId};
 
 /// A content file found by the walk.
@@ -448,7 +448,7 @@ impl FrontMatter for PageFrontMatter {
             ));
         }
         if let Some(raw) = &self.path {
-            sanitize_site_path(raw).map_err(|e| {
+            page_path(raw).map_err(|e| {
                 problem(
                     "path",
                     e,
@@ -457,7 +457,7 @@ impl FrontMatter for PageFrontMatter {
             })?;
         }
         for alias in &self.aliases {
-            sanitize_site_path(alias).map_err(|e| {
+            alias_path(alias).map_err(|e| {
                 problem(
                     "aliases",
                     e,
@@ -523,7 +523,7 @@ fn build_page(
         None => slug::slugify(stem),
     };
     let path = if let Some(raw) = &p.meta.path {
-        sanitize_site_path(raw).unwrap_or_else(|_| "/".to_owned())
+        page_path(raw).unwrap_or_else(|_| "/".to_owned())
     } else {
         let mut components = slugified_dir(parent_dir);
         components.push(slug.clone());

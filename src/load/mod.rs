@@ -199,6 +199,11 @@ fn taxonomies(config: &Config, pages: &[crate::site::Page]) -> Vec<Taxonomy> {
                         .or_insert_with(|| slug::slugify(name));
                     if let Some(term) = terms.get_mut(term_slug.as_str()) {
                         term.pages.push(PageId(i));
+                        // Names that slugify alike are one term, shown by the smallest name
+                        // (`Rust` before `rust`), whichever page comes first, as in Zola.
+                        if *name < term.name {
+                            term.name.clone_from(name);
+                        }
                         continue;
                     }
                     let term_path = format!("{path}{term_slug}/");

@@ -191,8 +191,16 @@ pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inpu
         Output::Sitemap(part) => {
             own.str(&format!("{part:?}"));
             if !matches!(part, SitemapPart::Index(_)) {
-                for (url, updated) in sitemap_entries(site) {
-                    listing.str(&url).opt(updated.as_deref());
+                for entry in sitemap_entries(site) {
+                    listing.str(&entry.permalink).opt(entry.updated);
+                }
+                // Entries carry the `extra` of pages and sections, which their front matter
+                // hashes cover.
+                for page in &site.pages {
+                    listing.hash(&page.doc.front_matter_hash);
+                }
+                for section in &site.sections {
+                    listing.hash(&section.doc.front_matter_hash);
                 }
             }
         }

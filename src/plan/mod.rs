@@ -12,11 +12,11 @@ pub(crate) mod output;
 pub mod reason;
 
 use crate::diagnostics::{Diagnostic, Error, Result};
-use crate::site::paths::{dir_of, file_of, pager_path, sanitize_site_path};
+use crate::site::paths::{alias_path, dir_of, file_of, pager_path};
 use crate::site::{PageId, SectionId, Site, StaticSource, TaxonomyId, TermId};
 pub use output::{
-    Assets, Copy, Fingerprinted, Output, Outputs, Planned, SITEMAP_LIMIT, SitemapPart,
-    sitemap_entries, sitemap_len, template_of,
+    Assets, Copy, Fingerprinted, Output, Outputs, Planned, SITEMAP_LIMIT, SitemapEntry,
+    SitemapPart, sitemap_entries, sitemap_len, template_of,
 };
 
 /// Plans every output of `site`. Two sources claiming one file is an error naming both.
@@ -66,10 +66,11 @@ pub fn plan(site: &Site) -> Result<Outputs> {
         };
         let meta = &section.meta;
         if let Some(target) = &meta.redirect_to {
-            let to = if target.contains("://") {
+            // As Zola: an http(s) URL as it is, anything else a path of this site.
+            let to = if target.starts_with("http:") || target.starts_with("https:") {
                 target.clone()
             } else {
-                config.permalink(target)
+                config.make_permalink(target)
             };
             if claim(file_of(&section.doc.path), &owner, &mut problems) {
                 plan.renders
@@ -153,6 +154,18 @@ pub fn plan(site: &Site) -> Result<Outputs> {
                         pagers,
                     };
                     plan.renders.push(planned(output, &path));
+                }
+            }
+            if taxonomy.config.paginate_by.is_some() {
+                // As for sections, Zola writes `TERM/page/1/` as a redirect to the term.
+                let first = format!("{}{}/1/", term.path, taxonomy.config.paginate_path);
+                if claim(file_of(&first), config_owner, &mut problems) {
+                    plan.renders.push(planned(
+                        Output::Redirect {
+                            to: term.permalink.clone(),
+                        },
+                        &first,
+                    ));
                 }
             }
             if taxonomy.config.feed {
@@ -280,7 +293,7 @@ fn add_aliases(
 ) {
     for alias in aliases {
         // Aliases were checked when loading; a bad one here is skipped, never written.
-        let Ok(path) = sanitize_site_path(alias) else {
+        let Ok(path) = alias_path(alias) else {
             continue;
         };
         if claim(file_of(&path), owner, problems) {

@@ -1,9 +1,10 @@
 //! What a build produces: every output, the file it is written to, and what renders it.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
+use crate::config::PagersInSitemap;
 use crate::hash::ContentHash;
-use crate::site::paths::pager_path;
 use crate::site::{PageId, SectionId, Site, StaticSource, TaxonomyId, TermId};
 use std::collections::HashMap;
 
@@ -146,70 +147,94 @@ pub fn template_of<'a>(site: &'a Site, output: &'a Output) -> Option<&'a str> {
     }
 }
 
-/// How many URLs the sitemap lists: rendered pages, sections (with their pagers), taxonomies and terms.
+/// How many URLs the sitemap lists (see [`sitemap_entries`]).
 pub fn sitemap_len(site: &Site) -> usize {
-    let pages = site
-        .pages
-        .iter()
-        .filter(|p| p.meta.render != Some(false))
-        .count();
-    let sections: usize = site
-        .sections
-        .iter()
-        .filter(|s| s.meta.render && s.meta.redirect_to.is_none())
-        .map(|s| {
-            s.meta
-                .paginate_by
-                .filter(|n| *n > 0)
-                .map_or(1, |n| s.pages.len().div_ceil(n).max(1))
-        })
-        .sum();
-    let taxonomies: usize = site
-        .taxonomies
-        .iter()
-        .filter(|t| t.config.render)
-        .map(|t| 1 + t.terms.len())
-        .sum();
-    pages + sections + taxonomies
+    sitemap_entries(site).len()
 }
 
-/// The sitemap's URLs and their last-modified dates, sorted by URL.
-pub fn sitemap_entries(site: &Site) -> Vec<(String, Option<String>)> {
-    let mut entries: Vec<(String, Option<String>)> =
-        Vec::with_capacity(site.pages.len() + site.sections.len());
-    for page in &site.pages {
-        if page.meta.render != Some(false) {
-            let updated = page
-                .updated
-                .as_ref()
-                .or(page.date.as_ref())
-                .map(|d| d.text.clone());
-            entries.push((page.doc.permalink.clone(), updated));
+/// One URL of the sitemap: what Zola's sitemap templates see as `entries`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SitemapEntry<'a> {
+    /// The URL.
+    pub(crate) permalink: Cow<'a, str>,
+    /// A page's `updated` or `date`, as written.
+    pub(crate) updated: Option<&'a str>,
+    /// The page's or section's `extra`.
+    pub(crate) extra: Option<&'a serde_json::Map<String, serde_json::Value>>,
+}
+
+impl<'a> SitemapEntry<'a> {
+    fn plain(permalink: &'a str) -> Self {
+        Self {
+            permalink: Cow::Borrowed(permalink),
+            updated: None,
+            extra: None,
         }
+    }
+}
+
+/// The sitemap's URLs, sorted and unique, as Zola lists them: rendered pages (with their date)
+/// and sections (a section that redirects too), each pager of a paginated section or term
+/// (`page/1/` included) unless `exclude_paginated_pages_in_sitemap = "all"`, and the rendered
+/// taxonomies with their terms.
+pub fn sitemap_entries(site: &Site) -> Vec<SitemapEntry<'_>> {
+    let config = &site.config;
+    let pagers_too = config.exclude_paginated_pages_in_sitemap == PagersInSitemap::None;
+    let mut entries = Vec::with_capacity(site.pages.len() + site.sections.len());
+    let pagers = |base: &str, paginate_path: &str, pages: usize, by: Option<usize>| {
+        let by = by.filter(|n| *n > 0);
+        if let (true, Some(by)) = (pagers_too, by) {
+            (1..=pages.div_ceil(by))
+                .map(|n| config.permalink(&format!("{base}{paginate_path}/{n}/")))
+                .collect()
+        } else {
+            Vec::new()
+        }
+    };
+    let mut owned = Vec::new();
+    for page in site.pages.iter().filter(|p| p.meta.render != Some(false)) {
+        let updated = page.updated.as_ref().or(page.date.as_ref());
+        entries.push(SitemapEntry {
+            permalink: Cow::Borrowed(&page.doc.permalink),
+            updated: updated.map(|d| d.text.as_str()),
+            extra: Some(&page.meta.extra),
+        });
     }
     for section in &site.sections {
-        if section.meta.render && section.meta.redirect_to.is_none() {
-            let pagers = section
-                .meta
-                .paginate_by
-                .filter(|n| *n > 0)
-                .map_or(1, |n| section.pages.len().div_ceil(n).max(1));
-            for pager in 1..=pagers {
-                let path = pager_path(&section.doc.path, &section.meta.paginate_path, pager);
-                entries.push((site.config.permalink(&path), None));
-            }
+        let meta = &section.meta;
+        if meta.render {
+            entries.push(SitemapEntry {
+                permalink: Cow::Borrowed(&section.doc.permalink),
+                updated: None,
+                extra: Some(&meta.extra),
+            });
         }
+        owned.extend(pagers(
+            &section.doc.path,
+            &meta.paginate_path,
+            section.pages.len(),
+            meta.paginate_by,
+        ));
     }
     for taxonomy in site.taxonomies.iter().filter(|t| t.config.render) {
-        entries.push((taxonomy.permalink.clone(), None));
-        entries.extend(
-            taxonomy
-                .terms
-                .iter()
-                .map(|term| (term.permalink.clone(), None)),
-        );
+        entries.push(SitemapEntry::plain(&taxonomy.permalink));
+        for term in &taxonomy.terms {
+            entries.push(SitemapEntry::plain(&term.permalink));
+            owned.extend(pagers(
+                &term.path,
+                &taxonomy.config.paginate_path,
+                term.pages.len(),
+                taxonomy.config.paginate_by,
+            ));
+        }
     }
-    entries.sort();
+    entries.extend(owned.into_iter().map(|permalink| SitemapEntry {
+        permalink: Cow::Owned(permalink),
+        ..SitemapEntry::plain("")
+    }));
+    // Zola keeps the first entry of a URL (pages before sections before pagers).
+    entries.sort_by(|a, b| a.permalink.cmp(&b.permalink));
+    entries.dedup_by(|later, first| later.permalink == first.permalink);
     entries
 }
 

@@ -10,12 +10,14 @@ pub(crate) mod templates;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tera::Context;
 
 use crate::diagnostics::{Diagnostic, Error};
 use crate::markdown::{self, AnchorLink};
-use crate::plan::{Output, Outputs, Planned, SITEMAP_LIMIT, SitemapPart, sitemap_entries};
+use crate::plan::{
+    Output, Outputs, Planned, SITEMAP_LIMIT, SitemapEntry, SitemapPart, sitemap_entries,
+};
 use crate::site::{Document, PageId, Site};
 use context::{Body, View};
 pub(crate) use templates::Templates;
@@ -418,11 +420,8 @@ fn put(ctx: &mut Context, key: &str, value: Value) {
     }
 }
 
-fn sitemap_values(entries: &[(String, Option<String>)]) -> Value {
-    entries
-        .iter()
-        .map(|(permalink, updated)| json!({ "permalink": permalink, "updated": updated }))
-        .collect()
+fn sitemap_values(entries: &[SitemapEntry<'_>]) -> Value {
+    serde_json::to_value(entries).unwrap_or_default()
 }
 
 fn sitemap_index(config: &crate::config::Config, parts: usize) -> String {

@@ -31,6 +31,28 @@ pub(crate) fn sanitize_site_path(raw: &str) -> Result<String, String> {
     }
 }
 
+/// The site path of a page or section whose front matter sets `path`: always a folder, as Zola
+/// writes it (`/2020/a.b.html` → `/2020/a.b.html/`, written to `2020/a.b.html/index.html`).
+pub(crate) fn page_path(raw: &str) -> Result<String, String> {
+    let path = sanitize_site_path(raw)?;
+    Ok(if path.ends_with('/') {
+        path
+    } else {
+        format!("{path}/")
+    })
+}
+
+/// The site path of an alias: a file when its last segment ends with `.html` (`/old.html`),
+/// otherwise a folder with an `index.html` (`/old/`, `/feed.xml/`), as Zola writes aliases.
+pub(crate) fn alias_path(raw: &str) -> Result<String, String> {
+    let path = sanitize_site_path(raw)?;
+    Ok(if path.ends_with('/') || path.ends_with(".html") {
+        path
+    } else {
+        format!("{path}/")
+    })
+}
+
 /// A path shown in messages: relative to the root when inside it.
 pub(crate) fn relative_to(path: &Path, root: &Path) -> PathBuf {
     path.strip_prefix(root)
@@ -113,7 +135,39 @@ pub(crate) fn resolve_path(url: &str, from: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{file_of, pager_path, resolve_path};
+    use super::{alias_path, file_of, page_path, pager_path, resolve_path};
+
+    #[test]
+    fn pages_are_folders_and_aliases_files_only_when_html() {
+        assert_eq!(
+            page_path("/2020/01/a.b.html").unwrap(),
+            "/2020/01/a.b.html/"
+        );
+        assert_eq!(page_path("docs/intro").unwrap(), "/docs/intro/");
+        assert_eq!(
+            file_of(&page_path("/a.b.html").unwrap()),
+            "a.b.html/index.html"
+        );
+        assert_eq!(alias_path("/old.html").unwrap(), "/old.html");
+        assert_eq!(alias_path("/old.php").unwrap(), "/old.php/");
+        assert_eq!(alias_path("old/").unwrap(), "/old/");
+        assert_eq!(
+            file_of(&alias_path("/feed.xml").unwrap()),
+            "feed.xml/index.html"
+        );
+        assert!(alias_path("../x").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn page_and_alias_paths_stay_inside_the_site(raw in "\\PC{0,40}") {
+            for path in [page_path(&raw), alias_path(&raw)].into_iter().flatten() {
+                proptest::prop_assert!(path.starts_with('/'));
+                proptest::prop_assert!(!path.split('/').any(|s| s == ".."));
+                proptest::prop_assert!(page_path(&raw).map_or(true, |p| p.ends_with('/')));
+            }
+        }
+    }
 
     #[test]
     fn files_of_paths() {

@@ -11,7 +11,7 @@ use crate::config::{EdgeLimits, EdgeTarget, check_route_path};
 use crate::diagnostics::{Diagnostic, Error, Result};
 use crate::fs::{Durability, is_temporary, write_atomic};
 use crate::site::Site;
-use crate::site::paths::sanitize_site_path;
+use crate::site::paths::alias_path;
 
 /// The shared handler module every target's entry point imports.
 pub const HANDLERS_JS: &str = include_str!("handlers/handlers.js");
@@ -520,7 +520,7 @@ pub(super) fn redirects(site: &Site) -> Vec<(String, String)> {
     let mut all: BTreeMap<String, String> = BTreeMap::new();
     let mut add = |aliases: &[String], to: &str| {
         for alias in aliases {
-            if let Ok(from) = sanitize_site_path(alias) {
+            if let Ok(from) = alias_path(alias) {
                 all.entry(encode_path(&from))
                     .or_insert_with(|| encode_path(to));
             }
@@ -543,12 +543,21 @@ pub(super) fn redirects(site: &Site) -> Vec<(String, String)> {
                 .or_insert_with(|| encode_path(&section.doc.path));
         }
         if let Some(target) = &section.meta.redirect_to {
-            let to = if target.contains("://") {
+            let to = if target.starts_with("http:") || target.starts_with("https:") {
                 target.clone()
             } else {
-                encode_path(&format!("/{}", target.trim_start_matches('/')))
+                encode_path(&site.config.make_path(target))
             };
             all.entry(encode_path(&section.doc.path)).or_insert(to);
+        }
+    }
+    for taxonomy in site.taxonomies.iter().filter(|t| t.config.render) {
+        if taxonomy.config.paginate_by.is_some() {
+            for term in &taxonomy.terms {
+                let first = format!("{}{}/1/", term.path, taxonomy.config.paginate_path);
+                all.entry(encode_path(&first))
+                    .or_insert_with(|| encode_path(&term.path));
+            }
         }
     }
     all.into_iter().filter(|(from, to)| from != to).collect()

@@ -25,8 +25,6 @@ type OpenHeading<'a> = (
     Vec<Event<'a>>,
 );
 
-/// The marker that ends a page's summary.
-pub(crate) const MORE: &str = "<!-- more -->";
 
 /// How to render, from the config and the page's section.
 #[derive(Debug, Clone, Copy, Default)]
@@ -119,12 +117,20 @@ pub(crate) fn summary_part(body: &str) -> Option<&str> {
             Some(open) if trimmed.starts_with(open) => fence = None,
             None if trimmed.starts_with("```") => fence = Some("```"),
             None if trimmed.starts_with("~~~") => fence = Some("~~~"),
-            None if trimmed == MORE || trimmed == "<!--more-->" => return Some(&body[..offset]),
+            None if is_more(trimmed) => return Some(&body[..offset]),
             Some(_) | None => {}
         }
         offset += line.len();
     }
     None
+}
+
+/// Whether `text` is the summary marker as Zola's pattern `<!--\s*more\s*-->` reads it, in
+/// any case (`<!--more-->`, `<!-- MORE -->`).
+fn is_more(text: &str) -> bool {
+    text.strip_prefix("<!--")
+        .and_then(|rest| rest.strip_suffix("-->"))
+        .is_some_and(|inner| inner.trim().eq_ignore_ascii_case("more"))
 }
 
 /// Counts words as Zola does: Unicode words (UAX #29, so `don't` is one word and `—` none),
@@ -266,7 +272,7 @@ pub fn render(
             }
             Event::End(TagEnd::CodeBlock) => events.push(Event::Html("</code></pre>\n".into())),
             Event::Html(text) | Event::InlineHtml(text)
-                if text.trim() == MORE || text.trim() == "<!--more-->" =>
+                if is_more(text.trim()) =>
             {
                 events.push(Event::Html(
                     "<span id=\"continue-reading\"></span>\n".into(),
@@ -599,6 +605,15 @@ mod tests {
         ] {
             assert!(html.contains(want), "{want} missing in {html}");
         }
+    }
+
+    #[test]
+    fn the_summary_marker_is_read_as_zola_reads_it() {
+        for marker in ["<!-- more -->", "<!--more-->", "<!-- MORE -->", "<!--\t MoRe \t-->"] {
+            let body = format!("Top.\n\n{marker}\n\nRest.");
+            assert_eq!(summary_part(&body), Some("Top.\n\n"), "{marker}");
+        }
+        assert_eq!(summary_part("Top.\n\n<!-- more than this -->\n"), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod build;
 mod cli;
+mod conformance;
 mod edge;
 mod errors;
 mod generate;

@@ -5,6 +5,7 @@
 //! the caller turns into file lines). Used by load (summaries) and render (content); it never
 //! touches the file system.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
@@ -24,7 +25,6 @@ type OpenHeading<'a> = (
     Vec<CowStr<'a>>,
     Vec<Event<'a>>,
 );
-
 
 /// How to render, from the config and the page's section.
 #[derive(Debug, Clone, Copy, Default)]
@@ -106,6 +106,35 @@ pub struct Markup {
     pub(crate) problems: Vec<Problem>,
 }
 
+/// The markdown of the summary, when `body` has one: the part before the marker, followed by
+/// the link reference definitions made after it, so that `[text][ref]` in the summary resolves
+/// as Zola resolves it (Zola cuts the whole document's rendering at the marker).
+pub(crate) fn summary_source(body: &str) -> Option<Cow<'_, str>> {
+    let before = summary_part(body)?;
+    let after = &body[before.len()..];
+    if !after.contains("]:") {
+        return Some(Cow::Borrowed(before));
+    }
+    let parser = Parser::new_ext(body, extensions(false));
+    let mut later: Vec<_> = parser
+        .reference_definitions()
+        .iter()
+        .map(|(_, def)| def.span.clone())
+        .filter(|span| span.start >= before.len())
+        .collect();
+    if later.is_empty() {
+        return Some(Cow::Borrowed(before));
+    }
+    later.sort_by_key(|span| span.start);
+    let mut source = before.to_owned();
+    for span in later {
+        source.push_str("\n\n");
+        source.push_str(body[span].trim_end());
+    }
+    source.push('\n');
+    Some(Cow::Owned(source))
+}
+
 /// The part of `body` before the summary marker, when it has one: a line of its own outside
 /// fenced code, so documentation that shows the marker in code does not cut there.
 pub(crate) fn summary_part(body: &str) -> Option<&str> {
@@ -123,6 +152,19 @@ pub(crate) fn summary_part(body: &str) -> Option<&str> {
         offset += line.len();
     }
     None
+}
+
+/// The markdown extensions sitegen renders with.
+fn extensions(smart_punctuation: bool) -> Extensions {
+    let mut extensions = Extensions::ENABLE_TABLES
+        | Extensions::ENABLE_FOOTNOTES
+        | Extensions::ENABLE_STRIKETHROUGH
+        | Extensions::ENABLE_TASKLISTS
+        | Extensions::ENABLE_HEADING_ATTRIBUTES;
+    if smart_punctuation {
+        extensions |= Extensions::ENABLE_SMART_PUNCTUATION;
+    }
+    extensions
 }
 
 /// Whether `text` is the summary marker as Zola's pattern `<!--\s*more\s*-->` reads it, in
@@ -155,14 +197,7 @@ pub fn render(
     permalink: &str,
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> Markup {
-    let mut extensions = Extensions::ENABLE_TABLES
-        | Extensions::ENABLE_FOOTNOTES
-        | Extensions::ENABLE_STRIKETHROUGH
-        | Extensions::ENABLE_TASKLISTS
-        | Extensions::ENABLE_HEADING_ATTRIBUTES;
-    if options.smart_punctuation {
-        extensions |= Extensions::ENABLE_SMART_PUNCTUATION;
-    }
+    let extensions = extensions(options.smart_punctuation);
     let mut out = Markup {
         html: String::with_capacity(body.len() * 3 / 2),
         ..Markup::default()
@@ -271,9 +306,7 @@ pub fn render(
                 events.push(Event::Html(code_block_open(&kind).into()));
             }
             Event::End(TagEnd::CodeBlock) => events.push(Event::Html("</code></pre>\n".into())),
-            Event::Html(text) | Event::InlineHtml(text)
-                if is_more(text.trim()) =>
-            {
+            Event::Html(text) | Event::InlineHtml(text) if is_more(text.trim()) => {
                 events.push(Event::Html(
                     "<span id=\"continue-reading\"></span>\n".into(),
                 ));
@@ -469,7 +502,7 @@ pub(crate) fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{RenderOptions, reading_time, render, summary_part};
+    use super::{RenderOptions, reading_time, render, summary_part, summary_source};
     use crate::config::AnchorLinks;
 
     fn resolve(path: &str) -> Option<String> {
@@ -609,11 +642,34 @@ mod tests {
 
     #[test]
     fn the_summary_marker_is_read_as_zola_reads_it() {
-        for marker in ["<!-- more -->", "<!--more-->", "<!-- MORE -->", "<!--\t MoRe \t-->"] {
+        for marker in [
+            "<!-- more -->",
+            "<!--more-->",
+            "<!-- MORE -->",
+            "<!--\t MoRe \t-->",
+        ] {
             let body = format!("Top.\n\n{marker}\n\nRest.");
             assert_eq!(summary_part(&body), Some("Top.\n\n"), "{marker}");
         }
         assert_eq!(summary_part("Top.\n\n<!-- more than this -->\n"), None);
+    }
+
+    #[test]
+    fn the_summary_keeps_the_reference_definitions_made_after_the_marker() {
+        let body = "See [the docs][docs] and [x].\n\n<!-- more -->\n\nRest.\n\n[docs]: https://d.org/ \"Docs\"\n[x]: /x/\n";
+        let source = summary_source(body).unwrap();
+        let html = render(&source, &RenderOptions::default(), "/p/", &resolve).html;
+        assert!(
+            html.contains("<a href=\"https://d.org/\" title=\"Docs\">the docs</a>"),
+            "{html}"
+        );
+        assert!(html.contains("<a href=\"/x/\">x</a>"), "{html}");
+        assert!(!html.contains("Rest"), "{html}");
+        // Without definitions after the marker, the part before it is the source.
+        assert_eq!(
+            summary_source("A.\n<!-- more -->\nB.").as_deref(),
+            Some("A.\n")
+        );
     }
 
     #[test]

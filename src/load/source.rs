@@ -267,7 +267,7 @@ fn parse<T: FrontMatter>(
         body_len: split.body.len(),
         hash,
         word_count: markdown::word_count(split.body),
-        summary_source: markdown::summary_part(split.body).map(str::to_owned),
+        summary_source: markdown::summary_source(split.body).map(std::borrow::Cow::into_owned),
         anchor_targets,
         links,
         front_matter_hash: ContentHash::of(split.front_matter.as_bytes()),

@@ -415,3 +415,25 @@ fn symlinks_out_of_the_site_are_refused() {
         .assert_stderr_contains("static/secret.txt");
     assert!(!site.exists("secret.txt"));
 }
+
+#[test]
+fn the_sitemap_lists_pagers_unless_zolas_key_excludes_them() {
+    let site = SiteTest::fixture("taxonomies");
+    site.build().assert_ok();
+    let all = site.read("sitemap.xml");
+    for pager in ["/posts/page/1/", "/posts/page/2/", "/tags/rust/page/2/"] {
+        assert!(all.contains(pager), "{pager} missing:\n{all}");
+    }
+    // The first pager of a term redirects to the term, as a section's does.
+    assert!(site.read("tags/rust/page/1/index.html").contains("url=https://tax.example.org/tags/rust/"));
+    site.run(&[
+        "build",
+        "--quiet",
+        "--set",
+        "exclude_paginated_pages_in_sitemap=\"all\"",
+    ])
+    .assert_ok();
+    let fewer = site.read("sitemap.xml");
+    assert!(!fewer.contains("/page/"), "{fewer}");
+    assert!(fewer.contains("<loc>https://tax.example.org/tags/rust/</loc>"), "{fewer}");
+}

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::hash::{ContentHash, Fingerprint};
-use crate::plan::output::{Copy, Output, Planned, SitemapPart, sitemap_entries};
+use crate::plan::output::{Copy, FeedOf, Output, Planned, SitemapPart, sitemap_entries};
 use crate::plan::reason::{Dep, Inputs};
 use crate::site::{ContentRef, Document, PageId, Site, StaticSource};
 
@@ -204,8 +204,25 @@ pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inpu
                 }
             }
         }
-        Output::Feed { template, pages } => {
+        Output::Feed {
+            template,
+            of,
+            pages,
+        } => {
             own.str(template);
+            // The feed's title and link come from its section or term.
+            match of {
+                FeedOf::Site => {}
+                FeedOf::Section(id) => {
+                    let section = site.section(*id);
+                    own.hash(&section.doc.front_matter_hash)
+                        .str(&section.doc.permalink);
+                }
+                FeedOf::Term(id) => {
+                    let term = site.term(*id);
+                    own.str(&term.name).str(&term.permalink);
+                }
+            }
             for id in pages {
                 let page = site.page(*id);
                 listing

@@ -51,9 +51,23 @@ pub enum Output {
     Feed {
         /// The feed template.
         template: String,
+        /// Whose feed it is.
+        of: FeedOf,
         /// Its entries, newest first.
         pages: Vec<PageId>,
     },
+}
+
+/// Whose feed: the site's, a section's or a term's, given to its template as Zola gives it
+/// (`section`, or `term` and `taxonomy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedOf {
+    /// The site's feed.
+    Site,
+    /// A section's feed.
+    Section(SectionId),
+    /// A taxonomy term's feed.
+    Term(TermId),
 }
 
 /// Which file of the sitemap.

@@ -16,7 +16,7 @@ use tera::Context;
 use crate::diagnostics::{Diagnostic, Error};
 use crate::markdown::{self, AnchorLink};
 use crate::plan::{
-    Output, Outputs, Planned, SITEMAP_LIMIT, SitemapEntry, SitemapPart, sitemap_entries,
+    FeedOf, Output, Outputs, Planned, SITEMAP_LIMIT, SitemapEntry, SitemapPart, sitemap_entries,
 };
 use crate::site::{Document, PageId, Site};
 use context::{Body, View};
@@ -339,11 +339,34 @@ impl Renderer {
         planned: &Planned,
         contents: &std::collections::HashMap<PageId, String>,
     ) -> Result<Rendered, Vec<Diagnostic>> {
-        let Output::Feed { template, pages } = &planned.output else {
+        let Output::Feed {
+            template,
+            of,
+            pages,
+        } = &planned.output
+        else {
             unreachable!("render_feed renders feeds only")
         };
         let site = &self.site;
         let mut ctx = self.base_context(planned);
+        match of {
+            FeedOf::Site => {}
+            FeedOf::Section(id) => {
+                put(
+                    &mut ctx,
+                    "section",
+                    context::section(&self.view, *id, None, false),
+                );
+            }
+            FeedOf::Term(id) => {
+                ctx.insert("taxonomy", &site.taxonomy(id.taxonomy).config);
+                put(
+                    &mut ctx,
+                    "term",
+                    context::term(&self.view, site.term(*id), false),
+                );
+            }
+        }
         let entries: Vec<Value> = pages
             .iter()
             .map(|id| {

@@ -425,7 +425,10 @@ fn the_sitemap_lists_pagers_unless_zolas_key_excludes_them() {
         assert!(all.contains(pager), "{pager} missing:\n{all}");
     }
     // The first pager of a term redirects to the term, as a section's does.
-    assert!(site.read("tags/rust/page/1/index.html").contains("url=https://tax.example.org/tags/rust/"));
+    assert!(
+        site.read("tags/rust/page/1/index.html")
+            .contains("url=https://tax.example.org/tags/rust/")
+    );
     site.run(&[
         "build",
         "--quiet",
@@ -435,5 +438,44 @@ fn the_sitemap_lists_pagers_unless_zolas_key_excludes_them() {
     .assert_ok();
     let fewer = site.read("sitemap.xml");
     assert!(!fewer.contains("/page/"), "{fewer}");
-    assert!(fewer.contains("<loc>https://tax.example.org/tags/rust/</loc>"), "{fewer}");
+    assert!(
+        fewer.contains("<loc>https://tax.example.org/tags/rust/</loc>"),
+        "{fewer}"
+    );
+}
+
+#[test]
+fn two_writers_of_one_file_resolve_as_in_zola() {
+    let site = SiteTest::fixture("basic");
+    // A page's alias equal to its own path: the page is written, as Zola writes it over the alias.
+    site.write(
+        "content/blog/self.md",
+        "+++\ntitle = \"Self\"\naliases = [\"/blog/self/\", \"/old-self/\"]\n+++\nBody of self.\n",
+    );
+    // A static file beats a page's co-located file of the same name: Zola copies static/ last.
+    site.write(
+        "content/blog/bundle/index.md",
+        "+++\ntitle = \"Bundle\"\n+++\n",
+    );
+    site.write("content/blog/bundle/photo.txt", "the bundle's");
+    site.write("static/blog/bundle/photo.txt", "static's");
+    // The home section's own feed at the site feed's name: the site feed is written.
+    site.write(
+        "content/_index.md",
+        "+++\ntitle = \"Home\"\ngenerate_feeds = true\n+++\nWelcome *home*.\n",
+    );
+    site.build().assert_ok();
+    assert!(site.read("blog/self/index.html").contains("Body of self."));
+    assert!(site.read("old-self/index.html").contains("/blog/self/"));
+    assert_eq!(site.read("blog/bundle/photo.txt"), "static's");
+    assert!(site.read("atom.xml").contains("<title>Basic</title>"));
+
+    // Two files claiming one path stay an error, as Zola's path collision check makes it.
+    site.write(
+        "content/blog/other.md",
+        "+++\ntitle = \"Other\"\naliases = [\"/blog/self/\"]\n+++\n",
+    );
+    site.build().assert_code(1).assert_stderr_contains(
+        "`blog/self/index.html` is claimed by both content/blog/self.md and content/blog/other.md",
+    );
 }

@@ -294,10 +294,13 @@ fn dir_of(relative: &str) -> &str {
     relative.rfind('/').map_or("", |i| &relative[..i])
 }
 
-fn slugified_dir(dir: &str) -> Vec<String> {
+/// The URL components of a content folder: its folder names as written, as Zola keeps them
+/// (only a page's own slug is slugified). They are names of real folders under `content/`, so
+/// none is `..` or holds a `/`.
+fn dir_components(dir: &str) -> Vec<String> {
     dir.split('/')
         .filter(|c| !c.is_empty())
-        .map(slug::slugify)
+        .map(str::to_owned)
         .collect()
 }
 
@@ -317,7 +320,7 @@ fn build_sections(
     let mut sections: Vec<Section> = parsed
         .iter()
         .map(|p| {
-            let components = slugified_dir(dir_of(&p.relative));
+            let components = dir_components(dir_of(&p.relative));
             let path = site_path_of(&components);
             let is_root = p.relative == "_index.md";
             let template = match &p.meta.template {
@@ -525,7 +528,7 @@ fn build_page(
     let path = if let Some(raw) = &p.meta.path {
         page_path(raw).unwrap_or_else(|_| "/".to_owned())
     } else {
-        let mut components = slugified_dir(parent_dir);
+        let mut components = dir_components(parent_dir);
         components.push(slug.clone());
         site_path_of(&components)
     };

@@ -479,3 +479,23 @@ fn two_writers_of_one_file_resolve_as_in_zola() {
         "`blog/self/index.html` is claimed by both content/blog/self.md and content/blog/other.md",
     );
 }
+
+#[test]
+fn folder_names_are_kept_in_urls_as_zola_keeps_them() {
+    let site = SiteTest::fixture("basic");
+    site.write(
+        "content/Release_Notes/_index.md",
+        "+++\ntitle = \"Notes\"\n+++\n",
+    );
+    site.write(
+        "content/Release_Notes/First Note.md",
+        "+++\ntitle = \"First\"\n+++\nThe first note.\n",
+    );
+    site.build().assert_ok();
+    // The folder as written; the page's own file name slugified.
+    assert!(site.exists("Release_Notes/index.html"));
+    assert!(
+        site.read("Release_Notes/first-note/index.html")
+            .contains("The first note.")
+    );
+}

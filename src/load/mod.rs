@@ -131,12 +131,21 @@ pub fn load(
         prompt_files,
     };
     // Summaries need every page's URL (for `@/` links), so they come last.
+    let anchor = crate::site::anchor::AnchorTemplate::new(&site);
+    let anchor_link = |id: &str, level: u32| anchor.render(id, level);
     let summaries: Vec<Option<String>> = pages
         .par_iter()
         .map(|page| {
             page.doc.summary.as_deref().map(|source| {
                 let resolve = |path: &str| permalink_in(&site, &pages, path);
-                markdown::render(source, &page.doc.markdown, &page.doc.permalink, &resolve).html
+                markdown::render_with(
+                    source,
+                    &page.doc.markdown,
+                    &page.doc.permalink,
+                    &resolve,
+                    &anchor_link,
+                )
+                .html
             })
         })
         .collect();

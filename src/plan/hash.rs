@@ -125,6 +125,13 @@ impl Fingerprints {
     }
 }
 
+/// The heading anchor links of `doc`'s content are made by `anchor-link.html`.
+fn anchor_template(fps: &Fingerprints, f: &mut Fingerprint, doc: &Document) {
+    if doc.markdown.anchor_links != crate::config::AnchorLinks::None {
+        f.hash(&fps.template("anchor-link.html").0);
+    }
+}
+
 /// The inputs of a planned output.
 pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inputs {
     let mut own = Fingerprint::new("output");
@@ -141,6 +148,7 @@ pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inpu
             own.hash(&fps.pages[id.0])
                 .hash(&page.doc.hash)
                 .str(&page.doc.template);
+            anchor_template(fps, &mut own, &page.doc);
             links(site, &mut own, &page.doc);
             for sibling in [page.lower, page.higher] {
                 match sibling {
@@ -159,6 +167,7 @@ pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inpu
             for sub in &section.subsections {
                 own.str(&site.section(*sub).doc.relative_path);
             }
+            anchor_template(fps, &mut own, &section.doc);
             links(site, &mut own, &section.doc);
             list(&mut listing, &section.pages);
         }

@@ -7,6 +7,7 @@
 //! does not grow with the size of the content.
 
 pub mod front_matter;
+pub(crate) mod anchor;
 pub(crate) mod ids;
 pub(crate) mod layout;
 pub(crate) mod paths;
@@ -218,6 +219,17 @@ impl Site {
             .binary_search_by(|t| t.name.as_str().cmp(name))
             .ok()
             .map(|i| &self.templates[i])
+    }
+
+    /// The template of a taxonomy's `kind` of page (`"list"` or `"single"`), as Zola looks it
+    /// up: `NAME/list.html` of the site or its theme, else `taxonomy_list.html`.
+    pub(crate) fn taxonomy_template(&self, id: TaxonomyId, kind: &'static str) -> &str {
+        let specific = format!("{}/{kind}.html", self.taxonomy(id).config.name);
+        match self.template(&specific) {
+            Some(t) => &t.name,
+            None if kind == "list" => "taxonomy_list.html",
+            None => "taxonomy_single.html",
+        }
     }
 
     /// The taxonomy with `id`.

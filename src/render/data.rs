@@ -164,32 +164,39 @@ fn bibtex(text: &str) -> Result<Value, String> {
     let strings = |items: &[String]| -> Value {
         Value::Array(items.iter().map(|s| Value::String(s.clone())).collect())
     };
-    let mut variables = Map::new();
-    for (key, value) in parsed.variables() {
-        variables.insert(key.clone(), Value::String(value.clone()));
-    }
+    // nom-bibtex keeps variables and tags in hash maps, which Zola gives templates in a
+    // random order; sorted here, so that builds are reproducible.
+    let sorted = |map: &std::collections::HashMap<String, String>, lowercase: bool| {
+        let mut entries: Vec<(String, &String)> = map
+            .iter()
+            .map(|(k, v)| (if lowercase { k.to_lowercase() } else { k.clone() }, v))
+            .collect();
+        entries.sort();
+        let mut out = Map::new();
+        for (key, value) in entries {
+            out.insert(key, Value::String(value.clone()));
+        }
+        Value::Object(out)
+    };
+    let variables = sorted(parsed.variables(), false);
     let bibliographies = parsed
         .bibliographies()
         .iter()
         .map(|b| {
-            let mut tags = Map::new();
-            for (key, value) in b.tags() {
-                tags.insert(key.to_lowercase(), Value::String(value.clone()));
-            }
             let mut entry = Map::new();
             entry.insert("entry_type".into(), Value::String(b.entry_type().to_owned()));
             entry.insert(
                 "citation_key".into(),
                 Value::String(b.citation_key().to_owned()),
             );
-            entry.insert("tags".into(), Value::Object(tags));
+            entry.insert("tags".into(), sorted(b.tags(), true));
             Value::Object(entry)
         })
         .collect();
     let mut map = Map::new();
     map.insert("preambles".into(), strings(parsed.preambles()));
     map.insert("comments".into(), strings(parsed.comments()));
-    map.insert("variables".into(), Value::Object(variables));
+    map.insert("variables".into(), variables);
     map.insert("bibliographies".into(), Value::Array(bibliographies));
     Ok(Value::Object(map))
 }

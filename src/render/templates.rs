@@ -273,28 +273,66 @@ impl GetUrl {
             .hashes
             .lock()
             .map_err(|_| tera::Error::msg("poisoned"))?;
-        if let Some(hash) = hashes.get(&found) {
+        if let Some(hash) = hashes.get(&found.key()) {
             return Ok(hash.clone());
         }
-        let bytes = std::fs::read(&found)
-            .map_err(|e| tera::Error::msg(format!("`get_url`: cannot read `{path}`: {e}")))?;
+        let bytes = found.read(path, "get_url")?;
         let mut hash = data::sha(&bytes, 256, false).map_err(tera::Error::msg)?;
         hash.truncate(20);
-        hashes.insert(found, hash.clone());
+        hashes.insert(found.key(), hash.clone());
         Ok(hash)
     }
 }
 
-/// Finds `path` as Zola's functions do (see [`data::search`]), recording every file looked at.
-fn find_file(site: &Site, path: &str, function: &str) -> tera::Result<Option<PathBuf>> {
+/// A file a function asked for.
+enum Located {
+    /// On disk.
+    Disk(PathBuf),
+    /// In the built-in theme's static/.
+    Builtin(&'static [u8]),
+}
+
+impl Located {
+    /// A key naming the file, for caches.
+    fn key(&self) -> PathBuf {
+        match self {
+            Self::Disk(path) => path.clone(),
+            Self::Builtin(bytes) => PathBuf::from(format!("(built-in) {:p}", bytes.as_ptr())),
+        }
+    }
+
+    fn read(&self, path: &str, function: &str) -> tera::Result<std::borrow::Cow<'static, [u8]>> {
+        match self {
+            Self::Disk(file) => std::fs::read(file).map(Into::into).map_err(|e| {
+                tera::Error::msg(format!("`{function}`: cannot read `{path}`: {e}"))
+            }),
+            Self::Builtin(bytes) => Ok((*bytes).into()),
+        }
+    }
+}
+
+/// Finds `path` as Zola's functions do (see [`data::search`]), then in the built-in theme's
+/// static files, recording every file looked at.
+fn find_file(site: &Site, path: &str, function: &str) -> tera::Result<Option<Located>> {
     let mut looked_at = Vec::new();
     let found = data::search(&site.root, site.config.theme.as_deref(), path, &mut looked_at);
     for candidate in looked_at {
         record(Dep::Data(candidate));
     }
-    found
-        .map(|f| f.map(|f| f.path))
-        .map_err(|e| tera::Error::msg(format!("`{function}`: {e}")))
+    match found.map_err(|e| tera::Error::msg(format!("`{function}`: {e}")))? {
+        Some(found) => Ok(Some(Located::Disk(found.path))),
+        None => {
+            let name = path.trim_start_matches('/');
+            let builtin = site.static_files.iter().find_map(|f| match f.source {
+                crate::site::StaticSource::Builtin(bytes) if f.name == name => Some(bytes),
+                _ => None,
+            });
+            if builtin.is_some() {
+                record(Dep::Static(name.to_owned()));
+            }
+            Ok(builtin.map(Located::Builtin))
+        }
+    }
 }
 
 /// `get_hash(path | literal, sha_type=384, base64=true)`, as Zola.
@@ -321,9 +359,7 @@ impl Function for GetHash {
                 let found = find_file(&self.site, path, "get_hash")?.ok_or_else(|| {
                     tera::Error::msg(format!("`get_hash`: cannot find file: {path}"))
                 })?;
-                std::fs::read(&found).map_err(|e| {
-                    tera::Error::msg(format!("`get_hash`: cannot read `{path}`: {e}"))
-                })?
+                found.read(path, "get_hash")?.into_owned()
             }
             (None, Some(literal)) => literal.as_bytes().to_vec(),
         };
@@ -528,8 +564,11 @@ impl Function for LoadData {
             }
             Err(e) => return Err(e),
         };
-        let format = format.unwrap_or_else(|| data::Format::of_file(&path));
-        let key = (path.clone(), format);
+        let format = format.unwrap_or_else(|| match &path {
+            Located::Disk(file) => data::Format::of_file(file),
+            Located::Builtin(_) => data::Format::of_file(Path::new(raw)),
+        });
+        let key = (path.key(), format);
         if let Some(value) = self
             .cache
             .lock()
@@ -538,9 +577,11 @@ impl Function for LoadData {
         {
             return Ok(value.clone());
         }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| tera::Error::msg(format!("`load_data`: cannot read `{raw}`: {e}")))?;
-        let value = data::parse(&text, format).map_err(|e| {
+        let bytes = path.read(raw, "load_data")?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            tera::Error::msg(format!("`load_data`: `{raw}` is not UTF-8: {e}"))
+        })?;
+        let value = data::parse(text, format).map_err(|e| {
             tera::Error::msg(format!(
                 "`load_data`: `{raw}` is not valid {}: {e}",
                 format.name()

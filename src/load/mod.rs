@@ -129,6 +129,7 @@ pub fn load(
         by_content_path,
         anchor_targets,
         prompt_files,
+        backlinks: rustc_hash::FxHashMap::default(),
     };
     // Summaries need every page's URL (for `@/` links), so they come last.
     let anchor = crate::site::anchor::AnchorTemplate::new(&site);
@@ -156,6 +157,7 @@ pub fn load(
         section.doc.summary = None;
     }
     site.pages = pages;
+    site.find_backlinks();
 
     let (errors, warnings): (Vec<_>, Vec<_>) = problems.into_iter().partition(Diagnostic::is_error);
     if errors.is_empty() {

@@ -58,7 +58,7 @@ impl Renderer {
     pub fn new(view: View, outputs: &Outputs) -> Result<Self, Error> {
         let site = Arc::clone(&view.site);
         let templates = Templates::compile(&site, &view.copy).map_err(Error::Site)?;
-        let config = serde_json::to_value(&site.config).unwrap_or(Value::Null);
+        let config = site.config.template_value();
         let renderer = Self {
             anchor: crate::site::anchor::AnchorTemplate::new(&site),
             site,

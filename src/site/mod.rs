@@ -204,6 +204,9 @@ pub struct Site {
     pub(crate) anchor_targets: std::collections::HashSet<String>,
     /// The prompt files of prompts/ (root-relative paths), which generate compiles.
     pub(crate) prompt_files: Vec<String>,
+    /// By content path, the pages and sections whose markdown links to it (`@/…`): Zola's
+    /// `backlinks`.
+    pub(crate) backlinks: rustc_hash::FxHashMap<String, Vec<ContentRef>>,
 }
 
 impl Site {
@@ -230,6 +233,55 @@ impl Site {
             None if kind == "list" => "taxonomy_list.html",
             None => "taxonomy_single.html",
         }
+    }
+
+    /// Fills [`Site::backlinks`] from the links of every page and section.
+    pub(crate) fn find_backlinks(&mut self) {
+        let mut backlinks: rustc_hash::FxHashMap<String, Vec<ContentRef>> =
+            rustc_hash::FxHashMap::default();
+        let docs = self
+            .pages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (ContentRef::Page(PageId(i)), &p.doc))
+            .chain(
+                self.sections
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (ContentRef::Section(SectionId(i)), &s.doc)),
+            );
+        for (from, doc) in docs {
+            for target in &doc.links {
+                let list = backlinks.entry(target.clone()).or_default();
+                if !list.contains(&from) {
+                    list.push(from);
+                }
+            }
+        }
+        self.backlinks = backlinks;
+    }
+
+    /// Zola's `backlinks` of the document at content path `relative_path`: the permalink and
+    /// title of each page and section linking to it, sorted by permalink.
+    pub(crate) fn backlinks_of(&self, relative_path: &str) -> Vec<(&str, Option<&str>)> {
+        let mut links: Vec<(&str, Option<&str>)> = self
+            .backlinks
+            .get(relative_path)
+            .into_iter()
+            .flatten()
+            .map(|from| match from {
+                ContentRef::Page(id) => {
+                    let page = self.page(*id);
+                    (page.doc.permalink.as_str(), page.meta.title.as_deref())
+                }
+                ContentRef::Section(id) => {
+                    let section = self.section(*id);
+                    (section.doc.permalink.as_str(), section.meta.title.as_deref())
+                }
+            })
+            .collect();
+        links.sort_unstable();
+        links
     }
 
     /// The taxonomy with `id`.

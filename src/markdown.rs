@@ -197,7 +197,9 @@ pub fn render(
     permalink: &str,
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> Markup {
-    render_with(body, options, permalink, resolve, &builtin_anchor_link)
+    render_with(body, options, permalink, resolve, &|id, level| {
+        Ok(builtin_anchor_link(id, level))
+    })
 }
 
 /// Makes a heading's anchor link (Zola's `anchor-link.html`) from its id and level, or says
@@ -205,14 +207,13 @@ pub fn render(
 pub(crate) type AnchorHook<'a> = &'a (dyn Fn(&str, u32) -> Result<String, String> + Sync);
 
 /// Zola's built-in `anchor-link.html`, for markdown rendered without the site's templates.
-pub(crate) fn builtin_anchor_link(id: &str, _level: u32) -> Result<String, String> {
+pub(crate) fn builtin_anchor_link(id: &str, _level: u32) -> String {
     let id = tera::escape_html(id);
-    Ok(format!(
-        "<a class=\"zola-anchor\" href=\"#{id}\" aria-label=\"Anchor link for: {id}\">🔗</a>"
-    ))
+    format!("<a class=\"zola-anchor\" href=\"#{id}\" aria-label=\"Anchor link for: {id}\">🔗</a>")
 }
 
 /// [`render`], with heading anchor links made by `anchor`.
+#[allow(clippy::trivially_copy_pass_by_ref)] // the same signature as `render`
 pub(crate) fn render_with(
     body: &str,
     options: &RenderOptions,
@@ -258,7 +259,9 @@ pub(crate) fn render_with(
                         out.problems.push(Problem {
                             offset: range.start,
                             message,
-                            help: "fix templates/anchor-link.html, which makes heading anchor links".to_owned(),
+                            help:
+                                "fix templates/anchor-link.html, which makes heading anchor links"
+                                    .to_owned(),
                         });
                         None
                     }

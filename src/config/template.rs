@@ -25,7 +25,10 @@ impl Config {
                 ("languages", json!({})),
                 ("generate_feed", json!(self.generate_feeds)),
                 ("build_search_index", json!(self.build_search_index)),
-                ("search", json!({ "index_format": "elasticlunr_javascript" })),
+                (
+                    "search",
+                    json!({ "index_format": "elasticlunr_javascript" }),
+                ),
             ],
         );
         if let Some(Value::Object(markdown)) = map.get_mut("markdown") {

@@ -32,7 +32,10 @@ const BUILTIN_TEMPLATES: [(&str, &str); 9] = [
         include_str!("../builtin/internal/alias.html"),
     ),
     ("404.html", include_str!("../builtin/404.html")),
-    ("anchor-link.html", include_str!("../builtin/anchor-link.html")),
+    (
+        "anchor-link.html",
+        include_str!("../builtin/anchor-link.html"),
+    ),
     (
         "summary-cutoff.html",
         include_str!("../builtin/summary-cutoff.html"),
@@ -62,7 +65,10 @@ pub(crate) fn read(
     match theme {
         Theme::Builtin => {
             for (name, bytes) in Theme::builtin_files("templates/") {
-                for key in [name.to_owned(), format!("{}/templates/{name}", super::theme::DEFAULT)] {
+                for key in [
+                    name.to_owned(),
+                    format!("{}/templates/{name}", super::theme::DEFAULT),
+                ] {
                     found.push((
                         key,
                         format!("(built-in theme) templates/{name}").into(),
@@ -75,7 +81,7 @@ pub(crate) fn read(
             let folder = theme.folder_of("templates").unwrap_or_default();
             let prefix = theme.folder_name().unwrap_or_default();
             for (name, path, extra) in sources.files_in(root, &folder) {
-                disk.push((format!("{prefix}/templates/{name}"), path.clone(), extra.clone()));
+                disk.push((format!("{prefix}/templates/{name}"), path.clone(), extra));
                 disk.push((name, path, extra));
             }
         }

@@ -90,7 +90,9 @@ impl Format {
             "xml" => Ok(Self::Xml),
             "yaml" | "yml" => Ok(Self::Yaml),
             "plain" => Ok(Self::Plain),
-            other => Err(format!("unknown format `{other}` (toml, json, csv, bibtex, xml, yaml or plain)")),
+            other => Err(format!(
+                "unknown format `{other}` (toml, json, csv, bibtex, xml, yaml or plain)"
+            )),
         }
     }
 
@@ -130,8 +132,11 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<Value, String> {
         Format::Yaml => serde_norway::from_str(text).map_err(|e| e.to_string()),
         Format::Csv => csv(text),
         Format::Bibtex => bibtex(text),
-        Format::Xml => roxmltree_to_serde::xml_string_to_json(text.to_owned(), &Default::default())
-            .map_err(|e| format!("{e:?}")),
+        Format::Xml => roxmltree_to_serde::xml_string_to_json(
+            text.to_owned(),
+            &roxmltree_to_serde::Config::default(),
+        )
+        .map_err(|e| format!("{e:?}")),
         Format::Plain => Ok(Value::String(text.to_owned())),
     }
 }
@@ -169,7 +174,16 @@ fn bibtex(text: &str) -> Result<Value, String> {
     let sorted = |map: &std::collections::HashMap<String, String>, lowercase: bool| {
         let mut entries: Vec<(String, &String)> = map
             .iter()
-            .map(|(k, v)| (if lowercase { k.to_lowercase() } else { k.clone() }, v))
+            .map(|(k, v)| {
+                (
+                    if lowercase {
+                        k.to_lowercase()
+                    } else {
+                        k.clone()
+                    },
+                    v,
+                )
+            })
             .collect();
         entries.sort();
         let mut out = Map::new();
@@ -184,7 +198,10 @@ fn bibtex(text: &str) -> Result<Value, String> {
         .iter()
         .map(|b| {
             let mut entry = Map::new();
-            entry.insert("entry_type".into(), Value::String(b.entry_type().to_owned()));
+            entry.insert(
+                "entry_type".into(),
+                Value::String(b.entry_type().to_owned()),
+            );
             entry.insert(
                 "citation_key".into(),
                 Value::String(b.citation_key().to_owned()),
@@ -269,11 +286,7 @@ mod tests {
 
     #[test]
     fn bibtex_and_xml() {
-        let v = parse(
-            "@book{k, Title = {T}, author = \"A\"}",
-            Format::Bibtex,
-        )
-        .unwrap();
+        let v = parse("@book{k, Title = {T}, author = \"A\"}", Format::Bibtex).unwrap();
         assert_eq!(v["bibliographies"][0]["citation_key"], "k");
         assert_eq!(v["bibliographies"][0]["tags"]["title"], "T");
         let v = parse("<a><b>1</b></a>", Format::Xml).unwrap();

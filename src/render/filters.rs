@@ -125,6 +125,9 @@ mod tests {
             "a<1>b<22>"
         );
         assert_eq!(render("{{ 1234567 | num_format }}"), "1,234,567");
-        assert_eq!(render("{{ 1234567 | num_format(locale='de') }}"), "1.234.567");
+        assert_eq!(
+            render("{{ 1234567 | num_format(locale='de') }}"),
+            "1.234.567"
+        );
     }
 }

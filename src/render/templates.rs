@@ -303,9 +303,9 @@ impl Located {
 
     fn read(&self, path: &str, function: &str) -> tera::Result<std::borrow::Cow<'static, [u8]>> {
         match self {
-            Self::Disk(file) => std::fs::read(file).map(Into::into).map_err(|e| {
-                tera::Error::msg(format!("`{function}`: cannot read `{path}`: {e}"))
-            }),
+            Self::Disk(file) => std::fs::read(file)
+                .map(Into::into)
+                .map_err(|e| tera::Error::msg(format!("`{function}`: cannot read `{path}`: {e}"))),
             Self::Builtin(bytes) => Ok((*bytes).into()),
         }
     }
@@ -315,23 +315,27 @@ impl Located {
 /// static files, recording every file looked at.
 fn find_file(site: &Site, path: &str, function: &str) -> tera::Result<Option<Located>> {
     let mut looked_at = Vec::new();
-    let found = data::search(&site.root, site.config.theme.as_deref(), path, &mut looked_at);
+    let found = data::search(
+        &site.root,
+        site.config.theme.as_deref(),
+        path,
+        &mut looked_at,
+    );
     for candidate in looked_at {
         record(Dep::Data(candidate));
     }
-    match found.map_err(|e| tera::Error::msg(format!("`{function}`: {e}")))? {
-        Some(found) => Ok(Some(Located::Disk(found.path))),
-        None => {
-            let name = path.trim_start_matches('/');
-            let builtin = site.static_files.iter().find_map(|f| match f.source {
-                crate::site::StaticSource::Builtin(bytes) if f.name == name => Some(bytes),
-                _ => None,
-            });
-            if builtin.is_some() {
-                record(Dep::Static(name.to_owned()));
-            }
-            Ok(builtin.map(Located::Builtin))
+    if let Some(found) = found.map_err(|e| tera::Error::msg(format!("`{function}`: {e}")))? {
+        Ok(Some(Located::Disk(found.path)))
+    } else {
+        let name = path.trim_start_matches('/');
+        let builtin = site.static_files.iter().find_map(|f| match f.source {
+            crate::site::StaticSource::Builtin(bytes) if f.name == name => Some(bytes),
+            _ => None,
+        });
+        if builtin.is_some() {
+            record(Dep::Static(name.to_owned()));
         }
+        Ok(builtin.map(Located::Builtin))
     }
 }
 
@@ -449,7 +453,13 @@ impl Function for GetTaxonomyTerm {
         let required = args.get("required").and_then(Value::as_bool) != Some(false);
         let include_pages = args.get("include_pages").and_then(Value::as_bool) != Some(false);
         record(Dep::Taxonomy(kind.to_owned()));
-        let Some(taxonomy) = self.0.site.taxonomies.iter().find(|t| t.config.name == kind) else {
+        let Some(taxonomy) = self
+            .0
+            .site
+            .taxonomies
+            .iter()
+            .find(|t| t.config.name == kind)
+        else {
             return if required {
                 Err(tera::Error::msg(format!(
                     "`get_taxonomy_term`: no taxonomy `{kind}` in the config"
@@ -555,8 +565,7 @@ impl Function for LoadData {
         let raw = string_arg(args, "path", "load_data")?;
         let path = match find_file(&self.site, raw, "load_data") {
             Ok(Some(path)) => path,
-            Ok(None) if !required => return Ok(Value::Null),
-            Err(_) if !required => return Ok(Value::Null),
+            Ok(None) | Err(_) if !required => return Ok(Value::Null),
             Ok(None) => {
                 return Err(tera::Error::msg(format!(
                     "`load_data`: `{raw}` doesn't exist (looked in the site's folder, static/, content/ and the theme's static/)"
@@ -578,9 +587,8 @@ impl Function for LoadData {
             return Ok(value.clone());
         }
         let bytes = path.read(raw, "load_data")?;
-        let text = std::str::from_utf8(&bytes).map_err(|e| {
-            tera::Error::msg(format!("`load_data`: `{raw}` is not UTF-8: {e}"))
-        })?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| tera::Error::msg(format!("`load_data`: `{raw}` is not UTF-8: {e}")))?;
         let value = data::parse(text, format).map_err(|e| {
             tera::Error::msg(format!(
                 "`load_data`: `{raw}` is not valid {}: {e}",

@@ -6,8 +6,8 @@
 //! metadata only: page bodies are read again, one page at a time, when rendered, so memory
 //! does not grow with the size of the content.
 
-pub mod front_matter;
 pub(crate) mod anchor;
+pub mod front_matter;
 pub(crate) mod ids;
 pub(crate) mod layout;
 pub(crate) mod paths;
@@ -276,7 +276,10 @@ impl Site {
                 }
                 ContentRef::Section(id) => {
                     let section = self.section(*id);
-                    (section.doc.permalink.as_str(), section.meta.title.as_deref())
+                    (
+                        section.doc.permalink.as_str(),
+                        section.meta.title.as_deref(),
+                    )
                 }
             })
             .collect();

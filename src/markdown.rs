@@ -197,6 +197,30 @@ pub fn render(
     permalink: &str,
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> Markup {
+    render_with(body, options, permalink, resolve, &|id, level| {
+        Ok(builtin_anchor_link(id, level))
+    })
+}
+
+/// Makes a heading's anchor link (Zola's `anchor-link.html`) from its id and level, or says
+/// why it cannot. The caller renders the site's template; markdown knows no templates.
+pub(crate) type AnchorHook<'a> = &'a (dyn Fn(&str, u32) -> Result<String, String> + Sync);
+
+/// Zola's built-in `anchor-link.html`, for markdown rendered without the site's templates.
+pub(crate) fn builtin_anchor_link(id: &str, _level: u32) -> String {
+    let id = tera::escape_html(id);
+    format!("<a class=\"zola-anchor\" href=\"#{id}\" aria-label=\"Anchor link for: {id}\">🔗</a>")
+}
+
+/// [`render`], with heading anchor links made by `anchor`.
+#[allow(clippy::trivially_copy_pass_by_ref)] // the same signature as `render`
+pub(crate) fn render_with(
+    body: &str,
+    options: &RenderOptions,
+    permalink: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+    anchor: AnchorHook<'_>,
+) -> Markup {
     let extensions = extensions(options.smart_punctuation);
     let mut out = Markup {
         html: String::with_capacity(body.len() * 3 / 2),
@@ -229,6 +253,19 @@ pub fn render(
                 &classes,
                 &inner_html,
                 options.anchor_links,
+                &mut |id| match anchor(id, level as u32) {
+                    Ok(link) => Some(link),
+                    Err(message) => {
+                        out.problems.push(Problem {
+                            offset: range.start,
+                            message,
+                            help:
+                                "fix templates/anchor-link.html, which makes heading anchor links"
+                                    .to_owned(),
+                        });
+                        None
+                    }
+                },
             );
             flat_toc.push(Heading {
                 level: level as u32,
@@ -424,7 +461,12 @@ fn write_heading(
     classes: &[CowStr<'_>],
     inner: &str,
     anchors: AnchorLinks,
+    anchor_link: &mut dyn FnMut(&str) -> Option<String>,
 ) {
+    let link = match anchors {
+        AnchorLinks::None => None,
+        _ => anchor_link(id),
+    };
     let id = escape(id);
     let mut open = format!("<{level} id=\"{id}\"");
     if !classes.is_empty() {
@@ -432,15 +474,29 @@ fn write_heading(
         let _ = write!(open, " class=\"{}\"", escape(&classes.join(" ")));
     }
     open.push('>');
-    let link =
-        format!("<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section\">#</a>");
-    let body = match anchors {
-        AnchorLinks::None => inner.to_owned(),
-        AnchorLinks::Left => format!("{link} {inner}"),
-        AnchorLinks::Right => format!("{inner} {link}"),
-        AnchorLinks::Heading => format!("<a class=\"anchor\" href=\"#{id}\">{inner}</a>"),
+    // As Zola: the link goes right before or after the heading's text; `heading` wraps the
+    // text in the opening tag of the link the template makes.
+    let body = match (anchors, link) {
+        (AnchorLinks::Left, Some(link)) => format!("{link}{inner}"),
+        (AnchorLinks::Right, Some(link)) => format!("{inner}{link}"),
+        (AnchorLinks::Heading, Some(link)) => match opening_a_tag(&link) {
+            Some(tag) => format!("{tag}{inner}</a>"),
+            None => inner.to_owned(),
+        },
+        _ => inner.to_owned(),
     };
     events.push(Event::Html(format!("{open}{body}</{level}>\n").into()));
+}
+
+/// The opening `<a …>` tag of the first link in `html` (Zola's `(<\s*a[^>]*>).*?<\s*/\s*a>`).
+fn opening_a_tag(html: &str) -> Option<&str> {
+    static A_TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(<\s*a[^>]*>).*?<\s*/\s*a>").unwrap_or_else(|_| unreachable!())
+    });
+    A_TAG
+        .captures(html)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str())
 }
 
 fn plain_text(events: &[Event<'_>]) -> String {
@@ -534,7 +590,7 @@ mod tests {
         };
         let r = render("## Hi", &options, "/", &resolve);
         assert!(
-            r.html.contains("Hi <a class=\"anchor\" href=\"#hi\""),
+            r.html.contains("Hi<a class=\"zola-anchor\" href=\"#hi\""),
             "{}",
             r.html
         );

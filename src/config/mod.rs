@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 mod edge;
 mod generate;
+mod template;
 
 use crate::diagnostics::{Diagnostic, Error, Result};
 use crate::value::{KeyOffsets, parse_toml};

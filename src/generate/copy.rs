@@ -56,7 +56,7 @@ impl CopySet {
 
     /// The fingerprints of `site`'s pages and templates, with this copy in them.
     pub(crate) fn fingerprints(&self, site: &Site) -> Fingerprints {
-        let config = serde_json::to_value(&site.config).unwrap_or_default();
+        let config = site.config.template_value();
         Fingerprints::new(site, &config, &|id| self.fingerprint(id))
     }
 

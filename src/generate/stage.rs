@@ -193,7 +193,7 @@ pub(crate) fn plan(
     if with_fields.is_empty() {
         return Ok(Jobs::default());
     }
-    let config = serde_json::to_value(&site.config).unwrap_or_default();
+    let config = site.config.template_value();
     let results: Vec<std::result::Result<Vec<PlannedField>, Diagnostic>> = with_fields
         .par_iter()
         .map(|i| page_jobs(site, &prompts, PageId(*i), provider, generate, &config))

@@ -129,14 +129,24 @@ pub fn load(
         by_content_path,
         anchor_targets,
         prompt_files,
+        backlinks: rustc_hash::FxHashMap::default(),
     };
     // Summaries need every page's URL (for `@/` links), so they come last.
+    let anchor = crate::site::anchor::AnchorTemplate::new(&site);
+    let anchor_link = |id: &str, level: u32| anchor.render(id, level);
     let summaries: Vec<Option<String>> = pages
         .par_iter()
         .map(|page| {
             page.doc.summary.as_deref().map(|source| {
                 let resolve = |path: &str| permalink_in(&site, &pages, path);
-                markdown::render(source, &page.doc.markdown, &page.doc.permalink, &resolve).html
+                markdown::render_with(
+                    source,
+                    &page.doc.markdown,
+                    &page.doc.permalink,
+                    &resolve,
+                    &anchor_link,
+                )
+                .html
             })
         })
         .collect();
@@ -147,6 +157,7 @@ pub fn load(
         section.doc.summary = None;
     }
     site.pages = pages;
+    site.find_backlinks();
 
     let (errors, warnings): (Vec<_>, Vec<_>) = problems.into_iter().partition(Diagnostic::is_error);
     if errors.is_empty() {

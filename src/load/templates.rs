@@ -15,14 +15,31 @@ use crate::load::walk::SourceFiles;
 use crate::site::paths::relative_to;
 use crate::site::{TemplateSource, TemplateUse};
 
-/// Built-in templates, which a theme or the site may override by name.
-const BUILTIN_TEMPLATES: [(&str, &str); 6] = [
+/// Built-in templates, which a theme or the site may override by name. `404.html`,
+/// `internal/alias.html`, `anchor-link.html`, `summary-cutoff.html` and
+/// `split_sitemap_index.xml` are Zola's own, byte for byte.
+const BUILTIN_TEMPLATES: [(&str, &str); 9] = [
     ("sitemap.xml", include_str!("../builtin/sitemap.xml")),
+    (
+        "split_sitemap_index.xml",
+        include_str!("../builtin/split_sitemap_index.xml"),
+    ),
     ("atom.xml", include_str!("../builtin/atom.xml")),
     ("rss.xml", include_str!("../builtin/rss.xml")),
     ("robots.txt", include_str!("../builtin/robots.txt")),
-    ("alias.html", include_str!("../builtin/alias.html")),
+    (
+        "internal/alias.html",
+        include_str!("../builtin/internal/alias.html"),
+    ),
     ("404.html", include_str!("../builtin/404.html")),
+    (
+        "anchor-link.html",
+        include_str!("../builtin/anchor-link.html"),
+    ),
+    (
+        "summary-cutoff.html",
+        include_str!("../builtin/summary-cutoff.html"),
+    ),
 ];
 
 pub(crate) fn read(
@@ -43,19 +60,30 @@ pub(crate) fn read(
             })
             .collect();
     let mut disk = Vec::new();
+    // As Zola does, a theme's templates are also known by their path in the theme
+    // (`NAME/templates/page.html`), so a site's template of the same name can extend them.
     match theme {
         Theme::Builtin => {
             for (name, bytes) in Theme::builtin_files("templates/") {
-                found.push((
+                for key in [
                     name.to_owned(),
-                    format!("(built-in theme) templates/{name}").into(),
-                    bytes.into(),
-                ));
+                    format!("{}/templates/{name}", super::theme::DEFAULT),
+                ] {
+                    found.push((
+                        key,
+                        format!("(built-in theme) templates/{name}").into(),
+                        bytes.into(),
+                    ));
+                }
             }
         }
         Theme::Folder(_) => {
             let folder = theme.folder_of("templates").unwrap_or_default();
-            disk.extend(sources.files_in(root, &folder));
+            let prefix = theme.folder_name().unwrap_or_default();
+            for (name, path, extra) in sources.files_in(root, &folder) {
+                disk.push((format!("{prefix}/templates/{name}"), path.clone(), extra));
+                disk.push((name, path, extra));
+            }
         }
         Theme::None => {}
     }
@@ -108,7 +136,7 @@ fn parse(
             Err(e) => problems.push(parse_error(&e, &origin, &text)),
         }
     }
-    let mut uses = analyze(&templates);
+    let mut uses = analyze(&templates, problems);
     for template in &mut templates {
         if let Some(found) = uses.remove(&template.name) {
             template.uses = found;
@@ -143,8 +171,13 @@ fn parse_error(e: &tera::Error, origin: &Path, text: &str) -> Diagnostic {
     .with_help("see tera's documentation of template syntax (tera 1.x, as used by Zola)")
 }
 
-/// Walks every template's syntax tree for what it uses.
-fn analyze(sources: &[TemplateSource]) -> HashMap<String, TemplateUse> {
+/// Walks every template's syntax tree for what it uses. Templates that extend, include or
+/// import each other in a cycle are an error naming it (tera would recurse until the stack
+/// overflows).
+fn analyze(
+    sources: &[TemplateSource],
+    problems: &mut Vec<Diagnostic>,
+) -> HashMap<String, TemplateUse> {
     let texts: HashMap<&str, &str> = sources
         .iter()
         .map(|t| (t.name.as_str(), t.text.as_str()))
@@ -167,6 +200,7 @@ fn analyze(sources: &[TemplateSource]) -> HashMap<String, TemplateUse> {
         visit_nodes(&template.ast, &mut uses);
         direct.insert(name.as_str(), uses);
     }
+    problems.extend(cycles(sources, &direct));
     let mut out = HashMap::new();
     for name in texts.keys() {
         let name = (*name).to_owned();
@@ -212,6 +246,103 @@ fn analyze(sources: &[TemplateSource]) -> HashMap<String, TemplateUse> {
         );
     }
     out
+}
+
+/// One error per cycle of templates that extend, include or import each other, at the tag
+/// of the cycle's first template (in name order) that leads into it.
+fn cycles(sources: &[TemplateSource], direct: &HashMap<&str, Uses>) -> Vec<Diagnostic> {
+    /// Depth-first search from `name`; `path` is the chain being followed.
+    fn visit<'a>(
+        name: &'a str,
+        direct: &'a HashMap<&str, Uses>,
+        path: &mut Vec<&'a str>,
+        done: &mut std::collections::HashSet<&'a str>,
+        found: &mut Vec<Vec<&'a str>>,
+    ) {
+        if let Some(at) = path.iter().position(|p| *p == name) {
+            let mut cycle = path[at..].to_vec();
+            // The same cycle is reported once, starting at its smallest name.
+            let start = cycle
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, n)| **n)
+                .map_or(0, |(i, _)| i);
+            cycle.rotate_left(start);
+            if !found.contains(&cycle) {
+                found.push(cycle);
+            }
+            return;
+        }
+        if done.contains(name) {
+            return;
+        }
+        let Some((key, uses)) = direct.get_key_value(name) else {
+            return;
+        };
+        path.push(key);
+        for next in &uses.templates {
+            if let Some((next, _)) = direct.get_key_value(next.as_str()) {
+                visit(next, direct, path, done, found);
+            }
+        }
+        path.pop();
+        done.insert(key);
+    }
+    let mut names: Vec<&str> = direct.keys().copied().collect();
+    names.sort_unstable();
+    let mut found = Vec::new();
+    let mut done = std::collections::HashSet::new();
+    for name in names {
+        visit(name, direct, &mut Vec::new(), &mut done, &mut found);
+    }
+    found
+        .into_iter()
+        .map(|cycle| {
+            let first = cycle[0];
+            let next = cycle.get(1).copied().unwrap_or(first);
+            let chain: Vec<String> = cycle
+                .iter()
+                .chain(std::iter::once(&first))
+                .map(|n| format!("`{n}`"))
+                .collect();
+            let message = if cycle.len() == 1 {
+                format!("template `{first}` extends, includes or imports itself")
+            } else {
+                format!(
+                    "templates extend, include or import each other in a cycle: {}",
+                    chain.join(" → ")
+                )
+            };
+            let d = Diagnostic::error(message);
+            let d = match sources.iter().find(|t| t.name == first) {
+                Some(t) => {
+                    let needle = [format!("\"{next}\""), format!("'{next}'")];
+                    let line = needle.iter().find_map(|n| find_line(&t.text, n));
+                    match line {
+                        Some(line) => {
+                            let column = t
+                                .text
+                                .lines()
+                                .nth(line - 1)
+                                .and_then(|l| needle.iter().find_map(|n| l.find(n.as_str())))
+                                .map(|c| c + 1);
+                            d.at(&t.origin, &t.text, line, column)
+                        }
+                        None => d.in_file(&t.origin),
+                    }
+                }
+                None => d,
+            };
+            d.with_help("a template cannot contain itself: break the cycle (recursion belongs in a macro that calls itself)")
+        })
+        .collect()
+}
+
+/// 1-based line of the first line of `text` containing `needle`.
+fn find_line(text: &str, needle: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| line.contains(needle))
+        .map(|i| i + 1)
 }
 
 /// What one template uses directly.

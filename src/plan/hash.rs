@@ -52,6 +52,7 @@ fn listing_fingerprint(site: &Site, id: PageId, copy_hash: CopyHash<'_>) -> Cont
         f.hash(&copy);
     }
     doc_common(&mut f, &page.doc);
+    backlinks(site, &mut f, &page.doc);
     f.str(&page.slug)
         .opt(page.date.as_ref().map(|d| d.text.as_str()));
     for ancestor in &page.doc.ancestors {
@@ -125,6 +126,20 @@ impl Fingerprints {
     }
 }
 
+/// Its `backlinks`: the URL and title of what links to `doc`.
+fn backlinks(site: &Site, f: &mut Fingerprint, doc: &Document) {
+    for (permalink, title) in site.backlinks_of(&doc.relative_path) {
+        f.str(permalink).opt(title);
+    }
+}
+
+/// The heading anchor links of `doc`'s content are made by `anchor-link.html`.
+fn anchor_template(fps: &Fingerprints, f: &mut Fingerprint, doc: &Document) {
+    if doc.markdown.anchor_links != crate::config::AnchorLinks::None {
+        f.hash(&fps.template("anchor-link.html").0);
+    }
+}
+
 /// The inputs of a planned output.
 pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inputs {
     let mut own = Fingerprint::new("output");
@@ -141,6 +156,8 @@ pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inpu
             own.hash(&fps.pages[id.0])
                 .hash(&page.doc.hash)
                 .str(&page.doc.template);
+            anchor_template(fps, &mut own, &page.doc);
+            backlinks(site, &mut own, &page.doc);
             links(site, &mut own, &page.doc);
             for sibling in [page.lower, page.higher] {
                 match sibling {
@@ -159,6 +176,8 @@ pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inpu
             for sub in &section.subsections {
                 own.str(&site.section(*sub).doc.relative_path);
             }
+            anchor_template(fps, &mut own, &section.doc);
+            backlinks(site, &mut own, &section.doc);
             links(site, &mut own, &section.doc);
             list(&mut listing, &section.pages);
         }

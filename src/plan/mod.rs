@@ -75,7 +75,8 @@ pub fn plan(site: &Site) -> Result<Outputs> {
 
     let config_owner = "the taxonomies of the config";
     for (t, taxonomy) in site.taxonomies.iter().enumerate() {
-        if !taxonomy.config.render {
+        // As Zola: a taxonomy without terms writes nothing (and needs no template).
+        if !taxonomy.config.render || taxonomy.terms.is_empty() {
             continue;
         }
         if claim(

@@ -145,17 +145,17 @@ impl Outputs {
     }
 }
 
-/// The template an output is rendered with (none for the sitemap index).
+/// The template an output is rendered with.
 pub fn template_of<'a>(site: &'a Site, output: &'a Output) -> Option<&'a str> {
     match output {
         Output::Page(id) => Some(&site.page(*id).doc.template),
         Output::Section { id, .. } => Some(&site.section(*id).doc.template),
-        Output::Taxonomy(_) => Some("taxonomy_list.html"),
-        Output::Term { .. } => Some("taxonomy_single.html"),
-        Output::Redirect { .. } => Some("alias.html"),
+        Output::Taxonomy(t) => Some(site.taxonomy_template(*t, "list")),
+        Output::Term { term, .. } => Some(site.taxonomy_template(term.taxonomy, "single")),
+        Output::Redirect { .. } => Some("internal/alias.html"),
         Output::NotFound => Some("404.html"),
         Output::Robots => Some("robots.txt"),
-        Output::Sitemap(SitemapPart::Index(_)) => None,
+        Output::Sitemap(SitemapPart::Index(_)) => Some("split_sitemap_index.xml"),
         Output::Sitemap(_) => Some("sitemap.xml"),
         Output::Feed { template, .. } => Some(template),
     }

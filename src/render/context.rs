@@ -72,7 +72,12 @@ fn common(site: &Site, doc: &Document, map: &mut Map<String, Value>) {
     );
     map.insert("lang".into(), site.config.default_language.clone().into());
     map.insert("translations".into(), Value::Array(Vec::new()));
-    map.insert("backlinks".into(), Value::Array(Vec::new()));
+    let backlinks = site
+        .backlinks_of(&doc.relative_path)
+        .into_iter()
+        .map(|(permalink, title)| json!({ "permalink": permalink, "title": title }))
+        .collect();
+    map.insert("backlinks".into(), Value::Array(backlinks));
     let assets: Vec<Value> = doc
         .assets
         .iter()

@@ -5,9 +5,10 @@
 //! read-only. Markdown is rendered here, once per page; templates get Zola's context.
 
 pub mod context;
+pub(crate) mod data;
+mod filters;
 pub(crate) mod templates;
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -43,6 +44,8 @@ pub struct Renderer {
     /// The site and its generated copy, as templates see them.
     view: View,
     templates: Templates,
+    /// `anchor-link.html`, for the content's heading anchor links.
+    anchor: crate::site::anchor::AnchorTemplate,
     config: Value,
     /// Pages whose content a feed needs.
     feed_pages: std::collections::BTreeSet<PageId>,
@@ -55,8 +58,9 @@ impl Renderer {
     pub fn new(view: View, outputs: &Outputs) -> Result<Self, Error> {
         let site = Arc::clone(&view.site);
         let templates = Templates::compile(&site, &view.copy).map_err(Error::Site)?;
-        let config = serde_json::to_value(&site.config).unwrap_or(Value::Null);
+        let config = site.config.template_value();
         let renderer = Self {
+            anchor: crate::site::anchor::AnchorTemplate::new(&site),
             site,
             view,
             templates,
@@ -107,8 +111,13 @@ impl Renderer {
                 problems.push(d.with_help(self.template_help(&doc.template)));
             }
         }
-        for taxonomy in site.taxonomies.iter().filter(|t| t.config.render) {
-            for name in ["taxonomy_list.html", "taxonomy_single.html"] {
+        // A taxonomy without terms writes nothing, so it needs no template.
+        for (t, taxonomy) in site.taxonomies.iter().enumerate() {
+            if !taxonomy.config.render || taxonomy.terms.is_empty() {
+                continue;
+            }
+            for kind in ["list", "single"] {
+                let name = site.taxonomy_template(crate::site::TaxonomyId(t), kind);
                 if !self.templates.has(name) {
                     problems.push(
                         Diagnostic::error(format!(
@@ -166,7 +175,9 @@ impl Renderer {
         let text = String::from_utf8_lossy(&bytes);
         let body = &text[doc.body_offset..doc.body_offset + doc.body_len];
         let resolve = |path: &str| self.site.permalink_of(path);
-        let rendered = markdown::render(body, &doc.markdown, &doc.permalink, &resolve);
+        let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);
+        let rendered =
+            markdown::render_with(body, &doc.markdown, &doc.permalink, &resolve, &anchor_link);
         if !rendered.problems.is_empty() {
             return Err(rendered
                 .problems
@@ -271,7 +282,7 @@ impl Renderer {
                 ctx.insert("taxonomy", &taxonomy.config);
                 put(&mut ctx, "terms", Value::Array(terms));
                 (
-                    "taxonomy_list.html",
+                    site.taxonomy_template(*t, "list"),
                     format!("taxonomy `{}`", taxonomy.config.name),
                 )
             }
@@ -297,13 +308,16 @@ impl Renderer {
                     put(&mut ctx, "paginator", paginator);
                 }
                 (
-                    "taxonomy_single.html",
+                    site.taxonomy_template(id.taxonomy, "single"),
                     format!("term `{}` of `{}`", term.name, taxonomy.config.name),
                 )
             }
             Output::Redirect { to } => {
                 ctx.insert("url", to);
-                ("alias.html", format!("the redirect at {}", planned.path))
+                (
+                    "internal/alias.html",
+                    format!("the redirect at {}", planned.path),
+                )
             }
             Output::NotFound => ("404.html", "404.html".to_owned()),
             Output::Robots => ("robots.txt", "robots.txt".to_owned()),
@@ -318,8 +332,18 @@ impl Renderer {
                         put(&mut ctx, "entries", sitemap_values(slice));
                     }
                     SitemapPart::Index(parts) => {
-                        out.text = sitemap_index(&site.config, *parts);
-                        return Ok(out);
+                        let sitemaps: Vec<String> = (1..=*parts)
+                            .map(|n| site.config.permalink(&format!("/sitemap{n}.xml")))
+                            .collect();
+                        ctx.insert("sitemaps", &sitemaps);
+                        return self
+                            .templates
+                            .render("split_sitemap_index.xml", &ctx, "sitemap.xml")
+                            .map(|text| Rendered {
+                                text,
+                                ..Rendered::default()
+                            })
+                            .map_err(|d| vec![d]);
                     }
                 }
                 ("sitemap.xml", "sitemap.xml".to_owned())
@@ -445,16 +469,4 @@ fn put(ctx: &mut Context, key: &str, value: Value) {
 
 fn sitemap_values(entries: &[SitemapEntry<'_>]) -> Value {
     serde_json::to_value(entries).unwrap_or_default()
-}
-
-fn sitemap_index(config: &crate::config::Config, parts: usize) -> String {
-    let mut xml = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
-    );
-    for n in 1..=parts {
-        let loc = markdown::escape(&config.permalink(&format!("/sitemap{n}.xml")));
-        let _ = write!(xml, "  <sitemap>\n    <loc>{loc}</loc>\n  </sitemap>\n");
-    }
-    xml.push_str("</sitemapindex>\n");
-    xml
 }

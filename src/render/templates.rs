@@ -13,6 +13,7 @@ use crate::diagnostics::{Code, Diagnostic, error_chain};
 use crate::generate::copy::CopySet;
 use crate::plan::reason::Dep;
 use crate::render::context::{self, View};
+use crate::render::data;
 use crate::site::{ContentRef, Site};
 
 /// The compiled templates of a site, with sitegen's functions and filters.
@@ -169,11 +170,13 @@ fn register(tera: &mut Tera, site: &Arc<Site>, copy: &Arc<CopySet>) {
         "get_url",
         GetUrl {
             site: Arc::clone(site),
+            hashes: Mutex::default(),
         },
     );
     tera.register_function("get_page", GetPage(view.clone()));
     tera.register_function("get_section", GetSection(view.clone()));
-    tera.register_function("get_taxonomy", GetTaxonomy(view));
+    tera.register_function("get_taxonomy", GetTaxonomy(view.clone()));
+    tera.register_function("get_taxonomy_term", GetTaxonomyTerm(view));
     tera.register_function("get_taxonomy_url", GetTaxonomyUrl(Arc::clone(site)));
     tera.register_function(
         "load_data",
@@ -182,7 +185,20 @@ fn register(tera: &mut Tera, site: &Arc<Site>, copy: &Arc<CopySet>) {
             cache: Mutex::default(),
         },
     );
-    tera.register_filter("markdown", MarkdownFilter(Arc::clone(site)));
+    tera.register_function(
+        "get_hash",
+        GetHash {
+            site: Arc::clone(site),
+        },
+    );
+    crate::render::filters::register(tera, &site.config.default_language);
+    tera.register_filter(
+        "markdown",
+        MarkdownFilter {
+            anchor: crate::site::anchor::AnchorTemplate::new(site),
+            site: Arc::clone(site),
+        },
+    );
 }
 
 fn string_arg<'a>(
@@ -199,9 +215,14 @@ fn bool_arg(args: &HashMap<String, Value>, name: &str) -> bool {
     args.get(name).and_then(Value::as_bool).unwrap_or(false)
 }
 
-/// `get_url(path, cachebust=false, trailing_slash=false)`.
+/// `get_url(path, cachebust=false, trailing_slash=false)`, as Zola: `@/` paths resolve content;
+/// any other path is made a permalink by Zola's rule and loses its trailing slash unless
+/// `trailing_slash=true`; `cachebust` appends `?h=` and the first 20 hex digits of the file's
+/// SHA-256, the file found as `load_data` finds it.
 struct GetUrl {
     site: Arc<Site>,
+    /// Cache-busting hashes, by path: computed once per build.
+    hashes: Mutex<HashMap<PathBuf, String>>,
 }
 
 impl Function for GetUrl {
@@ -224,14 +245,12 @@ impl Function for GetUrl {
         if path.contains("://") || path.starts_with("//") {
             return Ok(Value::String(path.to_owned()));
         }
-        let mut url = self.site.config.permalink(path);
-        if bool_arg(args, "trailing_slash") && !url.ends_with('/') {
-            url.push('/');
+        let mut url = self.site.config.make_permalink(path);
+        if !bool_arg(args, "trailing_slash") && url.ends_with('/') {
+            url.pop();
         }
         if bool_arg(args, "cachebust") {
-            let name = path.trim_start_matches('/');
-            record(Dep::Static(name.to_owned()));
-            let hash = self.static_hash(name)?;
+            let hash = self.cachebust(path)?;
             url = format!("{url}?h={hash}");
         }
         Ok(Value::String(url))
@@ -243,18 +262,121 @@ impl Function for GetUrl {
 }
 
 impl GetUrl {
-    /// A short blake3 hash of the static file `name`, computed once per build.
-    fn static_hash(&self, name: &str) -> tera::Result<String> {
-        self.site
-            .static_files
-            .iter()
-            .find(|f| f.name == name)
-            .map(|f| f.hash.short_hex())
-            .ok_or_else(|| {
-                tera::Error::msg(format!(
-                    "`get_url(cachebust=true)`: no static file `{name}`"
-                ))
-            })
+    /// The first 20 hex digits of the SHA-256 of the file `path`.
+    fn cachebust(&self, path: &str) -> tera::Result<String> {
+        let found = find_file(&self.site, path, "get_url")?.ok_or_else(|| {
+            tera::Error::msg(format!(
+                "`get_url(cachebust=true)`: no file `{path}` in the site's folder, static/, content/ or the theme's static/"
+            ))
+        })?;
+        let mut hashes = self
+            .hashes
+            .lock()
+            .map_err(|_| tera::Error::msg("poisoned"))?;
+        if let Some(hash) = hashes.get(&found.key()) {
+            return Ok(hash.clone());
+        }
+        let bytes = found.read(path, "get_url")?;
+        let mut hash = data::sha(&bytes, 256, false).map_err(tera::Error::msg)?;
+        hash.truncate(20);
+        hashes.insert(found.key(), hash.clone());
+        Ok(hash)
+    }
+}
+
+/// A file a function asked for.
+enum Located {
+    /// On disk.
+    Disk(PathBuf),
+    /// In the built-in theme's static/.
+    Builtin(&'static [u8]),
+}
+
+impl Located {
+    /// A key naming the file, for caches.
+    fn key(&self) -> PathBuf {
+        match self {
+            Self::Disk(path) => path.clone(),
+            Self::Builtin(bytes) => PathBuf::from(format!("(built-in) {:p}", bytes.as_ptr())),
+        }
+    }
+
+    fn read(&self, path: &str, function: &str) -> tera::Result<std::borrow::Cow<'static, [u8]>> {
+        match self {
+            Self::Disk(file) => std::fs::read(file)
+                .map(Into::into)
+                .map_err(|e| tera::Error::msg(format!("`{function}`: cannot read `{path}`: {e}"))),
+            Self::Builtin(bytes) => Ok((*bytes).into()),
+        }
+    }
+}
+
+/// Finds `path` as Zola's functions do (see [`data::search`]), then in the built-in theme's
+/// static files, recording every file looked at.
+fn find_file(site: &Site, path: &str, function: &str) -> tera::Result<Option<Located>> {
+    let mut looked_at = Vec::new();
+    let found = data::search(
+        &site.root,
+        site.config.theme.as_deref(),
+        path,
+        &mut looked_at,
+    );
+    for candidate in looked_at {
+        record(Dep::Data(candidate));
+    }
+    if let Some(found) = found.map_err(|e| tera::Error::msg(format!("`{function}`: {e}")))? {
+        Ok(Some(Located::Disk(found.path)))
+    } else {
+        let name = path.trim_start_matches('/');
+        let builtin = site.static_files.iter().find_map(|f| match f.source {
+            crate::site::StaticSource::Builtin(bytes) if f.name == name => Some(bytes),
+            _ => None,
+        });
+        if builtin.is_some() {
+            record(Dep::Static(name.to_owned()));
+        }
+        Ok(builtin.map(Located::Builtin))
+    }
+}
+
+/// `get_hash(path | literal, sha_type=384, base64=true)`, as Zola.
+struct GetHash {
+    site: Arc<Site>,
+}
+
+impl Function for GetHash {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let path = args.get("path").and_then(Value::as_str);
+        let literal = args.get("literal").and_then(Value::as_str);
+        let bytes = match (path, literal) {
+            (Some(_), Some(_)) => {
+                return Err(tera::Error::msg(
+                    "`get_hash`: must have only one of `path` or `literal` argument",
+                ));
+            }
+            (None, None) => {
+                return Err(tera::Error::msg(
+                    "`get_hash`: must have at least one of `path` or `literal` argument",
+                ));
+            }
+            (Some(path), None) => {
+                let found = find_file(&self.site, path, "get_hash")?.ok_or_else(|| {
+                    tera::Error::msg(format!("`get_hash`: cannot find file: {path}"))
+                })?;
+                found.read(path, "get_hash")?.into_owned()
+            }
+            (None, Some(literal)) => literal.as_bytes().to_vec(),
+        };
+        let bits = match args.get("sha_type") {
+            None => 384,
+            Some(v) => v.as_u64().ok_or_else(|| {
+                tera::Error::msg("`get_hash`: `sha_type` must be 256, 384 or 512")
+            })?,
+        };
+        let base64 = args.get("base64").and_then(Value::as_bool).unwrap_or(true);
+        data::sha(&bytes, bits, base64)
+            .map(Value::String)
+            .map_err(|e| tera::Error::msg(format!("`get_hash`: {e}")))
     }
 }
 
@@ -321,6 +443,41 @@ impl Function for GetTaxonomy {
     }
 }
 
+/// `get_taxonomy_term(kind, term, include_pages=true, required=true)`: a term by its name.
+struct GetTaxonomyTerm(View);
+
+impl Function for GetTaxonomyTerm {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let kind = string_arg(args, "kind", "get_taxonomy_term")?;
+        let name = string_arg(args, "term", "get_taxonomy_term")?;
+        let required = args.get("required").and_then(Value::as_bool) != Some(false);
+        let include_pages = args.get("include_pages").and_then(Value::as_bool) != Some(false);
+        record(Dep::Taxonomy(kind.to_owned()));
+        let Some(taxonomy) = self
+            .0
+            .site
+            .taxonomies
+            .iter()
+            .find(|t| t.config.name == kind)
+        else {
+            return if required {
+                Err(tera::Error::msg(format!(
+                    "`get_taxonomy_term`: no taxonomy `{kind}` in the config"
+                )))
+            } else {
+                Ok(Value::Null)
+            };
+        };
+        match taxonomy.terms.iter().find(|t| t.name == name) {
+            Some(term) => Ok(context::term(&self.0, term, include_pages)),
+            None if required => Err(tera::Error::msg(format!(
+                "`get_taxonomy_term`: no term `{name}` in `{kind}`"
+            ))),
+            None => Ok(Value::Null),
+        }
+    }
+}
+
 /// `get_taxonomy_url(kind, name)`.
 struct GetTaxonomyUrl(Arc<Site>);
 
@@ -354,45 +511,73 @@ impl Function for GetTaxonomyUrl {
     }
 }
 
-/// `load_data(path, format)`: a local file (JSON, TOML, YAML, CSV or plain text), read once per
-/// build. Paths are relative to the site's root and may not leave it.
+/// `load_data(path | literal, format, required=true)`: a file found as Zola finds it (the site's
+/// folder, static/, content/, the theme's static/; never outside the site's folder), or a
+/// literal string, parsed as `format` (by default the file's extension; plain text when
+/// unknown) and read once per build. `url` is refused: builds do not use the network.
 struct LoadData {
     site: Arc<Site>,
-    cache: Mutex<HashMap<(PathBuf, String), Value>>,
+    cache: Mutex<HashMap<(PathBuf, data::Format), Value>>,
 }
 
 impl Function for LoadData {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        let raw = string_arg(args, "path", "load_data")?;
-        let relative = raw
-            .strip_prefix("@/")
-            .map_or_else(|| PathBuf::from(raw), |c| Path::new("content").join(c));
-        let root = self
-            .site
-            .root
-            .canonicalize()
-            .map_err(|e| tera::Error::msg(e.to_string()))?;
-        let path = root
-            .join(&relative)
-            .canonicalize()
-            .map_err(|e| tera::Error::msg(format!("`load_data`: cannot read `{raw}`: {e}")))?;
-        record(Dep::Data(
-            path.strip_prefix(&root).unwrap_or(&path).to_path_buf(),
-        ));
-        if !path.starts_with(&root) {
-            return Err(tera::Error::msg(format!(
-                "`load_data`: `{raw}` is outside the site's folder"
-            )));
+        let required = args.get("required").and_then(Value::as_bool) != Some(false);
+        let format = args
+            .get("format")
+            .map(|f| {
+                f.as_str()
+                    .ok_or_else(|| "`format` must be a string".to_owned())
+                    .and_then(data::Format::named)
+            })
+            .transpose()
+            .map_err(|e| tera::Error::msg(format!("`load_data`: {e}")))?;
+        let sources = ["path", "url", "literal"]
+            .iter()
+            .filter(|k| args.contains_key(**k))
+            .count();
+        if sources != 1 {
+            return Err(tera::Error::msg(
+                "`load_data`: requires EITHER a `path`, `url`, or `literal` argument",
+            ));
         }
-        let format = match args.get("format").and_then(Value::as_str) {
-            Some(f) => f.to_owned(),
-            None => path
-                .extension()
-                .and_then(|e| e.to_str())
-                .unwrap_or("plain")
-                .to_lowercase(),
+        if let Some(literal) = args.get("literal") {
+            let text = literal
+                .as_str()
+                .ok_or_else(|| tera::Error::msg("`load_data`: `literal` must be a string"))?;
+            let format = format.unwrap_or(data::Format::Plain);
+            return data::parse(text, format).map_err(|e| {
+                tera::Error::msg(format!(
+                    "`load_data`: the literal is not valid {}: {e}",
+                    format.name()
+                ))
+            });
+        }
+        if args.contains_key("url") {
+            return if required {
+                Err(tera::Error::msg(
+                    "`load_data`: `url` is not supported: sitegen builds without the network; put the file in the site",
+                ))
+            } else {
+                Ok(Value::Null)
+            };
+        }
+        let raw = string_arg(args, "path", "load_data")?;
+        let path = match find_file(&self.site, raw, "load_data") {
+            Ok(Some(path)) => path,
+            Ok(None) | Err(_) if !required => return Ok(Value::Null),
+            Ok(None) => {
+                return Err(tera::Error::msg(format!(
+                    "`load_data`: `{raw}` doesn't exist (looked in the site's folder, static/, content/ and the theme's static/)"
+                )));
+            }
+            Err(e) => return Err(e),
         };
-        let key = (path.clone(), format.clone());
+        let format = format.unwrap_or_else(|| match &path {
+            Located::Disk(file) => data::Format::of_file(file),
+            Located::Builtin(_) => data::Format::of_file(Path::new(raw)),
+        });
+        let key = (path.key(), format);
         if let Some(value) = self
             .cache
             .lock()
@@ -401,10 +586,14 @@ impl Function for LoadData {
         {
             return Ok(value.clone());
         }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| tera::Error::msg(format!("`load_data`: cannot read `{raw}`: {e}")))?;
-        let value = parse_data(&text, &format).map_err(|e| {
-            tera::Error::msg(format!("`load_data`: `{raw}` is not valid {format}: {e}"))
+        let bytes = path.read(raw, "load_data")?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| tera::Error::msg(format!("`load_data`: `{raw}` is not UTF-8: {e}")))?;
+        let value = data::parse(text, format).map_err(|e| {
+            tera::Error::msg(format!(
+                "`load_data`: `{raw}` is not valid {}: {e}",
+                format.name()
+            ))
         })?;
         self.cache
             .lock()
@@ -414,75 +603,28 @@ impl Function for LoadData {
     }
 }
 
-/// Parses a data file as `format` (`json`, `toml`, `yaml`/`yml`, `csv`; anything else is text).
-fn parse_data(text: &str, format: &str) -> Result<Value, String> {
-    match format {
-        "json" => serde_json::from_str(text).map_err(|e| e.to_string()),
-        "toml" => {
-            let mut value: Value = toml::from_str(text).map_err(|e| e.to_string())?;
-            crate::value::unwrap_datetimes(&mut value);
-            Ok(value)
-        }
-        "yaml" | "yml" => serde_norway::from_str(text).map_err(|e| e.to_string()),
-        "csv" => {
-            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-            let headers: Vec<Value> = lines
-                .next()
-                .map(split_csv_line)
-                .unwrap_or_default()
-                .into_iter()
-                .map(Value::String)
-                .collect();
-            let records: Vec<Value> = lines
-                .map(|l| Value::Array(split_csv_line(l).into_iter().map(Value::String).collect()))
-                .collect();
-            Ok(serde_json::json!({ "headers": headers, "records": records }))
-        }
-        _ => Ok(Value::String(text.to_owned())),
-    }
-}
-
-/// Splits one CSV line, honouring double quotes.
-fn split_csv_line(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => fields.push(std::mem::take(&mut field)),
-            c => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
-}
-
 /// `markdown(inline=false)`: renders a string as markdown.
-struct MarkdownFilter(Arc<Site>);
+struct MarkdownFilter {
+    site: Arc<Site>,
+    anchor: crate::site::anchor::AnchorTemplate,
+}
 
 impl tera::Filter for MarkdownFilter {
     fn filter(&self, value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let text = value
             .as_str()
             .ok_or_else(|| tera::Error::msg("`markdown` filters strings only"))?;
-        let options = crate::markdown::RenderOptions::new(&self.0.config.markdown, None);
-        let resolve = |path: &str| self.0.permalink_of(path);
-        let mut html = crate::markdown::render(text, &options, "", &resolve).html;
+        let options = crate::markdown::RenderOptions::new(&self.site.config.markdown, None);
+        let resolve = |path: &str| self.site.permalink_of(path);
+        let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);
+        let mut html =
+            crate::markdown::render_with(text, &options, "", &resolve, &anchor_link).html;
         if bool_arg(args, "inline") {
-            let trimmed = html.trim();
-            if let Some(inner) = trimmed
-                .strip_prefix("<p>")
-                .and_then(|s| s.strip_suffix("</p>"))
-                && !inner.contains("<p>")
-            {
-                html = inner.to_owned();
-            }
+            // Zola's rule, to the byte.
+            html = html
+                .trim_start_matches("<p>")
+                .trim_end_matches("</p>\n")
+                .to_owned();
         }
         Ok(Value::String(html))
     }
@@ -494,15 +636,7 @@ impl tera::Filter for MarkdownFilter {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_data, quoted, split_csv_line};
-
-    #[test]
-    fn csv_lines_honour_quotes() {
-        assert_eq!(split_csv_line("a,\"b,c\",\"d\"\"e\""), ["a", "b,c", "d\"e"]);
-        let v = parse_data("x,y\n1,2\n", "csv").unwrap();
-        assert_eq!(v["headers"][1], "y");
-        assert_eq!(v["records"][0][0], "1");
-    }
+    use super::quoted;
 
     #[test]
     fn quoted_pieces() {

@@ -6,6 +6,7 @@
 //! metadata only: page bodies are read again, one page at a time, when rendered, so memory
 //! does not grow with the size of the content.
 
+pub(crate) mod anchor;
 pub mod front_matter;
 pub(crate) mod ids;
 pub(crate) mod layout;
@@ -203,6 +204,9 @@ pub struct Site {
     pub(crate) anchor_targets: std::collections::HashSet<String>,
     /// The prompt files of prompts/ (root-relative paths), which generate compiles.
     pub(crate) prompt_files: Vec<String>,
+    /// By content path, the pages and sections whose markdown links to it (`@/…`): Zola's
+    /// `backlinks`.
+    pub(crate) backlinks: rustc_hash::FxHashMap<String, Vec<ContentRef>>,
 }
 
 impl Site {
@@ -218,6 +222,69 @@ impl Site {
             .binary_search_by(|t| t.name.as_str().cmp(name))
             .ok()
             .map(|i| &self.templates[i])
+    }
+
+    /// The template of a taxonomy's `kind` of page (`"list"` or `"single"`), as Zola looks it
+    /// up: `NAME/list.html` of the site or its theme, else `taxonomy_list.html`.
+    pub(crate) fn taxonomy_template(&self, id: TaxonomyId, kind: &'static str) -> &str {
+        let specific = format!("{}/{kind}.html", self.taxonomy(id).config.name);
+        match self.template(&specific) {
+            Some(t) => &t.name,
+            None if kind == "list" => "taxonomy_list.html",
+            None => "taxonomy_single.html",
+        }
+    }
+
+    /// Fills [`Site::backlinks`] from the links of every page and section.
+    pub(crate) fn find_backlinks(&mut self) {
+        let mut backlinks: rustc_hash::FxHashMap<String, Vec<ContentRef>> =
+            rustc_hash::FxHashMap::default();
+        let docs = self
+            .pages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (ContentRef::Page(PageId(i)), &p.doc))
+            .chain(
+                self.sections
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (ContentRef::Section(SectionId(i)), &s.doc)),
+            );
+        for (from, doc) in docs {
+            for target in &doc.links {
+                let list = backlinks.entry(target.clone()).or_default();
+                if !list.contains(&from) {
+                    list.push(from);
+                }
+            }
+        }
+        self.backlinks = backlinks;
+    }
+
+    /// Zola's `backlinks` of the document at content path `relative_path`: the permalink and
+    /// title of each page and section linking to it, sorted by permalink.
+    pub(crate) fn backlinks_of(&self, relative_path: &str) -> Vec<(&str, Option<&str>)> {
+        let mut links: Vec<(&str, Option<&str>)> = self
+            .backlinks
+            .get(relative_path)
+            .into_iter()
+            .flatten()
+            .map(|from| match from {
+                ContentRef::Page(id) => {
+                    let page = self.page(*id);
+                    (page.doc.permalink.as_str(), page.meta.title.as_deref())
+                }
+                ContentRef::Section(id) => {
+                    let section = self.section(*id);
+                    (
+                        section.doc.permalink.as_str(),
+                        section.meta.title.as_deref(),
+                    )
+                }
+            })
+            .collect();
+        links.sort_unstable();
+        links
     }
 
     /// The taxonomy with `id`.

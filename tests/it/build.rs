@@ -115,7 +115,7 @@ fn markdown_features_toc_and_anchor_links() {
     let site = basic();
     let alpha = site.read("docs/alpha-page/index.html");
     assert!(
-        alpha.contains("<h2 id=\"sub-one\">Sub one <a class=\"anchor\" href=\"#sub-one\""),
+        alpha.contains("<h2 id=\"sub-one\">Sub one<a class=\"zola-anchor\" href=\"#sub-one\" aria-label=\"Anchor link for: sub-one\">🔗</a></h2>"),
         "{alpha}"
     );
     assert!(alpha.contains("<nav class=\"toc\"><a href=\"https:&#x2F;&#x2F;example.org&#x2F;docs&#x2F;alpha-page&#x2F;#top\">Top</a><a"), "{alpha}");

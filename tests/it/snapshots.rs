@@ -54,6 +54,24 @@ fn theme_override() {
 }
 
 #[test]
+fn zola_templates() {
+    assert_output(
+        "zola-templates",
+        &SiteTest::fixture("zola-templates"),
+        Detail::Full,
+    );
+}
+
+#[test]
+fn zola_functions() {
+    assert_output(
+        "zola-functions",
+        &SiteTest::fixture("zola-functions"),
+        Detail::Full,
+    );
+}
+
+#[test]
 fn example_blog() {
     assert_output("example-blog", &SiteTest::example("blog"), Detail::Full);
 }

@@ -58,8 +58,16 @@ pub struct Config {
     /// Give static CSS, JS, fonts and images names carrying a hash of their content, and
     /// rewrite every reference to them (so hosts can cache them forever).
     pub(crate) fingerprint_assets: bool,
-    /// `loading="lazy"` and `decoding="async"` on images (all but a page's first).
+    /// `loading="lazy"` and `decoding="async"` on images (all but a page's first). One of
+    /// sitegen's own additions: on by default for a `sitegen.toml` site, off for a site
+    /// configured by Zola's `zola.toml` or `config.toml` unless it asks.
     pub(crate) lazy_images: bool,
+    /// `width` and `height` on images of the site whose size is known (sitegen's own, on by
+    /// default like `lazy_images`).
+    pub(crate) image_sizes: bool,
+    /// `rel="noopener"` on links to other sites (sitegen's own, on by default like
+    /// `lazy_images`).
+    pub(crate) noopener_links: bool,
     /// Markdown rendering options.
     pub(crate) markdown: MarkdownConfig,
     /// The site's author, for feeds.
@@ -121,6 +129,8 @@ impl Default for Config {
             output_dir: PathBuf::from("public"),
             fingerprint_assets: false,
             lazy_images: true,
+            image_sizes: true,
+            noopener_links: true,
             markdown: MarkdownConfig::default(),
             author: None,
             extra: serde_json::Map::new(),
@@ -143,9 +153,9 @@ impl Default for Config {
     }
 }
 
-/// One taxonomy (`taxonomies = [{ name = "tags" }]`).
+/// One taxonomy (`taxonomies = [{ name = "tags" }]`). Other keys are ignored with a warning,
+/// as Zola ignores them: a key written after `[[taxonomies]]` lands in the last taxonomy.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct TaxonomyConfig {
     /// The name used in front matter and URLs.
     pub(crate) name: String,
@@ -199,31 +209,57 @@ fn default_collection_template() -> String {
     "page.html".to_owned()
 }
 
-/// `[markdown]`: how content is rendered.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// `[markdown]`: how content is rendered, with Zola's keys and defaults. As in Zola, a key it
+/// does not know is an error (Zola 0.22 removed `highlight_code` and `highlight_theme`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct MarkdownConfig {
     /// Typographic quotes and dashes.
     pub(crate) smart_punctuation: bool,
     /// Where heading anchor links go, unless a section says otherwise.
     pub(crate) insert_anchor_links: AnchorLinks,
-    /// `target="_blank"` on external links.
+    /// `rel="external"` on external links (Zola's default: on).
+    pub(crate) external_links_external: bool,
+    /// A class on external links.
+    pub(crate) external_links_class: Option<String>,
+    /// `target="_blank"` (and `rel="noopener"`) on external links.
     pub(crate) external_links_target_blank: bool,
     /// `rel="nofollow"` on external links.
     pub(crate) external_links_no_follow: bool,
     /// `rel="noreferrer"` on external links.
     pub(crate) external_links_no_referrer: bool,
-    /// Zola's syntax highlighting: accepted, not implemented (warning when on).
-    #[serde(skip_serializing)]
-    highlight_code: bool,
-    #[serde(skip_serializing)]
-    highlight_theme: Option<String>,
-    #[serde(skip_serializing)]
-    highlighting: Option<toml::Table>,
-    #[serde(skip_serializing)]
-    render_emoji: bool,
-    #[serde(skip_serializing)]
-    bottom_footnotes: bool,
+    /// Definition lists (`term` / `: definition`).
+    pub(crate) definition_list: bool,
+    /// GitHub's alerts (`> [!NOTE]`).
+    pub(crate) github_alerts: bool,
+    /// `loading="lazy" decoding="async"` on every markdown image.
+    pub(crate) lazy_async_image: bool,
+    /// Footnotes gathered at the bottom, GitHub style, with back links.
+    pub(crate) bottom_footnotes: bool,
+    /// `:smile:` shortcodes as emoji.
+    pub(crate) render_emoji: bool,
+    /// `[markdown.highlighting]`: Zola 0.22's syntax highlighting, read by the highlighter.
+    pub(crate) highlighting: Option<toml::Table>,
+}
+
+impl Default for MarkdownConfig {
+    fn default() -> Self {
+        Self {
+            smart_punctuation: false,
+            insert_anchor_links: AnchorLinks::None,
+            external_links_external: true,
+            external_links_class: None,
+            external_links_target_blank: false,
+            external_links_no_follow: false,
+            external_links_no_referrer: false,
+            definition_list: false,
+            github_alerts: false,
+            lazy_async_image: false,
+            bottom_footnotes: false,
+            render_emoji: false,
+            highlighting: None,
+        }
+    }
 }
 
 /// Which pagers the sitemap leaves out (Zola's `exclude_paginated_pages_in_sitemap`).
@@ -313,12 +349,20 @@ impl Config {
             ("slugify", z.slugify.is_some()),
             ("search", z.search.is_some()),
             ("link_checker", z.link_checker.is_some()),
-            ("markdown.highlight_code", md.highlight_code),
-            ("markdown.highlight_theme", md.highlight_theme.is_some()),
             ("markdown.highlighting", md.highlighting.is_some()),
-            ("markdown.render_emoji", md.render_emoji),
-            ("markdown.bottom_footnotes", md.bottom_footnotes),
         ];
+        let ignored = offsets.ignored().iter().map(|key| {
+            let message = match key.table() {
+                Some(table) => format!("unknown key `{}` in `{table}` is ignored", key.name()),
+                None => format!("unknown key `{}` is ignored", key.name()),
+            };
+            let d = Diagnostic::warning(message);
+            match key.offset {
+                Some(at) => d.at_offset(file, text, at as usize),
+                None => d.in_file(file),
+            }
+            .with_help("Zola ignores it too; remove it to silence this warning")
+        });
         asked
             .into_iter()
             .filter(|(_, on)| *on)
@@ -333,6 +377,7 @@ impl Config {
                 }
                 .with_help("remove it from the config to silence this warning")
             })
+            .chain(ignored)
             .collect()
     }
 }
@@ -412,14 +457,20 @@ fn parse_located(file: &Path, text: &str, overrides: &[String]) -> Result<(Confi
             Some(span) => d.at_offset(file, text, span.start),
             None => d.in_file(file),
         };
-        Error::Config(Box::new(
-            d.with_help("see the configuration reference in the README"),
-        ))
+        let removed = ["highlight_code", "highlight_theme", "highlight_themes_css"]
+            .iter()
+            .any(|key| e.message().contains(&format!("`{key}`")));
+        Error::Config(Box::new(d.with_help(if removed {
+            "Zola 0.22 removed this key, as sitegen does: highlighting is set in \
+             `[markdown.highlighting]` (`theme = \"…\"`)"
+        } else {
+            "see the configuration reference in the README"
+        })))
     };
     let (config, offsets): (Config, KeyOffsets) =
         parse_toml(text, &["markdown"]).map_err(located)?;
     if overrides.is_empty() {
-        return Ok((normalize(config), offsets));
+        return Ok((normalize(config, file, &offsets, overrides), offsets));
     }
     let mut table: toml::Table = toml::from_str(text).map_err(located)?;
     for item in overrides {
@@ -435,12 +486,35 @@ fn parse_located(file: &Path, text: &str, overrides: &[String]) -> Result<(Confi
             .with_help("check the keys and values given with --set"),
         ))
     })?;
-    Ok((normalize(config), offsets))
+    Ok((normalize(config, file, &offsets, overrides), offsets))
 }
 
-fn normalize(mut config: Config) -> Config {
-    if config.base_url.len() > 1 {
-        config.base_url = config.base_url.trim_end_matches('/').to_owned();
+/// sitegen's own additions to the output, on by default only for a site configured by
+/// `sitegen.toml`: a Zola site gets Zola's output unless it asks for them.
+const OWN_ADDITIONS: [&str; 3] = ["lazy_images", "image_sizes", "noopener_links"];
+
+/// Completes a parsed config: sitegen's own additions are off for a Zola config file unless
+/// the file (`offsets`) or an override names them. `base_url` is kept as written, as in Zola.
+fn normalize(
+    mut config: Config,
+    file: &Path,
+    offsets: &KeyOffsets,
+    overrides: &[String],
+) -> Config {
+    if file.file_name().is_some_and(|name| name != CONFIG_FILES[0]) {
+        let named = |key: &str| {
+            offsets.get(key).is_some()
+                || overrides
+                    .iter()
+                    .any(|o| o.split('=').next().is_some_and(|k| k.trim() == key))
+        };
+        for key in OWN_ADDITIONS.into_iter().filter(|key| !named(key)) {
+            match key {
+                "lazy_images" => config.lazy_images = false,
+                "image_sizes" => config.image_sizes = false,
+                _ => config.noopener_links = false,
+            }
+        }
     }
     config
 }
@@ -512,8 +586,9 @@ mod tests {
             &[],
         )
         .unwrap();
-        assert_eq!(c.base_url, "https://a.org");
+        assert_eq!(c.base_url, "https://a.org/", "kept as written, as in Zola");
         assert_eq!(c.permalink("/blog/"), "https://a.org/blog/");
+        assert_eq!(c.permalink("/"), "https://a.org/");
         assert!(c.generate_sitemap);
         assert_eq!(c.feed_filenames, ["atom.xml"]);
     }

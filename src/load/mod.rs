@@ -220,11 +220,13 @@ fn taxonomies(config: &Config, pages: &[crate::site::Page]) -> Vec<Taxonomy> {
             let mut terms: Vec<Term> = terms.into_values().collect();
             for term in &mut terms {
                 term.pages.dedup();
-                content::sort_pages(
+                // As Zola: dated pages newest first, then the undated ones.
+                let undated = content::sort_pages(
                     &mut term.pages,
                     crate::site::front_matter::SortBy::Date,
                     pages,
                 );
+                term.pages.extend(undated);
             }
             Taxonomy {
                 config: tc.clone(),

@@ -83,6 +83,10 @@ impl Fingerprints {
             .str(&site.config.base_url)
             .str(&site.config.default_language)
             .num(u64::from(site.config.minify))
+            // What post adds to every page.
+            .num(u64::from(site.config.lazy_images))
+            .num(u64::from(site.config.image_sizes))
+            .num(u64::from(site.config.noopener_links))
             .json(&site.config.markdown);
         let base = base.finish();
         let templates = site

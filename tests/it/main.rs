@@ -15,3 +15,4 @@ mod serve_http;
 mod serve_live;
 mod snapshots;
 mod support;
+mod zola_config;

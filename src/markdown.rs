@@ -16,7 +16,7 @@ use pulldown_cmark::{
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::config::{AnchorLinks, MarkdownConfig};
+use crate::config::{AnchorLinks, MarkdownConfig, SlugifyStrategy};
 use crate::markdown_options::{self as zola, ZolaOptions};
 
 /// A heading being collected: its level, id, classes and inner events.
@@ -36,6 +36,8 @@ pub struct RenderOptions {
     pub(crate) anchor_links: AnchorLinks,
     /// The rest of Zola's `[markdown]` options (external links, images, emoji, footnotes).
     pub(crate) zola: ZolaOptions,
+    /// How heading ids are made (Zola's `slugify.anchors`).
+    pub(crate) anchors: SlugifyStrategy,
 }
 
 impl RenderOptions {
@@ -45,7 +47,15 @@ impl RenderOptions {
             smart_punctuation: config.smart_punctuation,
             anchor_links: anchor_links.unwrap_or(config.insert_anchor_links),
             zola: ZolaOptions::new(config),
+            anchors: SlugifyStrategy::On,
         }
+    }
+
+    /// These options, with heading ids made by `anchors`.
+    #[must_use]
+    pub(crate) fn with_anchors(mut self, anchors: SlugifyStrategy) -> Self {
+        self.anchors = anchors;
+        self
     }
 }
 
@@ -215,7 +225,7 @@ pub fn render(
             let (level, id, classes, inner) = heading.take().unwrap_or_else(|| unreachable!());
             let title = plain_text(&inner);
             let id = unique_id(
-                id.map_or_else(|| slug::slugify(&title), |id| id.to_string()),
+                id.map_or_else(|| options.anchors.anchor(&title), |id| id.to_string()),
                 &mut ids,
             );
             let mut inner_html = String::new();

@@ -90,24 +90,33 @@ pub struct Config {
     compile_sass: bool,
     #[serde(skip_serializing)]
     build_search_index: bool,
+    /// Zola's `[slugify]`: how paths, taxonomy terms and heading anchors are made.
+    pub(crate) slugify: SlugifyConfig,
+    /// Zola's `[link_checker]`.
+    pub(crate) link_checker: LinkCheckerConfig,
+    /// Globs of content files not read (Zola's `ignored_content`), matched against the path
+    /// under content/ and the path from the site's root.
+    pub(crate) ignored_content: Vec<String>,
+    /// Globs of static files not copied (Zola's `ignored_static`), matched against the path
+    /// under static/.
+    pub(crate) ignored_static: Vec<String>,
+    /// The compiled `ignored_content` and `ignored_static`.
+    #[serde(skip)]
+    pub(crate) ignored: IgnoredGlobs,
+    /// A path under which every taxonomy lives (`blog` → `/blog/tags/`), Zola's `taxonomy_root`.
+    pub(crate) taxonomy_root: Option<String>,
+    /// `build` or `serve`, as Zola's templates read `config.mode`; set by the command.
+    pub(crate) mode: Mode,
     #[serde(skip_serializing)]
     hard_link_static: bool,
     #[serde(skip_serializing)]
     preserve_dotfiles_in_output: bool,
     #[serde(skip_serializing)]
-    ignored_content: Vec<String>,
-    #[serde(skip_serializing)]
-    ignored_static: Vec<String>,
-    #[serde(skip_serializing)]
     languages: Option<toml::Table>,
     #[serde(skip_serializing)]
     translations: Option<toml::Table>,
     #[serde(skip_serializing)]
-    slugify: Option<toml::Table>,
-    #[serde(skip_serializing)]
     search: Option<toml::Table>,
-    #[serde(skip_serializing)]
-    link_checker: Option<toml::Table>,
 }
 
 impl Default for Config {
@@ -140,15 +149,18 @@ impl Default for Config {
             edge: EdgeConfig::default(),
             compile_sass: false,
             build_search_index: false,
-            hard_link_static: false,
-            preserve_dotfiles_in_output: false,
+            slugify: SlugifyConfig::default(),
+            link_checker: LinkCheckerConfig::default(),
             ignored_content: Vec::new(),
             ignored_static: Vec::new(),
+            ignored: IgnoredGlobs::default(),
+            taxonomy_root: None,
+            mode: Mode::Build,
+            hard_link_static: false,
+            preserve_dotfiles_in_output: false,
             languages: None,
             translations: None,
-            slugify: None,
             search: None,
-            link_checker: None,
         }
     }
 }
@@ -262,6 +274,141 @@ impl Default for MarkdownConfig {
     }
 }
 
+/// Zola's `[slugify]`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct SlugifyConfig {
+    /// Section and page paths.
+    pub(crate) paths: SlugifyStrategy,
+    /// Whether a page's date prefix stays in its slug (`2024-01-01-a` → `2024-01-01-a`).
+    pub(crate) paths_keep_dates: bool,
+    /// Taxonomy and term paths.
+    pub(crate) taxonomies: SlugifyStrategy,
+    /// Heading ids.
+    pub(crate) anchors: SlugifyStrategy,
+}
+
+/// How text becomes a slug (Zola's `SlugifyStrategy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SlugifyStrategy {
+    /// ASCII, lowercase, dashes.
+    #[default]
+    On,
+    /// Only characters unsafe in paths removed.
+    Safe,
+    /// As written.
+    Off,
+}
+
+impl SlugifyStrategy {
+    /// `text` as a path segment, Zola's `slugify_paths`.
+    pub(crate) fn path(self, text: &str) -> String {
+        match self {
+            Self::On => slug::slugify(text),
+            Self::Safe => text
+                .trim_end_matches([' ', '.'])
+                .chars()
+                .filter(|c| !r#"<>:"/\|?*"#.contains(*c))
+                .collect(),
+            Self::Off => text.to_owned(),
+        }
+    }
+
+    /// `text` as a heading id, Zola's `slugify_anchors`.
+    pub(crate) fn anchor(self, text: &str) -> String {
+        match self {
+            Self::On => slug::slugify(text),
+            Self::Safe | Self::Off => text.replace(|c: char| c.is_ascii_whitespace(), "_"),
+        }
+    }
+}
+
+/// Zola's `[link_checker]`. sitegen checks internal links and anchors; external links are not
+/// fetched, so `skip_prefixes`, `skip_anchor_prefixes` and `external_level` are accepted for
+/// Zola's sake.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct LinkCheckerConfig {
+    /// External URL prefixes not checked.
+    pub(crate) skip_prefixes: Vec<String>,
+    /// External URL prefixes whose anchors are not checked.
+    pub(crate) skip_anchor_prefixes: Vec<String>,
+    /// How bad a broken internal link (`@/missing.md`, a missing anchor) is.
+    pub(crate) internal_level: LinkLevel,
+    /// How bad a broken external link is.
+    pub(crate) external_level: LinkLevel,
+    /// Globs of files whose links are not checked.
+    pub(crate) ignored_files: Vec<String>,
+}
+
+/// `error` or `warn`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LinkLevel {
+    /// The build fails.
+    #[default]
+    Error,
+    /// A warning.
+    Warn,
+}
+
+/// Zola's `mode`: what the templates are rendered for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Mode {
+    /// `sitegen build`.
+    #[default]
+    Build,
+    /// `sitegen serve`.
+    Serve,
+    /// `sitegen check`.
+    Check,
+}
+
+/// The compiled globs of `ignored_content` and `ignored_static`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IgnoredGlobs {
+    /// Content files not read.
+    pub(crate) content: globset::GlobSet,
+    /// Static files not copied.
+    pub(crate) static_files: globset::GlobSet,
+}
+
+impl IgnoredGlobs {
+    /// Whether the content file at `relative` (under content/) is ignored.
+    pub(crate) fn content(&self, relative: &str) -> bool {
+        !self.content.is_empty()
+            && (self.content.is_match(relative)
+                || self.content.is_match(format!("content/{relative}")))
+    }
+
+    /// Whether the static file at `relative` (under static/) is ignored.
+    pub(crate) fn static_file(&self, relative: &str) -> bool {
+        !self.static_files.is_empty() && self.static_files.is_match(relative)
+    }
+}
+
+/// Compiles `globs` (of the config's key `key`).
+fn glob_set(globs: &[String], key: &str, file: &Path) -> Result<globset::GlobSet> {
+    let mut set = globset::GlobSetBuilder::new();
+    for glob in globs {
+        let compiled = globset::Glob::new(glob).map_err(|e| {
+            Error::Config(Box::new(
+                Diagnostic::error(format!("invalid `{key}` glob `{glob}`: {e}"))
+                    .in_file(file)
+                    .with_help("globs are Zola's: `*.xlsx`, `**/drafts/**`"),
+            ))
+        })?;
+        set.add(compiled);
+    }
+    set.build().map_err(|e| {
+        Error::Config(Box::new(
+            Diagnostic::error(format!("invalid `{key}` globs: {e}")).in_file(file),
+        ))
+    })
+}
+
 /// Which pagers the sitemap leaves out (Zola's `exclude_paginated_pages_in_sitemap`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -339,16 +486,12 @@ impl Config {
             ("build_search_index", z.build_search_index),
             ("hard_link_static", z.hard_link_static),
             ("preserve_dotfiles_in_output", z.preserve_dotfiles_in_output),
-            ("ignored_content", !z.ignored_content.is_empty()),
-            ("ignored_static", !z.ignored_static.is_empty()),
             (
                 "languages",
                 z.languages.as_ref().is_some_and(|t| !t.is_empty()),
             ),
             ("translations", z.translations.is_some()),
-            ("slugify", z.slugify.is_some()),
             ("search", z.search.is_some()),
-            ("link_checker", z.link_checker.is_some()),
             ("markdown.highlighting", md.highlighting.is_some()),
         ];
         let ignored = offsets.ignored().iter().map(|key| {
@@ -470,7 +613,8 @@ fn parse_located(file: &Path, text: &str, overrides: &[String]) -> Result<(Confi
     let (config, offsets): (Config, KeyOffsets) =
         parse_toml(text, &["markdown"]).map_err(located)?;
     if overrides.is_empty() {
-        return Ok((normalize(config, file, &offsets, overrides), offsets));
+        let config = with_globs(normalize(config, file, &offsets, overrides), file)?;
+        return Ok((config, offsets));
     }
     let mut table: toml::Table = toml::from_str(text).map_err(located)?;
     for item in overrides {
@@ -486,7 +630,17 @@ fn parse_located(file: &Path, text: &str, overrides: &[String]) -> Result<(Confi
             .with_help("check the keys and values given with --set"),
         ))
     })?;
-    Ok((normalize(config, file, &offsets, overrides), offsets))
+    let config = with_globs(normalize(config, file, &offsets, overrides), file)?;
+    Ok((config, offsets))
+}
+
+/// `config` with its ignore globs compiled.
+fn with_globs(mut config: Config, file: &Path) -> Result<Config> {
+    config.ignored = IgnoredGlobs {
+        content: glob_set(&config.ignored_content, "ignored_content", file)?,
+        static_files: glob_set(&config.ignored_static, "ignored_static", file)?,
+    };
+    Ok(config)
 }
 
 /// sitegen's own additions to the output, on by default only for a site configured by

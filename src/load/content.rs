@@ -40,9 +40,12 @@ pub(crate) struct Inventory {
 }
 
 /// The content files among the site's source files, by kind.
-pub(crate) fn inventory(sources: &SourceFiles) -> Inventory {
+pub(crate) fn inventory(sources: &SourceFiles, config: &Config) -> Inventory {
     let mut inventory = Inventory::default();
     for (relative, stat) in sources.under("content") {
+        if config.ignored.content(relative) {
+            continue;
+        }
         let entry = (relative.to_owned(), stat);
         match classify(relative) {
             Found::Section => inventory.sections.push(entry),
@@ -301,10 +304,10 @@ fn dir_of(relative: &str) -> &str {
     relative.rfind('/').map_or("", |i| &relative[..i])
 }
 
-fn slugified_dir(dir: &str) -> Vec<String> {
+fn slugified_dir(dir: &str, config: &Config) -> Vec<String> {
     dir.split('/')
         .filter(|c| !c.is_empty())
-        .map(slug::slugify)
+        .map(|c| config.slugify.paths.path(c))
         .collect()
 }
 
@@ -324,7 +327,7 @@ fn build_sections(
     let mut sections: Vec<Section> = parsed
         .iter()
         .map(|p| {
-            let components = slugified_dir(dir_of(&p.relative));
+            let components = slugified_dir(dir_of(&p.relative), config);
             let path = site_path_of(&components);
             let is_root = p.relative == "_index.md";
             let template = match &p.meta.template {
@@ -337,7 +340,8 @@ fn build_sections(
                 .to_owned(),
             };
             let markdown =
-                markdown::RenderOptions::new(&config.markdown, p.meta.insert_anchor_links);
+                markdown::RenderOptions::new(&config.markdown, p.meta.insert_anchor_links)
+                    .with_anchors(config.slugify.anchors);
             let _ = root;
             Section {
                 doc: Document {
@@ -382,7 +386,8 @@ fn build_sections(
                 summary: None,
                 assets: Vec::new(),
                 template: "index.html".to_owned(),
-                markdown: markdown::RenderOptions::new(&config.markdown, None),
+                markdown: markdown::RenderOptions::new(&config.markdown, None)
+                    .with_anchors(config.slugify.anchors),
                 ancestors: Vec::new(),
             },
             meta: std::sync::Arc::default(),
@@ -525,14 +530,20 @@ fn build_page(
         (None, None) => None,
     };
     let updated = p.meta.updated.as_ref().and_then(|v| parse_date(v).ok());
-    let slug = match &p.meta.slug {
-        Some(s) => slug::slugify(s),
-        None => slug::slugify(stem),
+    // `paths_keep_dates` keeps a file name's date prefix in the slug, as in Zola.
+    let stem = if config.slugify.paths_keep_dates {
+        file_name(page_dir)
+    } else {
+        stem
     };
+    let slug = config
+        .slugify
+        .paths
+        .path(p.meta.slug.as_deref().unwrap_or(stem));
     let path = if let Some(raw) = &p.meta.path {
         page_path(raw).unwrap_or_else(|_| "/".to_owned())
     } else {
-        let mut components = slugified_dir(parent_dir);
+        let mut components = slugified_dir(parent_dir, config);
         components.push(slug.clone());
         site_path_of(&components)
     };
@@ -579,7 +590,8 @@ fn build_page(
             summary: p.summary_source.clone(),
             assets: Vec::new(),
             template,
-            markdown: markdown::RenderOptions::new(&config.markdown, anchor_links),
+            markdown: markdown::RenderOptions::new(&config.markdown, anchor_links)
+                .with_anchors(config.slugify.anchors),
             ancestors,
         },
         meta: std::sync::Arc::clone(&p.meta),
@@ -678,7 +690,8 @@ fn collection_page(
             summary: None,
             assets: Vec::new(),
             template: collection.template.clone(),
-            markdown: markdown::RenderOptions::new(&config.markdown, None),
+            markdown: markdown::RenderOptions::new(&config.markdown, None)
+                .with_anchors(config.slugify.anchors),
             ancestors,
         },
         meta: std::sync::Arc::new(meta),

@@ -167,7 +167,14 @@ impl Renderer {
         let body = &text[doc.body_offset..doc.body_offset + doc.body_len];
         let resolve = |path: &str| self.site.permalink_of(path);
         let rendered = markdown::render(body, &doc.markdown, &doc.permalink, &resolve);
-        if !rendered.problems.is_empty() {
+        let internal_warn =
+            self.site.config.link_checker.internal_level == crate::config::LinkLevel::Warn;
+        if internal_warn {
+            // As Zola with `internal_level = "warn"`: the page is written, the problem logged.
+            for problem in &rendered.problems {
+                tracing::warn!("content/{}: {}", doc.relative_path, problem.message);
+            }
+        } else if !rendered.problems.is_empty() {
             return Err(rendered
                 .problems
                 .into_iter()

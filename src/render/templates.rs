@@ -342,7 +342,7 @@ impl Function for GetTaxonomyUrl {
                     "`get_taxonomy_url`: no taxonomy `{kind}` in the config"
                 ))
             })?;
-        let slug = slug::slugify(name);
+        let slug = self.0.config.slugify.taxonomies.path(name);
         taxonomy
             .terms
             .iter()
@@ -471,7 +471,8 @@ impl tera::Filter for MarkdownFilter {
         let text = value
             .as_str()
             .ok_or_else(|| tera::Error::msg("`markdown` filters strings only"))?;
-        let options = crate::markdown::RenderOptions::new(&self.0.config.markdown, None);
+        let options = crate::markdown::RenderOptions::new(&self.0.config.markdown, None)
+            .with_anchors(self.0.config.slugify.anchors);
         let resolve = |path: &str| self.0.permalink_of(path);
         let mut html = crate::markdown::render(text, &options, "", &resolve).html;
         if bool_arg(args, "inline") {

@@ -166,3 +166,89 @@ fn a_themes_extra_merges_into_config_extra_under_the_sites() {
     site.build().assert_ok();
     assert_eq!(site.read("index.html"), "s t site theme");
 }
+
+#[test]
+fn slugify_strategies_make_paths_terms_and_anchors_as_zola() {
+    let page = "+++\ntitle = \"P\"\n[taxonomies]\ntags = [\"Café Au Lait\"]\n+++\n# Hello World\n";
+    let config = "taxonomies = [{ name = \"tags\" }]\n";
+    let site = zola_site(config);
+    site.write("content/Été/2024-01-01-Ma Page.md", page)
+        .write("content/Été/_index.md", "+++\n+++\n")
+        .write("templates/taxonomy_list.html", "")
+        .write("templates/taxonomy_single.html", "{{ term.name }}");
+    site.build().assert_ok();
+    assert!(site.exists("ete/ma-page/index.html"));
+    assert!(site.exists("tags/cafe-au-lait/index.html"));
+    assert!(
+        site.read("ete/ma-page/index.html")
+            .contains("id=\"hello-world\"")
+    );
+    site.write(
+        "config.toml",
+        format!(
+            "base_url = \"https://z.example.org\"\n{config}[slugify]\npaths = \"safe\"\n\
+             paths_keep_dates = true\ntaxonomies = \"off\"\nanchors = \"safe\"\n"
+        ),
+    );
+    site.build().assert_ok();
+    assert!(
+        site.exists("Été/2024-01-01-Ma Page/index.html"),
+        "{:?}",
+        site.tree().keys()
+    );
+    assert!(
+        site.exists("tags/Café Au Lait/index.html"),
+        "{:?}",
+        site.tree().keys()
+    );
+    let page = site.read("Été/2024-01-01-Ma Page/index.html");
+    assert!(page.contains("id=\"Hello_World\""), "{page}");
+}
+
+#[test]
+fn ignored_content_and_static_globs_leave_files_out() {
+    let site = zola_site(
+        "ignored_content = [\"*.xlsx\", \"**/drafts/**\"]\nignored_static = [\"*.psd\"]\n",
+    );
+    site.write("content/a.md", "+++\ntitle = \"A\"\n+++\n")
+        .write("content/drafts/b.md", "+++\ntitle = \"B\"\n+++\n")
+        .write("content/sheet.xlsx", "x")
+        .write("static/art.psd", "x")
+        .write("static/site.css", "x");
+    site.build().assert_ok();
+    assert!(site.exists("a/index.html") && site.exists("site.css"));
+    assert!(!site.exists("drafts/b/index.html") && !site.exists("art.psd"));
+    site.write(
+        "config.toml",
+        "base_url = \"https://z.example.org\"\nignored_static = [\"[\"]\n",
+    );
+    site.build()
+        .assert_code(2)
+        .assert_stderr_contains("invalid `ignored_static` glob");
+}
+
+#[test]
+fn taxonomy_root_mode_and_link_checker_levels() {
+    let site = zola_site(
+        "taxonomies = [{ name = \"tags\" }]\ntaxonomy_root = \"blog\"\n\
+         [link_checker]\ninternal_level = \"warn\"\nexternal_level = \"warn\"\nskip_prefixes = [\"http://localhost\"]\n",
+    );
+    site.write(
+        "content/a.md",
+        "+++\ntitle = \"A\"\n[taxonomies]\ntags = [\"x\"]\n+++\n[gone](@/gone.md) [part](@/a.md#nowhere)\n",
+    )
+    .write("templates/taxonomy_list.html", "")
+    .write("templates/taxonomy_single.html", "{{ config.mode }}");
+    // Broken internal links are warnings when the config says so: the site builds.
+    let run = site.build();
+    run.assert_ok();
+    assert!(run.stderr.contains("nowhere"), "{}", run.stderr);
+    assert_eq!(site.read("blog/tags/x/index.html"), "build");
+    site.write(
+        "config.toml",
+        "base_url = \"https://z.example.org\"\ntaxonomies = [{ name = \"tags\" }]\n",
+    );
+    site.build()
+        .assert_code(1)
+        .assert_stderr_contains("gone.md");
+}

@@ -58,6 +58,7 @@ fn synthetic(pages: usize) -> Manifest {
             links: Vec::new(),
             front_matter_hash: h("fm"),
             spans: sitegen::load::source::KeySpans::default(),
+            ignored: Vec::new(),
         };
         let stat = Stat {
             size: 4680,

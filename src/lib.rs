@@ -45,6 +45,7 @@ pub mod generate;
 pub mod hash;
 pub mod load;
 pub mod markdown;
+mod markdown_options;
 pub mod plan;
 pub mod post;
 pub mod render;

@@ -16,7 +16,8 @@ use pulldown_cmark::{
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::config::{AnchorLinks, MarkdownConfig};
+use crate::config::{AnchorLinks, MarkdownConfig, SlugifyStrategy};
+use crate::markdown_options::{self as zola, ZolaOptions};
 
 /// A heading being collected: its level, id, classes and inner events.
 type OpenHeading<'a> = (
@@ -27,18 +28,16 @@ type OpenHeading<'a> = (
 );
 
 /// How to render, from the config and the page's section.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RenderOptions {
     /// Typographic quotes and dashes.
     pub(crate) smart_punctuation: bool,
     /// Where heading anchor links go.
     pub(crate) anchor_links: AnchorLinks,
-    /// `target="_blank"` on external links.
-    pub(crate) external_target_blank: bool,
-    /// `rel="nofollow"` on external links.
-    pub(crate) external_no_follow: bool,
-    /// `rel="noreferrer"` on external links.
-    pub(crate) external_no_referrer: bool,
+    /// The rest of Zola's `[markdown]` options (external links, images, emoji, footnotes).
+    pub(crate) zola: ZolaOptions,
+    /// How heading ids are made (Zola's `slugify.anchors`).
+    pub(crate) anchors: SlugifyStrategy,
 }
 
 impl RenderOptions {
@@ -47,10 +46,16 @@ impl RenderOptions {
         Self {
             smart_punctuation: config.smart_punctuation,
             anchor_links: anchor_links.unwrap_or(config.insert_anchor_links),
-            external_target_blank: config.external_links_target_blank,
-            external_no_follow: config.external_links_no_follow,
-            external_no_referrer: config.external_links_no_referrer,
+            zola: ZolaOptions::new(config),
+            anchors: SlugifyStrategy::On,
         }
+    }
+
+    /// These options, with heading ids made by `anchors`.
+    #[must_use]
+    pub(crate) fn with_anchors(mut self, anchors: SlugifyStrategy) -> Self {
+        self.anchors = anchors;
+        self
     }
 }
 
@@ -221,7 +226,7 @@ pub(crate) fn render_with(
     resolve: &dyn Fn(&str) -> Option<String>,
     anchor: AnchorHook<'_>,
 ) -> Markup {
-    let extensions = extensions(options.smart_punctuation);
+    let extensions = extensions(options.smart_punctuation) | options.zola.extensions();
     let mut out = Markup {
         html: String::with_capacity(body.len() * 3 / 2),
         ..Markup::default()
@@ -231,6 +236,9 @@ pub(crate) fn render_with(
     let mut events: Vec<Event<'_>> = Vec::new();
     let mut heading: Option<OpenHeading<'_>> = None;
     let mut external_link_depth = Vec::new();
+    // Inside a lazy image's alt text (written into an attribute), and inside a code block.
+    let mut in_lazy_alt = false;
+    let mut in_code = false;
 
     for (event, range) in Parser::new_ext(body, extensions).into_offset_iter() {
         if let Some((_, _, _, inner)) = heading.as_mut() {
@@ -241,7 +249,7 @@ pub(crate) fn render_with(
             let (level, id, classes, inner) = heading.take().unwrap_or_else(|| unreachable!());
             let title = plain_text(&inner);
             let id = unique_id(
-                id.map_or_else(|| slug::slugify(&title), |id| id.to_string()),
+                id.map_or_else(|| options.anchors.anchor(&title), |id| id.to_string()),
                 &mut ids,
             );
             let mut inner_html = String::new();
@@ -287,6 +295,8 @@ pub(crate) fn render_with(
                 title,
                 id,
             }) => {
+                // As Zola: whether a link is external is read before `@/` links resolve.
+                let external = is_external(&dest_url);
                 let dest_url = match dest_url.strip_prefix("@/") {
                     Some(target) => {
                         CowStr::from(resolve_internal(target, range.start, resolve, &mut out))
@@ -294,10 +304,10 @@ pub(crate) fn render_with(
                     None if link_type != LinkType::Email => relative_to_page(dest_url, permalink),
                     None => dest_url,
                 };
-                if is_external(&dest_url) && options.has_external_attributes() {
+                if external && options.zola.tweaks_external_links() {
                     external_link_depth.push(true);
                     events.push(Event::Html(
-                        external_link_open(&dest_url, &title, *options).into(),
+                        options.zola.external_link_open(&dest_url, &title).into(),
                     ));
                 } else {
                     external_link_depth.push(false);
@@ -321,12 +331,32 @@ pub(crate) fn render_with(
                 dest_url,
                 title,
                 id,
-            }) => events.push(Event::Start(Tag::Image {
-                link_type,
-                dest_url: relative_to_page(dest_url, permalink),
-                title,
-                id,
-            })),
+            }) => {
+                let dest_url = relative_to_page(dest_url, permalink);
+                if options.zola.lazy_async_image {
+                    in_lazy_alt = true;
+                    events.push(Event::Html(zola::lazy_image_open(&dest_url, &title).into()));
+                } else {
+                    events.push(Event::Start(Tag::Image {
+                        link_type,
+                        dest_url,
+                        title,
+                        id,
+                    }));
+                }
+            }
+            Event::End(TagEnd::Image) if in_lazy_alt => {
+                in_lazy_alt = false;
+                events.push(Event::Html(zola::LAZY_IMAGE_END.into()));
+            }
+            // The alt text as plain text, as pulldown-cmark writes it (tags dropped).
+            Event::Text(text) | Event::Code(text) | Event::InlineHtml(text) if in_lazy_alt => {
+                events.push(Event::Html(escape(&text).into()));
+            }
+            _ if in_lazy_alt => {}
+            Event::Text(text) if options.zola.render_emoji && !in_code => {
+                events.push(Event::Text(zola::emoji(text)));
+            }
             // Checkboxes with a name, so assistive technology can tell done from not done.
             Event::TaskListMarker(done) => {
                 let (checked, label) = if done {
@@ -340,9 +370,13 @@ pub(crate) fn render_with(
             }
             // Code blocks can be scrolled with the keyboard.
             Event::Start(Tag::CodeBlock(kind)) => {
+                in_code = true;
                 events.push(Event::Html(code_block_open(&kind).into()));
             }
-            Event::End(TagEnd::CodeBlock) => events.push(Event::Html("</code></pre>\n".into())),
+            Event::End(TagEnd::CodeBlock) => {
+                in_code = false;
+                events.push(Event::Html("</code></pre>\n".into()));
+            }
             Event::Html(text) | Event::InlineHtml(text) if is_more(text.trim()) => {
                 events.push(Event::Html(
                     "<span id=\"continue-reading\"></span>\n".into(),
@@ -351,15 +385,12 @@ pub(crate) fn render_with(
             other => events.push(other),
         }
     }
+    if options.zola.bottom_footnotes {
+        zola::bottom_footnotes(&mut events);
+    }
     html::push_html(&mut out.html, events.into_iter());
     out.toc = nest(flat_toc);
     out
-}
-
-impl RenderOptions {
-    fn has_external_attributes(self) -> bool {
-        self.external_target_blank || self.external_no_follow || self.external_no_referrer
-    }
 }
 
 fn code_block_open(kind: &CodeBlockKind<'_>) -> String {
@@ -395,8 +426,9 @@ fn relative_to_page<'a>(url: CowStr<'a>, permalink: &str) -> CowStr<'a> {
     }
 }
 
+/// Zola's test for an external link (`is_external_link`): an `http:` or `https:` URL.
 fn is_external(url: &str) -> bool {
-    url.starts_with("http://") || url.starts_with("https://") || url.starts_with("//")
+    url.starts_with("http:") || url.starts_with("https:")
 }
 
 fn resolve_internal(
@@ -429,29 +461,6 @@ fn resolve_internal(
         }
         None => url,
     }
-}
-
-fn external_link_open(url: &str, title: &str, options: RenderOptions) -> String {
-    let mut tag = format!("<a href=\"{}\"", escape(url));
-    if !title.is_empty() {
-        let _ = write!(tag, " title=\"{}\"", escape(title));
-    }
-    let mut rel = Vec::new();
-    if options.external_target_blank {
-        tag.push_str(" target=\"_blank\"");
-        rel.push("noopener");
-    }
-    if options.external_no_follow {
-        rel.push("nofollow");
-    }
-    if options.external_no_referrer {
-        rel.push("noreferrer");
-    }
-    if !rel.is_empty() {
-        let _ = write!(tag, " rel=\"{}\"", rel.join(" "));
-    }
-    tag.push('>');
-    tag
 }
 
 fn write_heading(
@@ -649,24 +658,53 @@ mod tests {
 
     #[test]
     fn external_links_get_attributes_when_asked() {
-        let options = RenderOptions {
-            external_target_blank: true,
-            ..RenderOptions::default()
-        };
+        let options = RenderOptions::new(
+            &toml::from_str("external_links_target_blank = true").unwrap(),
+            None,
+        );
         let r = render(
-            "[x](https://a.org \"t\") [y](/local)",
+            "[x](https://a.org \"t\") [y](/local) ![i](https://a.org/i.png)",
             &options,
             "/",
             &resolve,
         );
         assert!(
             r.html.contains(
-                "<a href=\"https://a.org\" title=\"t\" target=\"_blank\" rel=\"noopener\">x</a>"
+                "<a rel=\"noopener external\" target=\"_blank\" title=\"t\" href=\"https://a.org\">x</a>"
             ),
             "{}",
             r.html
         );
         assert!(r.html.contains("<a href=\"/local\">y</a>"));
+    }
+
+    #[test]
+    fn zola_markdown_options_change_the_output() {
+        let options = RenderOptions::new(
+            &toml::from_str(
+                "lazy_async_image = true\nrender_emoji = true\ndefinition_list = true\n\
+                 github_alerts = true\nbottom_footnotes = true",
+            )
+            .unwrap(),
+            None,
+        );
+        let r = render(
+            "![a *b* <c>](/i.png \"T\") :smile:\n\n`:smile:`\n\nTerm\n: Def\n\n\
+             > [!NOTE]\n> Hi\n\nNote[^1].\n\n[^1]: The note.\n",
+            &options,
+            "/",
+            &resolve,
+        );
+        for expected in [
+            "<img src=\"/i.png\" title=\"T\" alt=\"a b &lt;c&gt;\" loading=\"lazy\" decoding=\"async\" /> 😄",
+            "<code>:smile:</code>",
+            "<dl>",
+            "markdown-alert-note",
+            "<sup class=\"footnote-reference\" id=\"fr-1-1\"><a href=\"#fn-1\">1</a></sup>",
+            "<section class=\"footnotes\">\n<ol class=\"footnotes-list\">\n<li id=\"fn-1\">\n<p>The note. <a href=\"#fr-1-1\">↩</a></p>\n</li>\n</ol>\n</section>\n",
+        ] {
+            assert!(r.html.contains(expected), "{expected}\n{}", r.html);
+        }
     }
 
     #[test]

@@ -49,19 +49,167 @@ pub(crate) fn table<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value
 /// Where the keys of a TOML or YAML document are, taken while it is parsed: the byte offsets
 /// of each top-level key and its value, and of each key of the tables asked for
 /// (`taxonomies.tags`) and its value.
+///
+/// It also holds the keys the deserializer skipped because the type has no field of that name
+/// (Zola ignores them; sitegen warns about each), with where each is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct KeyOffsets(Vec<(String, usize, usize)>);
+pub(crate) struct KeyOffsets {
+    keys: Vec<(String, usize, usize)>,
+    ignored: Vec<IgnoredKey>,
+}
+
+/// A key of a document that no field reads: Zola ignores it, sitegen warns about it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IgnoredKey {
+    /// Its dotted path (`sort_by`, `taxonomies.0.title`).
+    pub path: String,
+    /// Byte offset of the key in the document, when found.
+    pub offset: Option<u32>,
+}
+
+impl IgnoredKey {
+    /// The key's own name, the last part of its path.
+    pub(crate) fn name(&self) -> &str {
+        self.path.rsplit('.').next().unwrap_or(&self.path)
+    }
+
+    /// The table the key sits in (`taxonomies`), for keys not at the top level.
+    pub(crate) fn table(&self) -> Option<&str> {
+        let parent = self.path.rsplit_once('.')?.0;
+        Some(
+            parent
+                .split('.')
+                .rfind(|part| part.parse::<usize>().is_err())
+                .unwrap_or(parent),
+        )
+    }
+}
 
 impl KeyOffsets {
     /// The offset of `key` (`title`, or `table.key` for a key of a table asked for).
     pub(crate) fn get(&self, key: &str) -> Option<usize> {
-        self.0.iter().find(|(k, ..)| k == key).map(|(_, at, _)| *at)
+        self.keys
+            .iter()
+            .find(|(k, ..)| k == key)
+            .map(|(_, at, _)| *at)
     }
 
     /// The offset of the value of `key`.
     pub(crate) fn value(&self, key: &str) -> Option<usize> {
-        self.0.iter().find(|(k, ..)| k == key).map(|(.., at)| *at)
+        self.keys
+            .iter()
+            .find(|(k, ..)| k == key)
+            .map(|(.., at)| *at)
     }
+
+    /// The keys no field read, in document order.
+    pub(crate) fn ignored(&self) -> &[IgnoredKey] {
+        &self.ignored
+    }
+}
+
+/// One step of a path through a document.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The steps from the root to the value at `path`.
+fn steps(path: &serde_ignored::Path<'_>) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut at = path;
+    loop {
+        at = match at {
+            serde_ignored::Path::Root => break,
+            serde_ignored::Path::Seq { parent, index } => {
+                steps.push(Step::Index(*index));
+                parent
+            }
+            serde_ignored::Path::Map { parent, key } => {
+                steps.push(Step::Key(key.clone()));
+                parent
+            }
+            serde_ignored::Path::Some { parent }
+            | serde_ignored::Path::NewtypeStruct { parent }
+            | serde_ignored::Path::NewtypeVariant { parent } => parent,
+        };
+    }
+    steps.reverse();
+    steps
+}
+
+fn dotted(steps: &[Step]) -> String {
+    let parts: Vec<String> = steps
+        .iter()
+        .map(|s| match s {
+            Step::Key(k) => k.clone(),
+            Step::Index(i) => i.to_string(),
+        })
+        .collect();
+    parts.join(".")
+}
+
+/// Deserializes `T` from `deserializer`, collecting the paths of the keys no field read.
+fn deserialize_noting_ignored<'de, T, D>(deserializer: D) -> Result<(T, Vec<Vec<Step>>), D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    let mut ignored = Vec::new();
+    let value = serde_ignored::deserialize(deserializer, |path| ignored.push(steps(&path)))?;
+    Ok((value, ignored))
+}
+
+/// The offset of the key at `steps` in a TOML document.
+fn toml_key_offset(document: &toml::de::DeTable<'_>, steps: &[Step]) -> Option<usize> {
+    let (Step::Key(first), rest) = steps.split_first()? else {
+        return None;
+    };
+    let (key, mut value) = document.iter().find(|(k, _)| k.get_ref() == first)?;
+    let mut offset = key.span().start;
+    for step in rest {
+        match step {
+            Step::Key(name) => {
+                let (key, inner) = value
+                    .get_ref()
+                    .as_table()?
+                    .iter()
+                    .find(|(k, _)| k.get_ref() == name)?;
+                offset = key.span().start;
+                value = inner;
+            }
+            Step::Index(i) => {
+                value = value.get_ref().as_array()?.get(*i)?;
+                offset = value.span().start;
+            }
+        }
+    }
+    Some(offset)
+}
+
+/// Parses YAML `text` as `T`, with the offsets of its top-level keys and of the keys of its
+/// tables named in `tables`, and the keys no field read.
+pub(crate) fn parse_yaml<T: DeserializeOwned>(
+    text: &str,
+    tables: &[&str],
+) -> Result<(T, KeyOffsets), serde_norway::Error> {
+    let (value, ignored) = deserialize_noting_ignored(serde_norway::Deserializer::from_str(text))?;
+    let mut offsets = yaml_offsets(text, tables);
+    offsets.ignored = ignored
+        .iter()
+        .map(|steps| {
+            let path = dotted(steps);
+            let offset = offsets
+                .get(&path)
+                .or_else(|| match steps.first() {
+                    Some(Step::Key(first)) => offsets.get(first),
+                    _ => None,
+                })
+                .and_then(|o| u32::try_from(o).ok());
+            IgnoredKey { path, offset }
+        })
+        .collect();
+    Ok((value, offsets))
 }
 
 /// Parses TOML `text` as `T`, with the offsets of its top-level keys and of the keys of its
@@ -87,8 +235,28 @@ pub(crate) fn parse_toml<T: DeserializeOwned>(
             }
         }
     }
-    let value = T::deserialize(toml::de::Deserializer::from(document))?;
-    Ok((value, KeyOffsets(offsets)))
+    let (value, ignored) = deserialize_noting_ignored(toml::de::Deserializer::from(document))?;
+    let ignored = if ignored.is_empty() {
+        Vec::new()
+    } else {
+        // Rare: parse again to find where the skipped keys are (the first parse was consumed).
+        let document = toml::de::DeTable::parse(text)?;
+        ignored
+            .iter()
+            .map(|steps| IgnoredKey {
+                path: dotted(steps),
+                offset: toml_key_offset(document.get_ref(), steps)
+                    .and_then(|o| u32::try_from(o).ok()),
+            })
+            .collect()
+    };
+    Ok((
+        value,
+        KeyOffsets {
+            keys: offsets,
+            ignored,
+        },
+    ))
 }
 
 /// The offsets of the keys of YAML `text`: its top-level keys (`key:` at the start of a line),
@@ -119,7 +287,10 @@ pub(crate) fn yaml_offsets(text: &str, tables: &[&str]) -> KeyOffsets {
         }
         at += line.len();
     }
-    KeyOffsets(offsets)
+    KeyOffsets {
+        keys: offsets,
+        ignored: Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -79,7 +79,11 @@ impl Setup {
             file,
             warnings,
         } = config::load(&root, options.config_file.as_deref(), &options.overrides)?;
+        let mut config = config;
         let theme = Theme::resolve(&root, config.theme.as_deref(), &file)
+            .map_err(|d| Error::Config(Box::new(d)))?;
+        theme
+            .merge_extra(&root, &mut config.extra)
             .map_err(|d| Error::Config(Box::new(d)))?;
         let output = options
             .output

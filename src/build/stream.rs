@@ -13,6 +13,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::build::Progress;
+use crate::config::LinkLevel;
 use crate::diagnostics::{Diagnostic, Error, Result, guarded};
 use crate::emit::Sink;
 use crate::generate::copy::CopySet;
@@ -177,7 +178,16 @@ pub(crate) fn produce(stages: &Stages<'_>, progress: &dyn Progress) -> Result<Pr
         rest = later;
     }
     let (mut finished, mut problems) = sort_out(done)?;
-    problems.extend(check_anchors(site, renderer, &mut finished));
+    let mut broken_anchors = check_anchors(site, renderer, &mut finished);
+    // `[link_checker] internal_level = "warn"`: a broken anchor is a warning, as in Zola.
+    let anchors_warn = site.config.link_checker.internal_level == LinkLevel::Warn;
+    if anchors_warn {
+        for d in &mut broken_anchors {
+            d.severity = crate::diagnostics::Severity::Warning;
+        }
+    } else {
+        problems.append(&mut broken_anchors);
+    }
     if !problems.is_empty() {
         return Err(Error::Site(problems));
     }
@@ -209,7 +219,8 @@ pub(crate) fn produce(stages: &Stages<'_>, progress: &dyn Progress) -> Result<Pr
         .iter_mut()
         .map(|d| std::mem::take(&mut d.links))
         .collect();
-    let broken_links = check.fragments(checked, output);
+    let mut broken_links = check.fragments(checked, output);
+    broken_links.append(&mut broken_anchors);
     let written = finished
         .into_iter()
         .map(|d| Written {

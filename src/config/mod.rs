@@ -59,8 +59,16 @@ pub struct Config {
     /// Give static CSS, JS, fonts and images names carrying a hash of their content, and
     /// rewrite every reference to them (so hosts can cache them forever).
     pub(crate) fingerprint_assets: bool,
-    /// `loading="lazy"` and `decoding="async"` on images (all but a page's first).
+    /// `loading="lazy"` and `decoding="async"` on images (all but a page's first). One of
+    /// sitegen's own additions: on by default for a `sitegen.toml` site, off for a site
+    /// configured by Zola's `zola.toml` or `config.toml` unless it asks.
     pub(crate) lazy_images: bool,
+    /// `width` and `height` on images of the site whose size is known (sitegen's own, on by
+    /// default like `lazy_images`).
+    pub(crate) image_sizes: bool,
+    /// `rel="noopener"` on links to other sites (sitegen's own, on by default like
+    /// `lazy_images`).
+    pub(crate) noopener_links: bool,
     /// Markdown rendering options.
     pub(crate) markdown: MarkdownConfig,
     /// The site's author, for feeds.
@@ -83,24 +91,33 @@ pub struct Config {
     compile_sass: bool,
     #[serde(skip_serializing)]
     build_search_index: bool,
+    /// Zola's `[slugify]`: how paths, taxonomy terms and heading anchors are made.
+    pub(crate) slugify: SlugifyConfig,
+    /// Zola's `[link_checker]`.
+    pub(crate) link_checker: LinkCheckerConfig,
+    /// Globs of content files not read (Zola's `ignored_content`), matched against the path
+    /// under content/ and the path from the site's root.
+    pub(crate) ignored_content: Vec<String>,
+    /// Globs of static files not copied (Zola's `ignored_static`), matched against the path
+    /// under static/.
+    pub(crate) ignored_static: Vec<String>,
+    /// The compiled `ignored_content` and `ignored_static`.
+    #[serde(skip)]
+    pub(crate) ignored: IgnoredGlobs,
+    /// A path under which every taxonomy lives (`blog` → `/blog/tags/`), Zola's `taxonomy_root`.
+    pub(crate) taxonomy_root: Option<String>,
+    /// `build` or `serve`, as Zola's templates read `config.mode`; set by the command.
+    pub(crate) mode: Mode,
     #[serde(skip_serializing)]
     hard_link_static: bool,
     #[serde(skip_serializing)]
     preserve_dotfiles_in_output: bool,
     #[serde(skip_serializing)]
-    ignored_content: Vec<String>,
-    #[serde(skip_serializing)]
-    ignored_static: Vec<String>,
-    #[serde(skip_serializing)]
     languages: Option<toml::Table>,
     #[serde(skip_serializing)]
     translations: Option<toml::Table>,
     #[serde(skip_serializing)]
-    slugify: Option<toml::Table>,
-    #[serde(skip_serializing)]
     search: Option<toml::Table>,
-    #[serde(skip_serializing)]
-    link_checker: Option<toml::Table>,
 }
 
 impl Default for Config {
@@ -122,6 +139,8 @@ impl Default for Config {
             output_dir: PathBuf::from("public"),
             fingerprint_assets: false,
             lazy_images: true,
+            image_sizes: true,
+            noopener_links: true,
             markdown: MarkdownConfig::default(),
             author: None,
             extra: serde_json::Map::new(),
@@ -131,22 +150,25 @@ impl Default for Config {
             edge: EdgeConfig::default(),
             compile_sass: false,
             build_search_index: false,
-            hard_link_static: false,
-            preserve_dotfiles_in_output: false,
+            slugify: SlugifyConfig::default(),
+            link_checker: LinkCheckerConfig::default(),
             ignored_content: Vec::new(),
             ignored_static: Vec::new(),
+            ignored: IgnoredGlobs::default(),
+            taxonomy_root: None,
+            mode: Mode::Build,
+            hard_link_static: false,
+            preserve_dotfiles_in_output: false,
             languages: None,
             translations: None,
-            slugify: None,
             search: None,
-            link_checker: None,
         }
     }
 }
 
-/// One taxonomy (`taxonomies = [{ name = "tags" }]`).
+/// One taxonomy (`taxonomies = [{ name = "tags" }]`). Other keys are ignored with a warning,
+/// as Zola ignores them: a key written after `[[taxonomies]]` lands in the last taxonomy.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct TaxonomyConfig {
     /// The name used in front matter and URLs.
     pub(crate) name: String,
@@ -200,31 +222,192 @@ fn default_collection_template() -> String {
     "page.html".to_owned()
 }
 
-/// `[markdown]`: how content is rendered.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// `[markdown]`: how content is rendered, with Zola's keys and defaults. As in Zola, a key it
+/// does not know is an error (Zola 0.22 removed `highlight_code` and `highlight_theme`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct MarkdownConfig {
     /// Typographic quotes and dashes.
     pub(crate) smart_punctuation: bool,
     /// Where heading anchor links go, unless a section says otherwise.
     pub(crate) insert_anchor_links: AnchorLinks,
-    /// `target="_blank"` on external links.
+    /// `rel="external"` on external links (Zola's default: on).
+    pub(crate) external_links_external: bool,
+    /// A class on external links.
+    pub(crate) external_links_class: Option<String>,
+    /// `target="_blank"` (and `rel="noopener"`) on external links.
     pub(crate) external_links_target_blank: bool,
     /// `rel="nofollow"` on external links.
     pub(crate) external_links_no_follow: bool,
     /// `rel="noreferrer"` on external links.
     pub(crate) external_links_no_referrer: bool,
-    /// Zola's syntax highlighting: accepted, not implemented (warning when on).
-    #[serde(skip_serializing)]
-    highlight_code: bool,
-    #[serde(skip_serializing)]
-    highlight_theme: Option<String>,
-    #[serde(skip_serializing)]
-    highlighting: Option<toml::Table>,
-    #[serde(skip_serializing)]
-    render_emoji: bool,
-    #[serde(skip_serializing)]
-    bottom_footnotes: bool,
+    /// Definition lists (`term` / `: definition`).
+    pub(crate) definition_list: bool,
+    /// GitHub's alerts (`> [!NOTE]`).
+    pub(crate) github_alerts: bool,
+    /// `loading="lazy" decoding="async"` on every markdown image.
+    pub(crate) lazy_async_image: bool,
+    /// Footnotes gathered at the bottom, GitHub style, with back links.
+    pub(crate) bottom_footnotes: bool,
+    /// `:smile:` shortcodes as emoji.
+    pub(crate) render_emoji: bool,
+    /// `[markdown.highlighting]`: Zola 0.22's syntax highlighting, read by the highlighter.
+    pub(crate) highlighting: Option<toml::Table>,
+}
+
+impl Default for MarkdownConfig {
+    fn default() -> Self {
+        Self {
+            smart_punctuation: false,
+            insert_anchor_links: AnchorLinks::None,
+            external_links_external: true,
+            external_links_class: None,
+            external_links_target_blank: false,
+            external_links_no_follow: false,
+            external_links_no_referrer: false,
+            definition_list: false,
+            github_alerts: false,
+            lazy_async_image: false,
+            bottom_footnotes: false,
+            render_emoji: false,
+            highlighting: None,
+        }
+    }
+}
+
+/// Zola's `[slugify]`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct SlugifyConfig {
+    /// Section and page paths.
+    pub(crate) paths: SlugifyStrategy,
+    /// Whether a page's date prefix stays in its slug (`2024-01-01-a` → `2024-01-01-a`).
+    pub(crate) paths_keep_dates: bool,
+    /// Taxonomy and term paths.
+    pub(crate) taxonomies: SlugifyStrategy,
+    /// Heading ids.
+    pub(crate) anchors: SlugifyStrategy,
+}
+
+/// How text becomes a slug (Zola's `SlugifyStrategy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SlugifyStrategy {
+    /// ASCII, lowercase, dashes.
+    #[default]
+    On,
+    /// Only characters unsafe in paths removed.
+    Safe,
+    /// As written.
+    Off,
+}
+
+impl SlugifyStrategy {
+    /// `text` as a path segment, Zola's `slugify_paths`.
+    pub(crate) fn path(self, text: &str) -> String {
+        match self {
+            Self::On => slug::slugify(text),
+            Self::Safe => text
+                .trim_end_matches([' ', '.'])
+                .chars()
+                .filter(|c| !r#"<>:"/\|?*"#.contains(*c))
+                .collect(),
+            Self::Off => text.to_owned(),
+        }
+    }
+
+    /// `text` as a heading id, Zola's `slugify_anchors`.
+    pub(crate) fn anchor(self, text: &str) -> String {
+        match self {
+            Self::On => slug::slugify(text),
+            Self::Safe | Self::Off => text.replace(|c: char| c.is_ascii_whitespace(), "_"),
+        }
+    }
+}
+
+/// Zola's `[link_checker]`. sitegen checks internal links and anchors; external links are not
+/// fetched, so `skip_prefixes`, `skip_anchor_prefixes` and `external_level` are accepted for
+/// Zola's sake.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct LinkCheckerConfig {
+    /// External URL prefixes not checked.
+    pub(crate) skip_prefixes: Vec<String>,
+    /// External URL prefixes whose anchors are not checked.
+    pub(crate) skip_anchor_prefixes: Vec<String>,
+    /// How bad a broken internal link (`@/missing.md`, a missing anchor) is.
+    pub(crate) internal_level: LinkLevel,
+    /// How bad a broken external link is.
+    pub(crate) external_level: LinkLevel,
+    /// Globs of files whose links are not checked.
+    pub(crate) ignored_files: Vec<String>,
+}
+
+/// `error` or `warn`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LinkLevel {
+    /// The build fails.
+    #[default]
+    Error,
+    /// A warning.
+    Warn,
+}
+
+/// Zola's `mode`: what the templates are rendered for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Mode {
+    /// `sitegen build`.
+    #[default]
+    Build,
+    /// `sitegen serve`.
+    Serve,
+    /// `sitegen check`.
+    Check,
+}
+
+/// The compiled globs of `ignored_content` and `ignored_static`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IgnoredGlobs {
+    /// Content files not read.
+    pub(crate) content: globset::GlobSet,
+    /// Static files not copied.
+    pub(crate) static_files: globset::GlobSet,
+}
+
+impl IgnoredGlobs {
+    /// Whether the content file at `relative` (under content/) is ignored.
+    pub(crate) fn content(&self, relative: &str) -> bool {
+        !self.content.is_empty()
+            && (self.content.is_match(relative)
+                || self.content.is_match(format!("content/{relative}")))
+    }
+
+    /// Whether the static file at `relative` (under static/) is ignored.
+    pub(crate) fn static_file(&self, relative: &str) -> bool {
+        !self.static_files.is_empty() && self.static_files.is_match(relative)
+    }
+}
+
+/// Compiles `globs` (of the config's key `key`).
+fn glob_set(globs: &[String], key: &str, file: &Path) -> Result<globset::GlobSet> {
+    let mut set = globset::GlobSetBuilder::new();
+    for glob in globs {
+        let compiled = globset::Glob::new(glob).map_err(|e| {
+            Error::Config(Box::new(
+                Diagnostic::error(format!("invalid `{key}` glob `{glob}`: {e}"))
+                    .in_file(file)
+                    .with_help("globs are Zola's: `*.xlsx`, `**/drafts/**`"),
+            ))
+        })?;
+        set.add(compiled);
+    }
+    set.build().map_err(|e| {
+        Error::Config(Box::new(
+            Diagnostic::error(format!("invalid `{key}` globs: {e}")).in_file(file),
+        ))
+    })
 }
 
 /// Which pagers the sitemap leaves out (Zola's `exclude_paginated_pages_in_sitemap`).
@@ -304,22 +487,26 @@ impl Config {
             ("build_search_index", z.build_search_index),
             ("hard_link_static", z.hard_link_static),
             ("preserve_dotfiles_in_output", z.preserve_dotfiles_in_output),
-            ("ignored_content", !z.ignored_content.is_empty()),
-            ("ignored_static", !z.ignored_static.is_empty()),
             (
                 "languages",
                 z.languages.as_ref().is_some_and(|t| !t.is_empty()),
             ),
             ("translations", z.translations.is_some()),
-            ("slugify", z.slugify.is_some()),
             ("search", z.search.is_some()),
-            ("link_checker", z.link_checker.is_some()),
-            ("markdown.highlight_code", md.highlight_code),
-            ("markdown.highlight_theme", md.highlight_theme.is_some()),
             ("markdown.highlighting", md.highlighting.is_some()),
-            ("markdown.render_emoji", md.render_emoji),
-            ("markdown.bottom_footnotes", md.bottom_footnotes),
         ];
+        let ignored = offsets.ignored().iter().map(|key| {
+            let message = match key.table() {
+                Some(table) => format!("unknown key `{}` in `{table}` is ignored", key.name()),
+                None => format!("unknown key `{}` is ignored", key.name()),
+            };
+            let d = Diagnostic::warning(message);
+            match key.offset {
+                Some(at) => d.at_offset(file, text, at as usize),
+                None => d.in_file(file),
+            }
+            .with_help("Zola ignores it too; remove it to silence this warning")
+        });
         asked
             .into_iter()
             .filter(|(_, on)| *on)
@@ -334,6 +521,7 @@ impl Config {
                 }
                 .with_help("remove it from the config to silence this warning")
             })
+            .chain(ignored)
             .collect()
     }
 }
@@ -413,14 +601,21 @@ fn parse_located(file: &Path, text: &str, overrides: &[String]) -> Result<(Confi
             Some(span) => d.at_offset(file, text, span.start),
             None => d.in_file(file),
         };
-        Error::Config(Box::new(
-            d.with_help("see the configuration reference in the README"),
-        ))
+        let removed = ["highlight_code", "highlight_theme", "highlight_themes_css"]
+            .iter()
+            .any(|key| e.message().contains(&format!("`{key}`")));
+        Error::Config(Box::new(d.with_help(if removed {
+            "Zola 0.22 removed this key, as sitegen does: highlighting is set in \
+             `[markdown.highlighting]` (`theme = \"…\"`)"
+        } else {
+            "see the configuration reference in the README"
+        })))
     };
     let (config, offsets): (Config, KeyOffsets) =
         parse_toml(text, &["markdown"]).map_err(located)?;
     if overrides.is_empty() {
-        return Ok((normalize(config), offsets));
+        let config = with_globs(normalize(config, file, &offsets, overrides), file)?;
+        return Ok((config, offsets));
     }
     let mut table: toml::Table = toml::from_str(text).map_err(located)?;
     for item in overrides {
@@ -436,12 +631,45 @@ fn parse_located(file: &Path, text: &str, overrides: &[String]) -> Result<(Confi
             .with_help("check the keys and values given with --set"),
         ))
     })?;
-    Ok((normalize(config), offsets))
+    let config = with_globs(normalize(config, file, &offsets, overrides), file)?;
+    Ok((config, offsets))
 }
 
-fn normalize(mut config: Config) -> Config {
-    if config.base_url.len() > 1 {
-        config.base_url = config.base_url.trim_end_matches('/').to_owned();
+/// `config` with its ignore globs compiled.
+fn with_globs(mut config: Config, file: &Path) -> Result<Config> {
+    config.ignored = IgnoredGlobs {
+        content: glob_set(&config.ignored_content, "ignored_content", file)?,
+        static_files: glob_set(&config.ignored_static, "ignored_static", file)?,
+    };
+    Ok(config)
+}
+
+/// sitegen's own additions to the output, on by default only for a site configured by
+/// `sitegen.toml`: a Zola site gets Zola's output unless it asks for them.
+const OWN_ADDITIONS: [&str; 3] = ["lazy_images", "image_sizes", "noopener_links"];
+
+/// Completes a parsed config: sitegen's own additions are off for a Zola config file unless
+/// the file (`offsets`) or an override names them. `base_url` is kept as written, as in Zola.
+fn normalize(
+    mut config: Config,
+    file: &Path,
+    offsets: &KeyOffsets,
+    overrides: &[String],
+) -> Config {
+    if file.file_name().is_some_and(|name| name != CONFIG_FILES[0]) {
+        let named = |key: &str| {
+            offsets.get(key).is_some()
+                || overrides
+                    .iter()
+                    .any(|o| o.split('=').next().is_some_and(|k| k.trim() == key))
+        };
+        for key in OWN_ADDITIONS.into_iter().filter(|key| !named(key)) {
+            match key {
+                "lazy_images" => config.lazy_images = false,
+                "image_sizes" => config.image_sizes = false,
+                _ => config.noopener_links = false,
+            }
+        }
     }
     config
 }
@@ -513,8 +741,9 @@ mod tests {
             &[],
         )
         .unwrap();
-        assert_eq!(c.base_url, "https://a.org");
+        assert_eq!(c.base_url, "https://a.org/", "kept as written, as in Zola");
         assert_eq!(c.permalink("/blog/"), "https://a.org/blog/");
+        assert_eq!(c.permalink("/"), "https://a.org/");
         assert!(c.generate_sitemap);
         assert_eq!(c.feed_filenames, ["atom.xml"]);
     }

@@ -3,6 +3,7 @@
 //! Files are read and parsed in parallel (rayon); the model is then assembled in one
 //! deterministic pass (paths, listings, siblings), whatever order the file system lists files in.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -39,9 +40,12 @@ pub(crate) struct Inventory {
 }
 
 /// The content files among the site's source files, by kind.
-pub(crate) fn inventory(sources: &SourceFiles) -> Inventory {
+pub(crate) fn inventory(sources: &SourceFiles, config: &Config) -> Inventory {
     let mut inventory = Inventory::default();
     for (relative, stat) in sources.under("content") {
+        if config.ignored.content(relative) {
+            continue;
+        }
         let entry = (relative.to_owned(), stat);
         match classify(relative) {
             Found::Section => inventory.sections.push(entry),
@@ -108,6 +112,12 @@ pub(crate) fn assemble(
     });
     problems.extend(section_errors);
     problems.extend(page_errors);
+    for (parsed, _) in &pages {
+        problems.extend(parsed.ignored_key_warnings(root));
+    }
+    for (parsed, _) in &sections {
+        problems.extend(parsed.ignored_key_warnings(root));
+    }
     let removed_pages = cache
         .iter()
         .filter(|(key, c)| key.starts_with("content/") && matches!(c.made, Made::Page(_)))
@@ -333,7 +343,8 @@ fn build_sections(
                 .to_owned(),
             };
             let markdown =
-                markdown::RenderOptions::new(&config.markdown, p.meta.insert_anchor_links);
+                markdown::RenderOptions::new(&config.markdown, p.meta.insert_anchor_links)
+                    .with_anchors(config.slugify.anchors);
             let _ = root;
             Section {
                 doc: Document {
@@ -378,7 +389,8 @@ fn build_sections(
                 summary: None,
                 assets: Vec::new(),
                 template: "index.html".to_owned(),
-                markdown: markdown::RenderOptions::new(&config.markdown, None),
+                markdown: markdown::RenderOptions::new(&config.markdown, None)
+                    .with_anchors(config.slugify.anchors),
                 ancestors: Vec::new(),
             },
             meta: std::sync::Arc::default(),
@@ -521,10 +533,16 @@ fn build_page(
         (None, None) => None,
     };
     let updated = p.meta.updated.as_ref().and_then(|v| parse_date(v).ok());
-    let slug = match &p.meta.slug {
-        Some(s) => slug::slugify(s),
-        None => slug::slugify(stem),
+    // `paths_keep_dates` keeps a file name's date prefix in the slug, as in Zola.
+    let stem = if config.slugify.paths_keep_dates {
+        file_name(page_dir)
+    } else {
+        stem
     };
+    let slug = config
+        .slugify
+        .paths
+        .path(p.meta.slug.as_deref().unwrap_or(stem));
     let path = if let Some(raw) = &p.meta.path {
         page_path(raw).unwrap_or_else(|_| "/".to_owned())
     } else {
@@ -575,7 +593,8 @@ fn build_page(
             summary: p.summary_source.clone(),
             assets: Vec::new(),
             template,
-            markdown: markdown::RenderOptions::new(&config.markdown, anchor_links),
+            markdown: markdown::RenderOptions::new(&config.markdown, anchor_links)
+                .with_anchors(config.slugify.anchors),
             ancestors,
         },
         meta: std::sync::Arc::clone(&p.meta),
@@ -674,7 +693,8 @@ fn collection_page(
             summary: None,
             assets: Vec::new(),
             template: collection.template.clone(),
-            markdown: markdown::RenderOptions::new(&config.markdown, None),
+            markdown: markdown::RenderOptions::new(&config.markdown, None)
+                .with_anchors(config.slugify.anchors),
             ancestors,
         },
         meta: std::sync::Arc::new(meta),
@@ -831,7 +851,9 @@ fn link_sections(sections: &mut [Section], pages: &mut [Page]) {
         }
     }
     for (i, mut list) in direct.into_iter().enumerate() {
-        sort_pages(&mut list, sections[i].meta.sort_by, pages);
+        // As Zola: pages that lack the sort key are not listed (`section.pages`), though
+        // they are still written.
+        let _unsorted = sort_pages(&mut list, sections[i].meta.sort_by, pages);
         if sections[i].meta.paginate_reversed {
             list.reverse();
         }
@@ -844,7 +866,11 @@ fn link_sections(sections: &mut [Section], pages: &mut [Page]) {
             .copied()
             .filter(|id| pages[id.0].section == Some(SectionId(i)))
             .collect();
-        // As Zola: `lower` is the page before in the section's order, `higher` the one after.
+        // As Zola: `lower` is the page before in the section's order, `higher` the one after;
+        // an unsorted section's pages have neither.
+        if section.meta.sort_by == SortBy::None {
+            continue;
+        }
         for (k, id) in own.iter().enumerate() {
             pages[id.0].lower = k.checked_sub(1).map(|j| own[j]);
             pages[id.0].higher = own.get(k + 1).copied();
@@ -852,30 +878,57 @@ fn link_sections(sections: &mut [Section], pages: &mut [Page]) {
     }
 }
 
-/// Sorts pages by the section's order; ties and missing keys by content path.
-pub(crate) fn sort_pages(list: &mut [PageId], sort_by: SortBy, pages: &[Page]) {
+/// Sorts pages by the section's order, as Zola does: pages lacking the key (a date, a title,
+/// a weight) are left out of the sorted list and returned apart, in content path order; ties
+/// are broken by permalink. `none` keeps content path order.
+pub(crate) fn sort_pages(list: &mut Vec<PageId>, sort_by: SortBy, pages: &[Page]) -> Vec<PageId> {
     let path = |id: &PageId| pages[id.0].doc.relative_path.as_str();
-    match sort_by {
-        SortBy::Date => list.sort_by(|a, b| {
-            let key = |id: &PageId| {
-                pages[id.0]
-                    .date
-                    .as_ref()
-                    .map(|d: &Date| std::cmp::Reverse(d.instant))
-            };
-            // Dated pages first, newest first.
-            (key(a).is_none(), key(a), path(a)).cmp(&(key(b).is_none(), key(b), path(b)))
-        }),
-        SortBy::Weight => list.sort_by(|a, b| {
-            let key = |id: &PageId| pages[id.0].meta.weight;
-            (key(a).is_none(), key(a), path(a)).cmp(&(key(b).is_none(), key(b), path(b)))
-        }),
-        SortBy::Title => list.sort_by(|a, b| {
-            let key = |id: &PageId| pages[id.0].meta.title.as_deref().map(str::to_lowercase);
-            (key(a).is_none(), key(a), path(a)).cmp(&(key(b).is_none(), key(b), path(b)))
-        }),
-        SortBy::None => list.sort_by(|a, b| path(a).cmp(path(b))),
+    list.sort_by(|a, b| path(a).cmp(path(b)));
+    let page = |id: &PageId| &pages[id.0];
+    let has_key = |id: &PageId| {
+        let p = page(id);
+        match sort_by {
+            SortBy::Date => p.date.is_some(),
+            SortBy::UpdateDate => p.date.is_some() || p.updated.is_some(),
+            SortBy::Title | SortBy::TitleBytes => p.meta.title.is_some(),
+            SortBy::Weight => p.meta.weight.is_some(),
+            SortBy::Slug | SortBy::Permalink | SortBy::None => true,
+        }
+    };
+    let (mut sorted, unsorted): (Vec<PageId>, Vec<PageId>) =
+        list.iter().partition(|id| has_key(id));
+    let title = |id: &PageId| page(id).meta.title.as_deref().unwrap_or("");
+    let updated = |id: &PageId| {
+        let p = page(id);
+        std::cmp::max(
+            p.date.as_ref().map(|d: &Date| d.instant),
+            p.updated.as_ref().map(|d: &Date| d.instant),
+        )
+    };
+    let order = |a: &PageId, b: &PageId| -> Ordering {
+        match sort_by {
+            SortBy::Date => page(b)
+                .date
+                .as_ref()
+                .map(|d| d.instant)
+                .cmp(&page(a).date.as_ref().map(|d| d.instant)),
+            SortBy::UpdateDate => updated(b).cmp(&updated(a)),
+            SortBy::Title => lexical_sort::natural_lexical_cmp(title(a), title(b)),
+            SortBy::TitleBytes => title(a).cmp(title(b)),
+            SortBy::Weight => page(a).meta.weight.cmp(&page(b).meta.weight),
+            SortBy::Slug => lexical_sort::natural_lexical_cmp(&page(a).slug, &page(b).slug),
+            SortBy::Permalink | SortBy::None => Ordering::Equal,
+        }
+    };
+    if sort_by != SortBy::None {
+        sorted.sort_by(|a, b| {
+            order(a, b)
+                .then_with(|| page(a).doc.permalink.cmp(&page(b).doc.permalink))
+                .then_with(|| path(a).cmp(path(b)))
+        });
     }
+    *list = sorted;
+    unsorted
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::site::front_matter::Date;
-use crate::value::{KeyOffsets, parse_toml, yaml_offsets};
+use crate::value::{KeyOffsets, parse_toml, parse_yaml};
 
 /// The syntax of a front matter block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,12 @@ pub(crate) struct Split<'a> {
 /// Cuts `text` into front matter and body. Errors when a fence is opened and never closed.
 pub(crate) fn split(text: &str) -> Result<Split<'_>, String> {
     let start = usize::from(text.starts_with('\u{feff}')) * '\u{feff}'.len_utf8();
-    let rest = &text[start..];
+    // Zola's pattern lets blank lines and spaces come before the opening fence.
+    let fence_at = text[start..]
+        .find(|c: char| !c.is_ascii_whitespace())
+        .map_or(start, |i| start + i);
+    let fence_line = text[..fence_at].matches('\n').count() + 1;
+    let rest = &text[fence_at..];
     let first_line = rest.lines().next().unwrap_or("");
     let (format, fence) = match first_line.trim_end() {
         "+++" => (Format::Toml, "+++"),
@@ -50,12 +55,12 @@ pub(crate) fn split(text: &str) -> Result<Split<'_>, String> {
                 front_matter: "",
                 front_matter_line: 1,
                 front_matter_offset: start,
-                body: rest,
+                body: &text[start..],
                 body_offset: start,
             });
         }
     };
-    let fm_start = start + rest.find('\n').map_or(rest.len(), |i| i + 1);
+    let fm_start = fence_at + rest.find('\n').map_or(rest.len(), |i| i + 1);
     let mut offset = fm_start;
     for line in text[fm_start..].split_inclusive('\n') {
         if line.trim_end() == fence {
@@ -63,7 +68,7 @@ pub(crate) fn split(text: &str) -> Result<Split<'_>, String> {
             return Ok(Split {
                 format: Some(format),
                 front_matter: &text[fm_start..offset],
-                front_matter_line: 2,
+                front_matter_line: fence_line + 1,
                 front_matter_offset: fm_start,
                 body: &text[body_offset..],
                 body_offset,
@@ -72,7 +77,7 @@ pub(crate) fn split(text: &str) -> Result<Split<'_>, String> {
         offset += line.len();
     }
     Err(format!(
-        "the front matter opened by `{fence}` on line 1 is never closed"
+        "the front matter opened by `{fence}` on line {fence_line} is never closed"
     ))
 }
 
@@ -112,24 +117,21 @@ pub(crate) fn parse<T: DeserializeOwned + Default>(
             if split.front_matter.trim().is_empty() {
                 return Ok((T::default(), KeyOffsets::default()));
             }
-            let offsets = yaml_offsets(split.front_matter, &LOCATED_TABLES);
-            serde_norway::from_str(split.front_matter)
-                .map(|value| (value, offsets))
-                .map_err(|e| {
-                    let location = e.location();
-                    let message = e.to_string();
-                    // serde_norway appends " at line L column C"; the location is shown separately.
-                    let message = message
-                        .split(" at line ")
-                        .next()
-                        .unwrap_or(&message)
-                        .to_owned();
-                    ParseError {
-                        message,
-                        line: location.as_ref().map(serde_norway::Location::line),
-                        column: location.as_ref().map(serde_norway::Location::column),
-                    }
-                })
+            parse_yaml(split.front_matter, &LOCATED_TABLES).map_err(|e| {
+                let location = e.location();
+                let message = e.to_string();
+                // serde_norway appends " at line L column C"; the location is shown separately.
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
+                ParseError {
+                    message,
+                    line: location.as_ref().map(serde_norway::Location::line),
+                    column: location.as_ref().map(serde_norway::Location::column),
+                }
+            })
         }
     }
 }
@@ -228,6 +230,12 @@ mod tests {
         assert_eq!((s.format, s.body), (None, "just text"));
         assert!(split("+++\ntitle = 1\n").is_err());
         assert_eq!(split("+++\n+++").unwrap().body, "");
+        let s = split("\n  \n+++\ntitle = \"a\"\n+++\nbody").unwrap();
+        assert_eq!(
+            (s.format, s.front_matter, s.front_matter_line, s.body),
+            (Some(Format::Toml), "title = \"a\"\n", 4, "body")
+        );
+        assert_eq!(split("\n\ntext").unwrap().format, None);
     }
 
     #[test]

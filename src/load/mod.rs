@@ -67,7 +67,7 @@ pub fn load(
     sources: &SourceFiles,
 ) -> Result<Loaded> {
     let mut problems = sources.problems.clone();
-    let inventory = content::inventory(sources);
+    let inventory = content::inventory(sources, &config);
     let records = data::load(root, &config.collections, &mut problems);
     let prompt_files: Vec<String> = sources
         .files
@@ -109,6 +109,7 @@ pub fn load(
     let taxonomies = taxonomies(&config, &pages);
     let static_files = static_files(
         root,
+        &config,
         sources,
         theme,
         &cache,
@@ -198,8 +199,12 @@ fn taxonomies(config: &Config, pages: &[crate::site::Page]) -> Vec<Taxonomy> {
         .taxonomies
         .iter()
         .map(|tc| {
-            let slug = slug::slugify(&tc.name);
-            let path = format!("/{slug}/");
+            let strategy = config.slugify.taxonomies;
+            let slug = strategy.path(&tc.name);
+            let path = match config.taxonomy_root.as_deref().map(|r| r.trim_matches('/')) {
+                Some(root) if !root.is_empty() => format!("/{root}/{slug}/"),
+                _ => format!("/{slug}/"),
+            };
             let mut terms: BTreeMap<String, Term> = BTreeMap::new();
             // Term names repeat across thousands of pages: slugify each name once.
             let mut slugs: HashMap<&str, String> = HashMap::new();
@@ -207,7 +212,7 @@ fn taxonomies(config: &Config, pages: &[crate::site::Page]) -> Vec<Taxonomy> {
                 for name in page.meta.taxonomies.get(&tc.name).into_iter().flatten() {
                     let term_slug = slugs
                         .entry(name.as_str())
-                        .or_insert_with(|| slug::slugify(name));
+                        .or_insert_with(|| strategy.path(name));
                     if let Some(term) = terms.get_mut(term_slug.as_str()) {
                         term.pages.push(PageId(i));
                         // Names that slugify alike are one term, shown by the smallest name
@@ -231,11 +236,13 @@ fn taxonomies(config: &Config, pages: &[crate::site::Page]) -> Vec<Taxonomy> {
             let mut terms: Vec<Term> = terms.into_values().collect();
             for term in &mut terms {
                 term.pages.dedup();
-                content::sort_pages(
+                // As Zola: dated pages newest first, then the undated ones.
+                let undated = content::sort_pages(
                     &mut term.pages,
                     crate::site::front_matter::SortBy::Date,
                     pages,
                 );
+                term.pages.extend(undated);
             }
             Taxonomy {
                 config: tc.clone(),
@@ -247,8 +254,10 @@ fn taxonomies(config: &Config, pages: &[crate::site::Page]) -> Vec<Taxonomy> {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)] // the folder, its filter, and the cache's four sides
 fn static_files(
     root: &Path,
+    site_config: &Config,
     sources: &SourceFiles,
     theme: &Theme,
     cache: &SourceCache,
@@ -272,6 +281,9 @@ fn static_files(
         Theme::None => {}
     }
     for (name, path, stat) in sources.files_in(root, "static") {
+        if site_config.ignored.static_file(&name) {
+            continue;
+        }
         by_name.insert(name, (StaticSource::File(path), Some(stat)));
     }
     let hashed: Vec<_> = by_name

@@ -19,6 +19,7 @@ use crate::hash::ContentHash;
 use crate::load::front_matter::{self, Split};
 use crate::markdown;
 use crate::site::front_matter::{PageFrontMatter, SectionFrontMatter};
+use crate::value::IgnoredKey;
 
 /// A file's size and modification time, compared to decide whether to read it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +70,9 @@ pub struct Parsed<T> {
     pub front_matter_hash: ContentHash,
     /// Where the keys that later checks point at are.
     pub spans: KeySpans,
+    /// Front matter keys no field reads (Zola ignores them), each warned about on every
+    /// build; offsets are in the file.
+    pub ignored: Vec<IgnoredKey>,
 }
 
 /// Where, in its file, the front matter keys are that checks made after parsing point at: a
@@ -110,6 +114,35 @@ pub(crate) trait FrontMatter: DeserializeOwned + Default {
 }
 
 impl<T> Parsed<T> {
+    /// One warning per front matter key that no field reads, naming the key and its line.
+    pub(crate) fn ignored_key_warnings(&self, root: &Path) -> Vec<Diagnostic> {
+        if self.ignored.is_empty() {
+            return Vec::new();
+        }
+        let display = Path::new("content").join(&self.relative);
+        let text = std::fs::read_to_string(root.join(&display)).unwrap_or_default();
+        self.ignored
+            .iter()
+            .map(|key| {
+                let message = match key.table() {
+                    Some(table) => format!(
+                        "unknown key `{}` in the front matter's `{table}` is ignored",
+                        key.name()
+                    ),
+                    None => format!("unknown front matter key `{}` is ignored", key.name()),
+                };
+                let d = Diagnostic::warning(message);
+                match key.offset {
+                    Some(at) => d.at_offset(&display, &text, at as usize),
+                    None => d.at(&display, &text, 1, None),
+                }
+                .with_help(
+                    "Zola ignores it too; remove it, or move it under `[extra]` to use it in templates",
+                )
+            })
+            .collect()
+    }
+
     /// A problem at byte `offset` of the file (its first line when unknown). The file is read
     /// again only to show the line: problems are rare, and the cache stays small without it.
     pub(crate) fn at(&self, root: &Path, offset: Option<u32>, message: String) -> Diagnostic {
@@ -272,6 +305,14 @@ fn parse<T: FrontMatter>(
         links,
         front_matter_hash: ContentHash::of(split.front_matter.as_bytes()),
         spans,
+        ignored: offsets
+            .ignored()
+            .iter()
+            .map(|key| IgnoredKey {
+                path: key.path.clone(),
+                offset: key.offset.and_then(|o| in_file(Some(o as usize))),
+            })
+            .collect(),
     })
 }
 

@@ -84,6 +84,12 @@ impl Fingerprints {
             .str(&site.config.base_url)
             .str(&site.config.default_language)
             .num(u64::from(site.config.minify))
+            // What post adds to every page.
+            .num(u64::from(site.config.lazy_images))
+            .num(u64::from(site.config.image_sizes))
+            .num(u64::from(site.config.noopener_links))
+            .json(&site.config.slugify)
+            .json(&site.config.link_checker)
             .json(&site.config.markdown);
         let base = base.finish();
         let templates = site
@@ -342,7 +348,7 @@ pub(crate) fn dep_hash(site: &Site, fps: &Fingerprints, dep: &Dep) -> ContentHas
             }
         },
         Dep::TermUrl { kind, name } => {
-            let slug = slug::slugify(name);
+            let slug = site.config.slugify.taxonomies.path(name);
             let url = site
                 .taxonomies
                 .iter()

@@ -361,6 +361,7 @@ fn add_assets(
     }
 }
 
+#[allow(clippy::too_many_arguments)] // (from main) each argument is one of the feed's inputs
 fn add_feeds(
     plan: &mut Outputs,
     site: &Site,

@@ -56,6 +56,8 @@ pub(crate) struct Link {
 pub(crate) struct Post {
     minify: bool,
     lazy_images: bool,
+    image_sizes: bool,
+    noopener_links: bool,
     /// `https://example.org` (scheme and host of `base_url`), to tell own links from others.
     origin: String,
     /// The path of `base_url` without its trailing `/` (`""` or `/docs`).
@@ -118,6 +120,8 @@ impl Post {
         Self {
             minify: site.config.minify,
             lazy_images: site.config.lazy_images,
+            image_sizes: site.config.image_sizes,
+            noopener_links: site.config.noopener_links,
             origin,
             base_path,
             assets,
@@ -255,7 +259,8 @@ impl Post {
                         set_attribute(el, "decoding", "async");
                     }
                 }
-                if !el.has_attribute("width")
+                if self.image_sizes
+                    && !el.has_attribute("width")
                     && !el.has_attribute("height")
                     && let Some(src) = attribute(el, "src")
                     && let Some(path) = self.own_path(&src, page)
@@ -281,9 +286,10 @@ impl Post {
                     .any(|p| lower.starts_with(p));
                 if absolute && (self.origin.is_empty() || !trimmed.starts_with(&self.origin)) {
                     let rel = attribute(el, "rel").unwrap_or_default();
-                    if !rel
-                        .split_ascii_whitespace()
-                        .any(|r| r.eq_ignore_ascii_case("noopener"))
+                    if self.noopener_links
+                        && !rel
+                            .split_ascii_whitespace()
+                            .any(|r| r.eq_ignore_ascii_case("noopener"))
                     {
                         let rel = format!("{rel} noopener").trim().to_owned();
                         set_attribute(el, "rel", &rel);
@@ -432,6 +438,8 @@ mod tests {
         Post {
             minify: false,
             lazy_images: true,
+            image_sizes: true,
+            noopener_links: true,
             origin,
             base_path,
             assets: assets

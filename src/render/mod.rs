@@ -178,7 +178,14 @@ impl Renderer {
         let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);
         let rendered =
             markdown::render_with(body, &doc.markdown, &doc.permalink, &resolve, &anchor_link);
-        if !rendered.problems.is_empty() {
+        let internal_warn =
+            self.site.config.link_checker.internal_level == crate::config::LinkLevel::Warn;
+        if internal_warn {
+            // As Zola with `internal_level = "warn"`: the page is written, the problem logged.
+            for problem in &rendered.problems {
+                tracing::warn!("content/{}: {}", doc.relative_path, problem.message);
+            }
+        } else if !rendered.problems.is_empty() {
             return Err(rendered
                 .problems
                 .into_iter()

@@ -499,7 +499,7 @@ impl Function for GetTaxonomyUrl {
                     "`get_taxonomy_url`: no taxonomy `{kind}` in the config"
                 ))
             })?;
-        let slug = slug::slugify(name);
+        let slug = self.0.config.slugify.taxonomies.path(name);
         taxonomy
             .terms
             .iter()
@@ -614,7 +614,8 @@ impl tera::Filter for MarkdownFilter {
         let text = value
             .as_str()
             .ok_or_else(|| tera::Error::msg("`markdown` filters strings only"))?;
-        let options = crate::markdown::RenderOptions::new(&self.site.config.markdown, None);
+        let options = crate::markdown::RenderOptions::new(&self.site.config.markdown, None)
+            .with_anchors(self.site.config.slugify.anchors);
         let resolve = |path: &str| self.site.permalink_of(path);
         let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);
         let mut html =

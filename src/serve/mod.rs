@@ -137,7 +137,7 @@ pub fn run(options: &Preview, terminal: &Arc<dyn Terminal>) -> Result<()> {
         }
         preview_output(&root)
     };
-    let mut overrides = vec![r#"base_url="/""#.to_owned()];
+    let mut overrides = vec![r#"base_url="/""#.to_owned(), r#"mode="serve""#.to_owned()];
     // The user's own `--set` come after, so theirs win (a `--set base_url=…` included).
     overrides.extend(options.build.overrides.iter().cloned());
     let build_options = build::Options {

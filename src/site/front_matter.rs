@@ -9,9 +9,10 @@ use serde_json::{Map, Value};
 
 use crate::config::AnchorLinks;
 
-/// A page's front matter (Zola's fields).
+/// A page's front matter (Zola's fields). Other keys are ignored, as Zola ignores them, with a
+/// warning each (a section's keys in a page are a common slip).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct PageFrontMatter {
     pub title: Option<String>,
     pub description: Option<String>,
@@ -155,17 +156,25 @@ impl Default for SectionFrontMatter {
     }
 }
 
-/// How a section orders its pages.
+/// How a section orders its pages (Zola's `sort_by`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum SortBy {
-    /// Newest first.
+    /// Newest `date` first.
     Date,
+    /// Newest of `date` and `updated` first.
+    UpdateDate,
+    /// By title, in natural order (`a2` before `a10`, case folded).
+    Title,
+    /// By title, byte by byte.
+    TitleBytes,
     /// Lightest first.
     Weight,
-    /// Alphabetically.
-    Title,
-    /// By file path.
+    /// By slug, in natural order.
+    Slug,
+    /// By permalink.
+    Permalink,
+    /// Not sorted: by content path.
     #[default]
     None,
 }

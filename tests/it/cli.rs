@@ -134,16 +134,62 @@ fn zola_config_names_and_keys_are_accepted() {
     let site = SiteTest::fixture("basic");
     let config = std::fs::read_to_string(site.root().join("sitegen.toml")).unwrap();
     site.remove("sitegen.toml");
-    site.write("config.toml", format!("{config}\ncompile_sass = false\nbuild_search_index = false\n[markdown]\nhighlight_code = true\n"));
+    site.write("config.toml", format!("compile_sass = true\nbuild_search_index = false\n{config}\n[markdown.highlighting]\ntheme = \"gruvbox-dark\"\n"));
     let run = site.build();
     run.assert_ok();
     assert!(
         run.stderr
-            .contains("`highlight_code` is a Zola option sitegen does not support yet"),
+            .contains("`compile_sass` is a Zola option sitegen does not support yet"),
         "{}",
         run.stderr
     );
     assert!(run.stderr.contains("config.toml:"), "{}", run.stderr);
+    // Zola 0.22 removed `highlight_code`: an error there, and here.
+    site.write(
+        "config.toml",
+        format!("{config}\n[markdown]\nhighlight_code = true\n"),
+    );
+    site.build()
+        .assert_code(2)
+        .assert_stderr_contains("unknown field `highlight_code`")
+        .assert_stderr_contains("[markdown.highlighting]");
+}
+
+#[test]
+fn keys_zola_ignores_are_warnings_naming_key_file_and_line() {
+    let site = SiteTest::fixture("basic");
+    let config = std::fs::read_to_string(site.root().join("sitegen.toml")).unwrap();
+    assert!(config.contains("feed = true }"), "{config}");
+    // A key inside a taxonomy (as a key after `[[taxonomies]]` lands), which Zola lets pass.
+    site.write(
+        "sitegen.toml",
+        config.replace("feed = true }", "feed = true, title = \"Tags\" }"),
+    );
+    site.write(
+        "content/blog/stray.md",
+        "+++\ntitle = \"Stray\"\nsort_by = \"date\"\npaginate_by = 3\n+++\nBody.\n",
+    );
+    let run = site.build();
+    run.assert_ok();
+    for expected in [
+        "warning: unknown key `title` in `taxonomies` is ignored",
+        "sitegen.toml:",
+        "warning: unknown front matter key `sort_by` is ignored",
+        "content/blog/stray.md:3:1",
+        "warning: unknown front matter key `paginate_by` is ignored",
+        "content/blog/stray.md:4:1",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}\n{}", run.stderr);
+    }
+    assert_eq!(run.stderr.matches("`sort_by`").count(), 1, "{}", run.stderr);
+    // A section's unknown key stays an error, as in Zola (its front matter denies them).
+    site.write(
+        "content/blog/_index.md",
+        "+++\ntitle = \"Blog\"\ndate = 2024-01-01\n+++\n",
+    );
+    site.build()
+        .assert_code(1)
+        .assert_stderr_contains("unknown field `date`");
 }
 
 #[test]

@@ -16,3 +16,4 @@ mod serve_live;
 mod snapshots;
 mod support;
 mod zola_templates;
+mod zola_config;

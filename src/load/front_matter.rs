@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(parse_date(&json!("2024-05-01")).unwrap().text, "2024-05-01");
         assert_eq!(
             parse_date(&json!("2024-05-01")).unwrap().rfc3339(),
-            "2024-05-01T00:00:00Z"
+            "2024-05-01T00:00:00+00:00"
         );
         assert!(parse_date(&json!("2024-05-01T10:00:00+02:00")).is_ok());
         assert!(parse_date(&json!("2024-05-01 10:00:00")).is_ok());

@@ -416,34 +416,38 @@ impl Renderer {
                     );
                     map.insert(
                         "date_rfc2822".into(),
-                        date.map(|d| d.instant.and_utc().to_rfc2822()).into(),
+                        date.map(|d| {
+                            d.instant
+                                .and_utc()
+                                .format("%a, %d %b %Y %H:%M:%S %z")
+                                .to_string()
+                        })
+                        .into(),
                     );
                 }
                 value
             })
             .collect();
-        let newest = pages.first().and_then(|id| {
-            site.page(*id)
-                .updated
-                .as_ref()
-                .or(site.page(*id).date.as_ref())
-        });
+        // As Zola: the latest `updated` of the entries, or the newest entry's date; none when
+        // no entry is dated, and the templates then leave the element out.
+        let newest = pages
+            .iter()
+            .filter_map(|id| site.page(*id).updated.as_ref())
+            .chain(pages.first().and_then(|id| site.page(*id).date.as_ref()))
+            .max_by_key(|d| d.instant);
         put(&mut ctx, "pages", Value::Array(entries));
         ctx.insert("feed_url", &site.config.permalink(&planned.path));
-        ctx.insert(
-            "last_updated",
-            &newest.map_or_else(
-                || "1970-01-01T00:00:00Z".to_owned(),
-                crate::site::Date::rfc3339,
-            ),
-        );
-        ctx.insert(
-            "last_updated_rfc2822",
-            &newest.map_or_else(
-                || "Thu, 01 Jan 1970 00:00:00 +0000".to_owned(),
-                |d| d.instant.and_utc().to_rfc2822(),
-            ),
-        );
+        if let Some(newest) = newest {
+            ctx.insert("last_updated", &newest.rfc3339());
+            ctx.insert(
+                "last_updated_rfc2822",
+                &newest
+                    .instant
+                    .and_utc()
+                    .format("%a, %d %b %Y %H:%M:%S %z")
+                    .to_string(),
+            );
+        }
         templates::take_recorded();
         let text = self
             .templates

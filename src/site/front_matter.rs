@@ -189,14 +189,9 @@ pub(crate) struct Date {
 }
 
 impl Date {
-    /// RFC 3339 (for feeds and sitemaps), midnight UTC for bare dates.
+    /// RFC 3339 in UTC, for feeds, as Zola's feeds write it (`date(format="%+")`):
+    /// `2024-05-01T00:00:00+00:00` for a bare date.
     pub(crate) fn rfc3339(&self) -> String {
-        if self.text.len() == 10 {
-            format!("{}T00:00:00Z", self.text)
-        } else {
-            self.instant
-                .and_utc()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        }
+        self.instant.and_utc().format("%+").to_string()
     }
 }

@@ -15,5 +15,5 @@ mod serve_http;
 mod serve_live;
 mod snapshots;
 mod support;
-mod zola_templates;
 mod zola_config;
+mod zola_templates;

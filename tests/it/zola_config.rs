@@ -177,10 +177,10 @@ fn slugify_strategies_make_paths_terms_and_anchors_as_zola() {
         .write("templates/taxonomy_list.html", "")
         .write("templates/taxonomy_single.html", "{{ term.name }}");
     site.build().assert_ok();
-    assert!(site.exists("ete/ma-page/index.html"));
+    assert!(site.exists("Été/ma-page/index.html"));
     assert!(site.exists("tags/cafe-au-lait/index.html"));
     assert!(
-        site.read("ete/ma-page/index.html")
+        site.read("Été/ma-page/index.html")
             .contains("id=\"hello-world\"")
     );
     site.write(

@@ -41,7 +41,10 @@ fn template_lookup_and_builtins_are_zolas() {
     assert_as_zola("zola-templates");
     let site = SiteTest::fixture("zola-templates");
     site.build().assert_ok();
-    assert!(!site.exists("unused/index.html"), "a taxonomy without terms writes nothing");
+    assert!(
+        !site.exists("unused/index.html"),
+        "a taxonomy without terms writes nothing"
+    );
 }
 
 #[test]
@@ -134,7 +137,8 @@ fn load_data_reads_missing_files_as_null_and_rebuilds_when_they_appear() {
     site.write("data/nope.json", "{\"now\": \"here\"}");
     site.build().assert_ok();
     assert!(
-        site.read("post/index.html").contains("missing: {&quot;now&quot;:&quot;here&quot;}"),
+        site.read("post/index.html")
+            .contains("missing: {&quot;now&quot;:&quot;here&quot;}"),
         "{}",
         site.read("post/index.html")
     );

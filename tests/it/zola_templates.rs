@@ -110,7 +110,10 @@ fn a_taxonomy_without_terms_needs_no_template() {
     let site = SiteTest::fixture("zola-templates");
     site.remove("templates/taxonomy_list.html")
         .remove("templates/taxonomy_single.html")
-        .remove("content/blog/a.md");
+        .write(
+            "content/blog/a.md",
+            "+++\ntitle = \"Post A\"\ndate = 2024-01-02\n[taxonomies]\ntags = [\"Rust\"]\n+++\nA.\n",
+        );
     // `series` has no term left, `tags` has its own templates, `unused` never had a term.
     site.build().assert_ok();
     assert!(!site.exists("series/index.html"));

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use pulldown_cmark::{
     CodeBlockKind, CowStr, Event, HeadingLevel, LinkType, Options as Extensions, Parser, Tag,
@@ -17,6 +18,7 @@ use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::config::{AnchorLinks, MarkdownConfig};
+use crate::highlight::{Highlighter, OpenBlock};
 
 /// A heading being collected: its level, id, classes and inner events.
 type OpenHeading<'a> = (
@@ -27,7 +29,7 @@ type OpenHeading<'a> = (
 );
 
 /// How to render, from the config and the page's section.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RenderOptions {
     /// Typographic quotes and dashes.
     pub(crate) smart_punctuation: bool,
@@ -39,6 +41,8 @@ pub struct RenderOptions {
     pub(crate) external_no_follow: bool,
     /// `rel="noreferrer"` on external links.
     pub(crate) external_no_referrer: bool,
+    /// Highlights fenced code, when the site configures `[markdown.highlighting]`.
+    pub(crate) highlighter: Option<Arc<Highlighter>>,
 }
 
 impl RenderOptions {
@@ -50,6 +54,10 @@ impl RenderOptions {
             external_target_blank: config.external_links_target_blank,
             external_no_follow: config.external_links_no_follow,
             external_no_referrer: config.external_links_no_referrer,
+            highlighter: config
+                .highlighting
+                .as_ref()
+                .and_then(|h| h.highlighter().cloned()),
         }
     }
 }
@@ -207,6 +215,7 @@ pub fn render(
     let mut events: Vec<Event<'_>> = Vec::new();
     let mut heading: Option<OpenHeading<'_>> = None;
     let mut external_link_depth = Vec::new();
+    let mut code: Option<(OpenBlock, usize)> = None;
 
     for (event, range) in Parser::new_ext(body, extensions).into_offset_iter() {
         if let Some((_, _, _, inner)) = heading.as_mut() {
@@ -260,7 +269,7 @@ pub fn render(
                 if is_external(&dest_url) && options.has_external_attributes() {
                     external_link_depth.push(true);
                     events.push(Event::Html(
-                        external_link_open(&dest_url, &title, *options).into(),
+                        external_link_open(&dest_url, &title, options).into(),
                     ));
                 } else {
                     external_link_depth.push(false);
@@ -301,6 +310,35 @@ pub fn render(
                     format!("<input type=\"checkbox\" disabled{checked} aria-label=\"{label}\"> ");
                 events.push(Event::Html(input.into()));
             }
+            // Highlighted code is collected, then rendered whole (see `highlight`).
+            Event::Start(Tag::CodeBlock(kind)) if options.highlighter.is_some() => {
+                let info = match &kind {
+                    CodeBlockKind::Fenced(info) => Some(info.as_ref()),
+                    CodeBlockKind::Indented => None,
+                };
+                code = Some((Highlighter::open(info), range.start));
+            }
+            Event::Text(text) if code.is_some() => {
+                if let Some((block, _)) = code.as_mut() {
+                    block.push(&text);
+                }
+            }
+            Event::End(TagEnd::CodeBlock) if code.is_some() => {
+                if let (Some((block, offset)), Some(highlighter)) =
+                    (code.take(), &options.highlighter)
+                {
+                    match highlighter.block(block) {
+                        Ok(html) => events.push(Event::Html(html.into())),
+                        Err(message) => out.problems.push(Problem {
+                            offset,
+                            message,
+                            help: "add the language's grammar with `extra_grammars` in \
+                                   [markdown.highlighting], or fix its name"
+                                .to_owned(),
+                        }),
+                    }
+                }
+            }
             // Code blocks can be scrolled with the keyboard.
             Event::Start(Tag::CodeBlock(kind)) => {
                 events.push(Event::Html(code_block_open(&kind).into()));
@@ -320,7 +358,7 @@ pub fn render(
 }
 
 impl RenderOptions {
-    fn has_external_attributes(self) -> bool {
+    fn has_external_attributes(&self) -> bool {
         self.external_target_blank || self.external_no_follow || self.external_no_referrer
     }
 }
@@ -394,7 +432,7 @@ fn resolve_internal(
     }
 }
 
-fn external_link_open(url: &str, title: &str, options: RenderOptions) -> String {
+fn external_link_open(url: &str, title: &str, options: &RenderOptions) -> String {
     let mut tag = format!("<a href=\"{}\"", escape(url));
     if !title.is_empty() {
         let _ = write!(tag, " title=\"{}\"", escape(title));

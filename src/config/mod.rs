@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 mod edge;
 mod generate;
+pub(crate) mod highlighting;
 
 use crate::diagnostics::{Diagnostic, Error, Result};
 use crate::value::{KeyOffsets, parse_toml};
@@ -218,8 +219,8 @@ pub(crate) struct MarkdownConfig {
     highlight_code: bool,
     #[serde(skip_serializing)]
     highlight_theme: Option<String>,
-    #[serde(skip_serializing)]
-    highlighting: Option<toml::Table>,
+    /// Syntax highlighting (`[markdown.highlighting]`); none when unset.
+    pub(crate) highlighting: Option<highlighting::HighlightingConfig>,
     #[serde(skip_serializing)]
     render_emoji: bool,
     #[serde(skip_serializing)]
@@ -315,7 +316,6 @@ impl Config {
             ("link_checker", z.link_checker.is_some()),
             ("markdown.highlight_code", md.highlight_code),
             ("markdown.highlight_theme", md.highlight_theme.is_some()),
-            ("markdown.highlighting", md.highlighting.is_some()),
             ("markdown.render_emoji", md.render_emoji),
             ("markdown.bottom_footnotes", md.bottom_footnotes),
         ];
@@ -388,7 +388,8 @@ pub fn load(root: &Path, file: Option<&Path>, overrides: &[String]) -> Result<Co
                 .with_help("save the file as UTF-8"),
         ))
     })?;
-    let (config, offsets) = parse_located(&file, &text, overrides)?;
+    let (mut config, offsets) = parse_located(&file, &text, overrides)?;
+    highlighting::init(&mut config.markdown.highlighting, root, &file, &text, &offsets)?;
     let warnings = config.warnings(&file, &text, &offsets);
     Ok(Configured {
         config,

@@ -111,6 +111,7 @@ pub fn load(
         root,
         sources,
         theme,
+        crate::config::highlighting::stylesheets(config.markdown.highlighting.as_ref()),
         &cache,
         &mut new_cache,
         &mut freshness,
@@ -240,6 +241,7 @@ fn static_files(
     root: &Path,
     sources: &SourceFiles,
     theme: &Theme,
+    made: Vec<(String, std::sync::Arc<[u8]>)>,
     cache: &SourceCache,
     new_cache: &mut SourceCache,
     freshness: &mut Vec<(String, Freshness)>,
@@ -260,6 +262,9 @@ fn static_files(
         }
         Theme::None => {}
     }
+    for (name, bytes) in made {
+        by_name.insert(name, (StaticSource::Made(bytes), None));
+    }
     for (name, path, stat) in sources.files_in(root, "static") {
         by_name.insert(name, (StaticSource::File(path), Some(stat)));
     }
@@ -268,6 +273,7 @@ fn static_files(
         .map(|(name, (source, stat))| {
             let hash = match (&source, stat) {
                 (StaticSource::Builtin(bytes), _) => Ok((ContentHash::of(bytes), None)),
+                (StaticSource::Made(bytes), _) => Ok((ContentHash::of(bytes), None)),
                 (StaticSource::File(path), Some(stat)) => {
                     let key = relative_to(path, root).to_string_lossy().replace('\\', "/");
                     source::file_hash(path, stat, cache.get(&key))

@@ -104,6 +104,7 @@ pub(crate) fn init(
     text: &str,
     offsets: &KeyOffsets,
 ) -> Result<()> {
+    removed_keys(file, text, offsets)?;
     let Some(config) = config.as_mut() else {
         return Ok(());
     };
@@ -147,6 +148,33 @@ pub(crate) fn unknown_languages(config: Option<&HighlightingConfig>) -> Vec<Diag
             })
             .collect()
     })
+}
+
+/// Zola 0.22 moved highlighting to `[markdown.highlighting]` and fails on the keys of before,
+/// whatever their value: so does sitegen, saying what replaces them.
+fn removed_keys(file: &Path, text: &str, offsets: &KeyOffsets) -> Result<()> {
+    const REMOVED: [&str; 4] = [
+        "highlight_code",
+        "highlight_theme",
+        "highlight_themes_css",
+        "extra_syntaxes_and_themes",
+    ];
+    for key in REMOVED {
+        if let Some(at) = offsets.get(&format!("markdown.{key}")) {
+            return Err(Error::Config(Box::new(
+                Diagnostic::error(format!(
+                    "`{key}` was removed in Zola 0.22: highlighting is set in [markdown.highlighting]"
+                ))
+                .at_offset(file, text, at)
+                .with_help(
+                    "replace `highlight_code = true` and `highlight_theme = \"…\"` with a \
+                     `[markdown.highlighting]` table and `theme = \"…\"` (giallo's theme names); \
+                     see Syntax highlighting in the README",
+                ),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The hash of what highlighting reads besides the config's text: the extra grammar and theme

@@ -214,7 +214,8 @@ pub(crate) struct MarkdownConfig {
     pub(crate) external_links_no_follow: bool,
     /// `rel="noreferrer"` on external links.
     pub(crate) external_links_no_referrer: bool,
-    /// Zola's syntax highlighting: accepted, not implemented (warning when on).
+    /// Zola 0.21's highlighting keys: parsed so that `highlighting::init` can fail on them with
+    /// the way to `[markdown.highlighting]`, as Zola 0.22 fails on them.
     #[serde(skip_serializing)]
     highlight_code: bool,
     #[serde(skip_serializing)]
@@ -314,8 +315,6 @@ impl Config {
             ("slugify", z.slugify.is_some()),
             ("search", z.search.is_some()),
             ("link_checker", z.link_checker.is_some()),
-            ("markdown.highlight_code", md.highlight_code),
-            ("markdown.highlight_theme", md.highlight_theme.is_some()),
             ("markdown.render_emoji", md.render_emoji),
             ("markdown.bottom_footnotes", md.bottom_footnotes),
         ];

@@ -1,4 +1,4 @@
-//! Fenced code highlighted as Zola 0.22 highlights it: with getzola's `giallo` (TextMate
+//! Fenced code highlighted as Zola 0.22 highlights it: with getzola's `giallo` (`TextMate`
 //! grammars and themes, VS Code's output), the same fence annotations (`linenos`,
 //! `linenostart`, `hl_lines`, `hide_lines`, `name` and any other `key=value`) and the same HTML.
 //!
@@ -281,7 +281,10 @@ mod tests {
         block.push("let a = 1;\n");
         let html = h.block(block).unwrap();
         assert!(html.starts_with("<pre class=\"giallo\" style="), "{html}");
-        assert!(html.contains("data-lang=\"rust\" data-name=\"a.rs\""), "{html}");
+        assert!(
+            html.contains("data-lang=\"rust\" data-name=\"a.rs\""),
+            "{html}"
+        );
         assert!(h.take_unknown().is_empty());
     }
 

@@ -30,10 +30,10 @@ pub(crate) struct HighlightingConfig {
     /// One theme, or a light and a dark one.
     #[serde(flatten)]
     pub(crate) theme: ThemeChoice,
-    /// TextMate grammars (JSON files, relative to the site's folder) added to giallo's.
+    /// `TextMate` grammars (JSON files, relative to the site's folder) added to giallo's.
     #[serde(default)]
     pub(crate) extra_grammars: Vec<String>,
-    /// TextMate themes (JSON files, relative to the site's folder) added to giallo's.
+    /// `TextMate` themes (JSON files, relative to the site's folder) added to giallo's.
     #[serde(default)]
     pub(crate) extra_themes: Vec<String>,
     /// The highlighter, once [`HighlightingConfig::init`] made it.
@@ -124,12 +124,14 @@ pub(crate) fn init(
 /// The stylesheets of class-style highlighting, as static files the build makes (a file of the
 /// same name in the site's static/ wins, as Zola writes them into static/ only when missing).
 pub(crate) fn stylesheets(config: Option<&HighlightingConfig>) -> Vec<(String, Arc<[u8]>)> {
-    config.and_then(HighlightingConfig::highlighter).map_or_else(Vec::new, |h| {
-        h.stylesheets()
-            .into_iter()
-            .map(|(name, css)| (name.to_owned(), Arc::from(css.into_bytes())))
-            .collect()
-    })
+    config
+        .and_then(HighlightingConfig::highlighter)
+        .map_or_else(Vec::new, |h| {
+            h.stylesheets()
+                .into_iter()
+                .map(|(name, css)| (name.to_owned(), Arc::from(css.into_bytes())))
+                .collect()
+        })
 }
 
 /// One warning per language of the build's code blocks that no grammar knew.

@@ -388,7 +388,13 @@ pub fn load(root: &Path, file: Option<&Path>, overrides: &[String]) -> Result<Co
         ))
     })?;
     let (mut config, offsets) = parse_located(&file, &text, overrides)?;
-    highlighting::init(&mut config.markdown.highlighting, root, &file, &text, &offsets)?;
+    highlighting::init(
+        &mut config.markdown.highlighting,
+        root,
+        &file,
+        &text,
+        &offsets,
+    )?;
     let warnings = config.warnings(&file, &text, &offsets);
     Ok(Configured {
         config,

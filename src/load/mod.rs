@@ -15,6 +15,7 @@ pub mod walk;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -107,15 +108,19 @@ pub fn load(
         );
     }
     let taxonomies = taxonomies(&config, &pages);
-    let static_files = static_files(
+    let mut static_files = static_files(
         root,
         sources,
         theme,
-        crate::config::highlighting::stylesheets(config.markdown.highlighting.as_ref()),
         &cache,
         &mut new_cache,
         &mut freshness,
         &mut problems,
+    );
+    add_made(
+        &mut static_files,
+        crate::config::highlighting::stylesheets(config.markdown.highlighting.as_ref()),
+        &root.join("static"),
     );
     let templates = templates::read(root, sources, theme, &mut problems);
 
@@ -237,11 +242,32 @@ fn taxonomies(config: &Config, pages: &[crate::site::Page]) -> Vec<Taxonomy> {
         .collect()
 }
 
+/// Adds the files the build makes (the highlighting stylesheets) to the static files: over a
+/// theme's file of the same name, under the site's own (Zola writes them into the site's
+/// static/ when they are missing there).
+fn add_made(files: &mut Vec<StaticFile>, made: Vec<(String, Arc<[u8]>)>, site_static: &Path) {
+    for (name, bytes) in made {
+        let file = StaticFile {
+            hash: ContentHash::of(&bytes),
+            source: StaticSource::Made(bytes),
+            name,
+        };
+        match files.binary_search_by(|f| f.name.cmp(&file.name)) {
+            Ok(i) => {
+                if !matches!(&files[i].source, StaticSource::File(p) if p.starts_with(site_static))
+                {
+                    files[i] = file;
+                }
+            }
+            Err(i) => files.insert(i, file),
+        }
+    }
+}
+
 fn static_files(
     root: &Path,
     sources: &SourceFiles,
     theme: &Theme,
-    made: Vec<(String, std::sync::Arc<[u8]>)>,
     cache: &SourceCache,
     new_cache: &mut SourceCache,
     freshness: &mut Vec<(String, Freshness)>,
@@ -261,9 +287,6 @@ fn static_files(
             }
         }
         Theme::None => {}
-    }
-    for (name, bytes) in made {
-        by_name.insert(name, (StaticSource::Made(bytes), None));
     }
     for (name, path, stat) in sources.files_in(root, "static") {
         by_name.insert(name, (StaticSource::File(path), Some(stat)));

@@ -134,12 +134,12 @@ fn zola_config_names_and_keys_are_accepted() {
     let site = SiteTest::fixture("basic");
     let config = std::fs::read_to_string(site.root().join("sitegen.toml")).unwrap();
     site.remove("sitegen.toml");
-    site.write("config.toml", format!("{config}\ncompile_sass = false\nbuild_search_index = false\n[markdown]\nhighlight_code = true\n"));
+    site.write("config.toml", format!("{config}\ncompile_sass = false\nbuild_search_index = false\n[markdown]\nrender_emoji = true\n"));
     let run = site.build();
     run.assert_ok();
     assert!(
         run.stderr
-            .contains("`highlight_code` is a Zola option sitegen does not support yet"),
+            .contains("`render_emoji` is a Zola option sitegen does not support yet"),
         "{}",
         run.stderr
     );

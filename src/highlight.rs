@@ -14,7 +14,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -27,18 +27,93 @@ use crate::hash::{ContentHash, Fingerprint};
 /// The class prefix of class-style output, and of the generated stylesheets (Zola's).
 const CLASS_PREFIX: &str = "z-";
 
-/// giallo's built-in grammars and themes, read from its dump and linked once per process.
-fn builtin() -> Result<Arc<Registry>, String> {
-    static BUILTIN: OnceLock<Result<Arc<Registry>, String>> = OnceLock::new();
+/// giallo's built-in grammars and themes, read from its dump and linked once per process (the
+/// first caller reads it; callers meanwhile wait for it).
+fn builtin() -> Result<&'static Registry, String> {
+    static BUILTIN: OnceLock<Result<Registry, String>> = OnceLock::new();
     BUILTIN
         .get_or_init(|| {
             let started = std::time::Instant::now();
             let mut registry = read_builtin()?;
             registry.link_grammars();
             tracing::info!(elapsed = ?started.elapsed(), "loaded giallo's grammars and themes");
-            Ok(Arc::new(registry))
+            Ok(registry)
         })
-        .clone()
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The names of giallo 0.2.2's built-in themes (its README's list), so that a config naming one
+/// is accepted without waiting for the dump; any other name is looked up in the dump itself.
+const BUILTIN_THEMES: [&str; 60] = [
+    "andromeeda",
+    "aurora-x",
+    "ayu-dark",
+    "catppuccin-frappe",
+    "catppuccin-latte",
+    "catppuccin-macchiato",
+    "catppuccin-mocha",
+    "dark-plus",
+    "dracula",
+    "dracula-soft",
+    "everforest-dark",
+    "everforest-light",
+    "github-dark",
+    "github-dark-default",
+    "github-dark-dimmed",
+    "github-dark-high-contrast",
+    "github-light",
+    "github-light-default",
+    "github-light-high-contrast",
+    "gruvbox-dark-hard",
+    "gruvbox-dark-medium",
+    "gruvbox-dark-soft",
+    "gruvbox-light-hard",
+    "gruvbox-light-medium",
+    "gruvbox-light-soft",
+    "houston",
+    "kanagawa-dragon",
+    "kanagawa-lotus",
+    "kanagawa-wave",
+    "laserwave",
+    "light-plus",
+    "material-theme",
+    "material-theme-darker",
+    "material-theme-lighter",
+    "material-theme-ocean",
+    "material-theme-palenight",
+    "min-dark",
+    "min-light",
+    "monokai",
+    "night-owl",
+    "nord",
+    "one-dark-pro",
+    "one-light",
+    "plastic",
+    "poimandres",
+    "red",
+    "rose-pine",
+    "rose-pine-dawn",
+    "rose-pine-moon",
+    "slack-dark",
+    "slack-ochin",
+    "snazzy-light",
+    "solarized-dark",
+    "solarized-light",
+    "synthwave-84",
+    "tokyo-night",
+    "vesper",
+    "vitesse-black",
+    "vitesse-dark",
+    "vitesse-light",
+];
+
+/// Where a highlighter's grammars and themes are.
+enum Grammars {
+    /// giallo's built-in ones, read on another thread while the site loads.
+    Builtin,
+    /// giallo's with the site's extra files.
+    Own(Box<Registry>),
 }
 
 /// A fresh, unlinked copy of giallo's dump, for a site that adds grammars (which may replace
@@ -83,7 +158,7 @@ pub(crate) struct Settings<'a> {
 
 /// Highlights the code blocks of one build.
 pub(crate) struct Highlighter {
-    registry: Arc<Registry>,
+    grammars: Grammars,
     theme: ThemeChoice,
     classes: bool,
     error_on_missing_language: bool,
@@ -120,8 +195,26 @@ impl Highlighter {
     /// `root`), and checks that its themes exist.
     pub(crate) fn new(settings: Settings<'_>, root: &Path) -> Result<Self, String> {
         let mut files = Fingerprint::new("highlighting-files");
-        let registry = if settings.extra_grammars.is_empty() && settings.extra_themes.is_empty() {
-            builtin()?
+        let themes = match settings.theme {
+            ThemeChoice::Single { theme } => vec![theme],
+            ThemeChoice::Dual {
+                light_theme,
+                dark_theme,
+            } => vec![light_theme, dark_theme],
+        };
+        let grammars = if settings.extra_grammars.is_empty() && settings.extra_themes.is_empty() {
+            for theme in themes {
+                if !BUILTIN_THEMES.contains(&theme.to_lowercase().as_str())
+                    && !builtin()?.contains_theme(theme)
+                {
+                    return Err(format!("the highlighting theme `{theme}` does not exist"));
+                }
+            }
+            // The dump takes a while to read: on another thread, while the site loads.
+            std::thread::spawn(|| {
+                let _ = builtin();
+            });
+            Grammars::Builtin
         } else {
             let mut registry = read_builtin()?;
             for grammar in settings.extra_grammars {
@@ -139,28 +232,29 @@ impl Highlighter {
                     .map_err(|e| format!("cannot load the theme `{theme}`: {e}"))?;
             }
             registry.link_grammars();
-            Arc::new(registry)
-        };
-        let themes = match settings.theme {
-            ThemeChoice::Single { theme } => vec![theme],
-            ThemeChoice::Dual {
-                light_theme,
-                dark_theme,
-            } => vec![light_theme, dark_theme],
-        };
-        for theme in themes {
-            if !registry.contains_theme(theme) {
-                return Err(format!("the highlighting theme `{theme}` does not exist"));
+            for theme in themes {
+                if !registry.contains_theme(theme) {
+                    return Err(format!("the highlighting theme `{theme}` does not exist"));
+                }
             }
-        }
+            Grammars::Own(Box::new(registry))
+        };
         Ok(Self {
-            registry,
+            grammars,
             theme: settings.theme.clone(),
             classes: settings.classes,
             error_on_missing_language: settings.error_on_missing_language,
             files: files.finish(),
             unknown: Mutex::new(BTreeSet::new()),
         })
+    }
+
+    /// The grammars and themes (waiting, the first time, for the dump being read).
+    fn registry(&self) -> Result<&Registry, String> {
+        match &self.grammars {
+            Grammars::Builtin => builtin(),
+            Grammars::Own(registry) => Ok(registry),
+        }
     }
 
     /// The hash of the extra grammar and theme files.
@@ -175,8 +269,11 @@ impl Highlighter {
             return Vec::new();
         }
         let css = |theme: &str| {
-            self.registry
-                .generate_css(theme, CLASS_PREFIX)
+            self.registry()
+                .and_then(|r| {
+                    r.generate_css(theme, CLASS_PREFIX)
+                        .map_err(|e| e.to_string())
+                })
                 .unwrap_or_default()
         };
         match &self.theme {
@@ -205,7 +302,8 @@ impl Highlighter {
     /// `error_on_missing_language`, is an error (the message is returned).
     pub(crate) fn block(&self, block: OpenBlock) -> Result<String, String> {
         let OpenBlock { fence, code } = block;
-        if !self.registry.contains_grammar(&fence.lang) {
+        let registry = self.registry()?;
+        if !registry.contains_grammar(&fence.lang) {
             if self.error_on_missing_language {
                 return Err(format!(
                     "no grammar for the language `{}` of this code block",
@@ -229,8 +327,7 @@ impl Highlighter {
         };
         let options = HighlightOptions::new(&fence.lang, theme)
             .fallback_to_plain(!self.error_on_missing_language);
-        let highlighted = self
-            .registry
+        let highlighted = registry
             .highlight(&code, &options)
             .map_err(|e| format!("cannot highlight this code block: {e}"))?;
         let renderer = HtmlRenderer {
@@ -306,6 +403,14 @@ mod tests {
         assert_eq!(h.take_unknown(), ["nosuchlang"]);
         assert!(h.take_unknown().is_empty());
         assert_eq!(h.stylesheets()[0].0, "giallo.css");
+    }
+
+    #[test]
+    fn the_known_theme_names_are_giallo_s() {
+        let registry = super::builtin().unwrap();
+        for theme in super::BUILTIN_THEMES {
+            assert!(registry.contains_theme(theme), "{theme}");
+        }
     }
 
     #[test]

@@ -425,7 +425,10 @@ fn the_sitemap_lists_pagers_unless_zolas_key_excludes_them() {
         assert!(all.contains(pager), "{pager} missing:\n{all}");
     }
     // The first pager of a term redirects to the term, as a section's does.
-    assert!(site.read("tags/rust/page/1/index.html").contains("url=https://tax.example.org/tags/rust/"));
+    assert!(
+        site.read("tags/rust/page/1/index.html")
+            .contains("url=https://tax.example.org/tags/rust/")
+    );
     site.run(&[
         "build",
         "--quiet",
@@ -435,5 +438,8 @@ fn the_sitemap_lists_pagers_unless_zolas_key_excludes_them() {
     .assert_ok();
     let fewer = site.read("sitemap.xml");
     assert!(!fewer.contains("/page/"), "{fewer}");
-    assert!(fewer.contains("<loc>https://tax.example.org/tags/rust/</loc>"), "{fewer}");
+    assert!(
+        fewer.contains("<loc>https://tax.example.org/tags/rust/</loc>"),
+        "{fewer}"
+    );
 }

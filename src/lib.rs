@@ -43,6 +43,7 @@ pub mod emit;
 pub mod fs;
 pub mod generate;
 pub mod hash;
+pub(crate) mod highlight;
 pub mod load;
 pub mod markdown;
 mod markdown_options;

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use pulldown_cmark::{
     CodeBlockKind, CowStr, Event, HeadingLevel, LinkType, Options as Extensions, Parser, Tag,
@@ -18,6 +19,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use crate::config::{AnchorLinks, MarkdownConfig, SlugifyStrategy};
 use crate::markdown_options::{self as zola, ZolaOptions};
+use crate::highlight::{Highlighter, OpenBlock};
 
 /// A heading being collected: its level, id, classes and inner events.
 type OpenHeading<'a> = (
@@ -38,6 +40,8 @@ pub struct RenderOptions {
     pub(crate) zola: ZolaOptions,
     /// How heading ids are made (Zola's `slugify.anchors`).
     pub(crate) anchors: SlugifyStrategy,
+    /// Highlights fenced code, when the site configures `[markdown.highlighting]`.
+    pub(crate) highlighter: Option<Arc<Highlighter>>,
 }
 
 impl RenderOptions {
@@ -48,6 +52,10 @@ impl RenderOptions {
             anchor_links: anchor_links.unwrap_or(config.insert_anchor_links),
             zola: ZolaOptions::new(config),
             anchors: SlugifyStrategy::On,
+            highlighter: config
+                .highlighting
+                .as_ref()
+                .and_then(|h| h.highlighter().cloned()),
         }
     }
 
@@ -239,6 +247,7 @@ pub(crate) fn render_with(
     // Inside a lazy image's alt text (written into an attribute), and inside a code block.
     let mut in_lazy_alt = false;
     let mut in_code = false;
+    let mut code: Option<(OpenBlock, usize)> = None;
 
     for (event, range) in Parser::new_ext(body, extensions).into_offset_iter() {
         if let Some((_, _, _, inner)) = heading.as_mut() {
@@ -367,6 +376,35 @@ pub(crate) fn render_with(
                 let input =
                     format!("<input type=\"checkbox\" disabled{checked} aria-label=\"{label}\"> ");
                 events.push(Event::Html(input.into()));
+            }
+            // Highlighted code is collected, then rendered whole (see `highlight`).
+            Event::Start(Tag::CodeBlock(kind)) if options.highlighter.is_some() => {
+                let info = match &kind {
+                    CodeBlockKind::Fenced(info) => Some(info.as_ref()),
+                    CodeBlockKind::Indented => None,
+                };
+                code = Some((Highlighter::open(info), range.start));
+            }
+            Event::Text(text) if code.is_some() => {
+                if let Some((block, _)) = code.as_mut() {
+                    block.push(&text);
+                }
+            }
+            Event::End(TagEnd::CodeBlock) if code.is_some() => {
+                if let (Some((block, offset)), Some(highlighter)) =
+                    (code.take(), &options.highlighter)
+                {
+                    match highlighter.block(block) {
+                        Ok(html) => events.push(Event::Html(html.into())),
+                        Err(message) => out.problems.push(Problem {
+                            offset,
+                            message,
+                            help: "add the language's grammar with `extra_grammars` in \
+                                   [markdown.highlighting], or fix its name"
+                                .to_owned(),
+                        }),
+                    }
+                }
             }
             // Code blocks can be scrolled with the keyboard.
             Event::Start(Tag::CodeBlock(kind)) => {

@@ -137,6 +137,10 @@ impl Ready {
             return Err(Error::Site(errors));
         }
         self.warnings.append(&mut produced.broken_links);
+        self.warnings
+            .extend(crate::config::highlighting::unknown_languages(
+                self.site.config.markdown.highlighting.as_ref(),
+            ));
         Ok(produced)
     }
 

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use crate::build::resident::Resident;
+use crate::config::highlighting::inputs_hash;
 use crate::config::{self, Config};
 use crate::diagnostics::{self, Code, Diagnostic, Error, Result};
 use crate::hash::{ContentHash, Fingerprint};
@@ -95,6 +96,7 @@ impl Setup {
             .json(&config)
             .num(u64::from(options.drafts))
             .str(&output_abs.to_string_lossy())
+            .hash(&inputs_hash(config.markdown.highlighting.as_ref()))
             .finish();
         // A build that writes keeps its state in the state folder, made on first use.
         let state_dir = if options.write {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 mod edge;
 mod generate;
 mod template;
+pub(crate) mod highlighting;
 
 use crate::diagnostics::{Diagnostic, Error, Result};
 use crate::value::{KeyOffsets, parse_toml};
@@ -251,8 +252,14 @@ pub(crate) struct MarkdownConfig {
     pub(crate) bottom_footnotes: bool,
     /// `:smile:` shortcodes as emoji.
     pub(crate) render_emoji: bool,
-    /// `[markdown.highlighting]`: Zola 0.22's syntax highlighting, read by the highlighter.
-    pub(crate) highlighting: Option<toml::Table>,
+    /// Zola 0.21's highlighting keys: parsed so that `highlighting::init` can fail on them with
+    /// the way to `[markdown.highlighting]`, as Zola 0.22 fails on them.
+    #[serde(skip_serializing)]
+    highlight_code: bool,
+    #[serde(skip_serializing)]
+    highlight_theme: Option<String>,
+    /// Syntax highlighting (`[markdown.highlighting]`); none when unset.
+    pub(crate) highlighting: Option<highlighting::HighlightingConfig>,
 }
 
 impl Default for MarkdownConfig {
@@ -270,6 +277,8 @@ impl Default for MarkdownConfig {
             lazy_async_image: false,
             bottom_footnotes: false,
             render_emoji: false,
+            highlight_code: false,
+            highlight_theme: None,
             highlighting: None,
         }
     }
@@ -481,7 +490,6 @@ impl Config {
 
     fn warnings(&self, file: &Path, text: &str, offsets: &KeyOffsets) -> Vec<Diagnostic> {
         let z = self;
-        let md = &self.markdown;
         let asked = [
             ("compile_sass", z.compile_sass),
             ("build_search_index", z.build_search_index),
@@ -493,7 +501,6 @@ impl Config {
             ),
             ("translations", z.translations.is_some()),
             ("search", z.search.is_some()),
-            ("markdown.highlighting", md.highlighting.is_some()),
         ];
         let ignored = offsets.ignored().iter().map(|key| {
             let message = match key.table() {
@@ -577,7 +584,14 @@ pub fn load(root: &Path, file: Option<&Path>, overrides: &[String]) -> Result<Co
                 .with_help("save the file as UTF-8"),
         ))
     })?;
-    let (config, offsets) = parse_located(&file, &text, overrides)?;
+    let (mut config, offsets) = parse_located(&file, &text, overrides)?;
+    highlighting::init(
+        &mut config.markdown.highlighting,
+        root,
+        &file,
+        &text,
+        &offsets,
+    )?;
     let warnings = config.warnings(&file, &text, &offsets);
     Ok(Configured {
         config,

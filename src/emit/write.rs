@@ -67,9 +67,16 @@ impl Sink {
             (Self::Staging(staging), StaticSource::Builtin(bytes)) => staging
                 .write(file, bytes.to_vec(), hash)
                 .map(|()| bytes.len() as u64),
+            (Self::Staging(staging), StaticSource::Made(bytes)) => staging
+                .write(file, bytes.to_vec(), hash)
+                .map(|()| bytes.len() as u64),
             (Self::Discard(count), StaticSource::File(path)) => {
                 count.fetch_add(1, Ordering::Relaxed);
                 Ok(std::fs::metadata(path).map_or(0, |m| m.len()))
+            }
+            (Self::Discard(count), StaticSource::Made(bytes)) => {
+                count.fetch_add(1, Ordering::Relaxed);
+                Ok(bytes.len() as u64)
             }
             (Self::Discard(count), StaticSource::Builtin(bytes)) => {
                 count.fetch_add(1, Ordering::Relaxed);

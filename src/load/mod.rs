@@ -15,6 +15,7 @@ pub mod walk;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -107,7 +108,7 @@ pub fn load(
         );
     }
     let taxonomies = taxonomies(&config, &pages);
-    let static_files = static_files(
+    let mut static_files = static_files(
         root,
         &config,
         sources,
@@ -116,6 +117,11 @@ pub fn load(
         &mut new_cache,
         &mut freshness,
         &mut problems,
+    );
+    add_made(
+        &mut static_files,
+        crate::config::highlighting::stylesheets(config.markdown.highlighting.as_ref()),
+        &root.join("static"),
     );
     let templates = templates::read(root, sources, theme, &mut problems);
 
@@ -254,6 +260,28 @@ fn taxonomies(config: &Config, pages: &[crate::site::Page]) -> Vec<Taxonomy> {
         .collect()
 }
 
+/// Adds the files the build makes (the highlighting stylesheets) to the static files: over a
+/// theme's file of the same name, under the site's own (Zola writes them into the site's
+/// static/ when they are missing there).
+fn add_made(files: &mut Vec<StaticFile>, made: Vec<(String, Arc<[u8]>)>, site_static: &Path) {
+    for (name, bytes) in made {
+        let file = StaticFile {
+            hash: ContentHash::of(&bytes),
+            source: StaticSource::Made(bytes),
+            name,
+        };
+        match files.binary_search_by(|f| f.name.cmp(&file.name)) {
+            Ok(i) => {
+                if !matches!(&files[i].source, StaticSource::File(p) if p.starts_with(site_static))
+                {
+                    files[i] = file;
+                }
+            }
+            Err(i) => files.insert(i, file),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)] // the folder, its filter, and the cache's four sides
 fn static_files(
     root: &Path,
@@ -291,6 +319,7 @@ fn static_files(
         .map(|(name, (source, stat))| {
             let hash = match (&source, stat) {
                 (StaticSource::Builtin(bytes), _) => Ok((ContentHash::of(bytes), None)),
+                (StaticSource::Made(bytes), _) => Ok((ContentHash::of(bytes), None)),
                 (StaticSource::File(path), Some(stat)) => {
                     let key = relative_to(path, root).to_string_lossy().replace('\\', "/");
                     source::file_hash(path, stat, cache.get(&key))

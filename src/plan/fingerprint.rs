@@ -71,6 +71,7 @@ pub(crate) fn apply(site: &Site, plan: &mut Outputs) -> Assets {
     {
         let bytes = match &file.source {
             StaticSource::Builtin(bytes) => bytes.to_vec(),
+            StaticSource::Made(bytes) => bytes.to_vec(),
             StaticSource::File(path) => match std::fs::read(path) {
                 Ok(bytes) => bytes,
                 Err(_) => continue,

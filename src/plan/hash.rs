@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use serde_json::Value;
 
+use crate::config::highlighting::inputs_hash;
 use crate::hash::{ContentHash, Fingerprint};
 use crate::plan::output::{Copy, FeedOf, Output, Planned, SitemapPart, sitemap_entries};
 use crate::plan::reason::{Dep, Inputs};
@@ -90,7 +91,8 @@ impl Fingerprints {
             .num(u64::from(site.config.noopener_links))
             .json(&site.config.slugify)
             .json(&site.config.link_checker)
-            .json(&site.config.markdown);
+            .json(&site.config.markdown)
+            .hash(&inputs_hash(site.config.markdown.highlighting.as_ref()));
         let base = base.finish();
         let templates = site
             .templates
@@ -289,6 +291,7 @@ fn links(site: &Site, f: &mut Fingerprint, doc: &Document) {
 pub(crate) fn copy_inputs(copy: &Copy) -> Inputs {
     let source = match &copy.source {
         StaticSource::Builtin(bytes) => ContentHash::of(bytes),
+        StaticSource::Made(bytes) => ContentHash::of(bytes),
         StaticSource::File(_) => copy.hash,
     };
     Inputs {

@@ -140,6 +140,8 @@ pub(crate) enum StaticSource {
     File(PathBuf),
     /// A file of the built-in theme.
     Builtin(&'static [u8]),
+    /// A file the build makes from the config (the highlighting stylesheets).
+    Made(std::sync::Arc<[u8]>),
 }
 
 /// A file from static/ (the site's, or the theme's), copied as is.

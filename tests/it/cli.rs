@@ -134,7 +134,7 @@ fn zola_config_names_and_keys_are_accepted() {
     let site = SiteTest::fixture("basic");
     let config = std::fs::read_to_string(site.root().join("sitegen.toml")).unwrap();
     site.remove("sitegen.toml");
-    site.write("config.toml", format!("compile_sass = true\nbuild_search_index = false\n{config}\n[markdown.highlighting]\ntheme = \"gruvbox-dark\"\n"));
+    site.write("config.toml", format!("compile_sass = true\nbuild_search_index = false\n{config}\n[markdown.highlighting]\ntheme = \"github-dark\"\n"));
     let run = site.build();
     run.assert_ok();
     assert!(

@@ -19,6 +19,7 @@ const RANKS: &[(&str, usize)] = &[
     ("value", 0),
     ("config", 0),
     ("site", 0),
+    ("highlight", 0),
     ("markdown", 0),
     ("markdown_options", 0),
     ("load", 1),

@@ -6,6 +6,7 @@ mod conformance;
 mod edge;
 mod errors;
 mod generate;
+mod highlight;
 mod incremental;
 mod layering;
 mod llm_mock;

@@ -40,6 +40,11 @@ fn edge() {
 }
 
 #[test]
+fn highlight() {
+    assert_output("highlight", &SiteTest::fixture("highlight"), Detail::Full);
+}
+
+#[test]
 fn taxonomies() {
     assert_output("taxonomies", &SiteTest::fixture("taxonomies"), Detail::Full);
 }

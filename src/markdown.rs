@@ -197,6 +197,17 @@ pub fn render(
     permalink: &str,
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> Markup {
+    render_spliced(body, options, permalink, resolve, &[])
+}
+
+/// Renders `body`, whose shortcode placeholders get `html` (see [`crate::splice`]).
+pub fn render_spliced(
+    body: &str,
+    options: &RenderOptions,
+    permalink: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+    html: &[String],
+) -> Markup {
     let extensions = extensions(options.smart_punctuation);
     let mut out = Markup {
         html: String::with_capacity(body.len() * 3 / 2),
@@ -208,7 +219,8 @@ pub fn render(
     let mut heading: Option<OpenHeading<'_>> = None;
     let mut external_link_depth = Vec::new();
 
-    for (event, range) in Parser::new_ext(body, extensions).into_offset_iter() {
+    let parser = Parser::new_ext(body, extensions).into_offset_iter();
+    for (event, range) in crate::splice::events(parser, body, html) {
         if let Some((_, _, _, inner)) = heading.as_mut() {
             if !matches!(event, Event::End(TagEnd::Heading(_))) {
                 inner.push(event);

@@ -131,17 +131,23 @@ pub fn load(
         prompt_files,
     };
     // Summaries need every page's URL (for `@/` links), so they come last.
+    // A summary that may call shortcodes is rendered with the templates, by render.
     let summaries: Vec<Option<String>> = pages
         .par_iter()
         .map(|page| {
-            page.doc.summary.as_deref().map(|source| {
-                let resolve = |path: &str| permalink_in(&site, &pages, path);
-                markdown::render(source, &page.doc.markdown, &page.doc.permalink, &resolve).html
-            })
+            let source = page.doc.summary.as_deref()?;
+            if crate::splice::may_have_calls(source) {
+                return None;
+            }
+            let resolve = |path: &str| permalink_in(&site, &pages, path);
+            Some(markdown::render(source, &page.doc.markdown, &page.doc.permalink, &resolve).html)
         })
         .collect();
     for (page, summary) in pages.iter_mut().zip(summaries) {
-        page.doc.summary = summary;
+        let source = std::mem::replace(&mut page.doc.summary, summary);
+        if page.doc.summary.is_none() {
+            page.doc.summary_markdown = source;
+        }
     }
     for section in &mut site.sections {
         section.doc.summary = None;

@@ -20,6 +20,7 @@ const RANKS: &[(&str, usize)] = &[
     ("config", 0),
     ("site", 0),
     ("markdown", 0),
+    ("splice", 0),
     ("load", 1),
     ("plan", 2),
     ("generate", 3),

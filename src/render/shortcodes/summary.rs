@@ -1,0 +1,47 @@
+//! Summaries that call shortcodes: the part of a page before `<!-- more -->`, rendered with the
+//! templates once they are compiled (load renders the other summaries, without templates).
+//!
+//! The listing fingerprint of such a page covers the shortcode templates (`plan::hash`), so
+//! the outputs that list it are rendered again when one changes. A call that fails here fails
+//! in the page's own body too, where it is reported; the summary is then left out.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::markdown;
+use crate::render::{Renderer, templates};
+use crate::site::{ContentRef, PageId};
+
+/// The summaries of the pages whose summary may call shortcodes.
+pub(crate) fn render_all(renderer: &Renderer) -> HashMap<PageId, String> {
+    renderer
+        .site
+        .pages
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, page)| {
+            let source = page.doc.summary_markdown.as_deref()?;
+            let html = render_one(renderer, PageId(i), source);
+            // What the shortcodes read belongs to no output.
+            templates::take_recorded();
+            html.map(|html| (PageId(i), html))
+        })
+        .collect()
+}
+
+fn render_one(renderer: &Renderer, id: PageId, source: &str) -> Option<String> {
+    let doc = &renderer.site.page(id).doc;
+    let resolve = |path: &str| renderer.site.permalink_of(path);
+    let expanded = super::expand(source, &renderer.templates, &|| {
+        renderer.shortcode_context(ContentRef::Page(id))
+    })
+    .ok()?;
+    let markup = match &expanded {
+        Some(e) => {
+            markdown::render_spliced(&e.text, &doc.markdown, &doc.permalink, &resolve, &e.html)
+        }
+        None => markdown::render(source, &doc.markdown, &doc.permalink, &resolve),
+    };
+    Some(markup.html)
+}

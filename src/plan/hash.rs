@@ -58,14 +58,17 @@ fn listing_fingerprint(site: &Site, id: PageId, copy_hash: CopyHash<'_>) -> Cont
     for ancestor in &page.doc.ancestors {
         f.str(&site.section(*ancestor).doc.relative_path);
     }
-    // A summary that calls shortcodes shows what their templates make.
-    if page.doc.summary_markdown.is_some() {
-        for template in site
-            .templates
-            .iter()
-            .filter(|t| t.name.starts_with("shortcodes/"))
-        {
-            f.str(&template.name).hash(&template.uses.closure_hash);
+    // A summary that calls shortcodes shows what their templates make: those whose names it
+    // holds (more than it calls, never fewer).
+    if let Some(summary) = &page.doc.summary_markdown {
+        for template in &site.templates {
+            let Some(name) = template.name.strip_prefix("shortcodes/") else {
+                continue;
+            };
+            let name = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+            if summary.contains(name) {
+                f.str(&template.name).hash(&template.uses.closure_hash);
+            }
         }
     }
     f.finish()

@@ -66,7 +66,10 @@ impl Renderer {
         };
         let missing = renderer.missing_templates();
         if missing.is_empty() {
-            let summaries = shortcodes::summary::render_all(&renderer);
+            let summaries =
+                shortcodes::summary::render_all(&renderer.site, &renderer.templates, &|id| {
+                    renderer.shortcode_context(ContentRef::Page(id))
+                });
             let _ = renderer.view.summaries.set(summaries);
             Ok(renderer)
         } else {

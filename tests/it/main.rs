@@ -13,5 +13,6 @@ mod post;
 mod queue;
 mod serve_http;
 mod serve_live;
+mod shortcodes;
 mod snapshots;
 mod support;

@@ -9,20 +9,27 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use tera::Context;
+
 use crate::markdown;
-use crate::render::{Renderer, templates};
-use crate::site::{ContentRef, PageId};
+use crate::render::templates::{self, Templates};
+use crate::site::{PageId, Site};
+
+/// What a page's calls see besides their arguments.
+pub(crate) type PageContext<'a> = &'a (dyn Fn(PageId) -> Context + Sync);
 
 /// The summaries of the pages whose summary may call shortcodes.
-pub(crate) fn render_all(renderer: &Renderer) -> HashMap<PageId, String> {
-    renderer
-        .site
-        .pages
+pub(crate) fn render_all(
+    site: &Site,
+    templates: &Templates,
+    context: PageContext<'_>,
+) -> HashMap<PageId, String> {
+    site.pages
         .par_iter()
         .enumerate()
         .filter_map(|(i, page)| {
             let source = page.doc.summary_markdown.as_deref()?;
-            let html = render_one(renderer, PageId(i), source);
+            let html = render_one(site, templates, context, PageId(i), source);
             // What the shortcodes read belongs to no output.
             templates::take_recorded();
             html.map(|html| (PageId(i), html))
@@ -30,13 +37,16 @@ pub(crate) fn render_all(renderer: &Renderer) -> HashMap<PageId, String> {
         .collect()
 }
 
-fn render_one(renderer: &Renderer, id: PageId, source: &str) -> Option<String> {
-    let doc = &renderer.site.page(id).doc;
-    let resolve = |path: &str| renderer.site.permalink_of(path);
-    let expanded = super::expand(source, &renderer.templates, &|| {
-        renderer.shortcode_context(ContentRef::Page(id))
-    })
-    .ok()?;
+fn render_one(
+    site: &Site,
+    templates: &Templates,
+    context: PageContext<'_>,
+    id: PageId,
+    source: &str,
+) -> Option<String> {
+    let doc = &site.page(id).doc;
+    let resolve = |path: &str| site.permalink_of(path);
+    let expanded = super::expand(source, templates, &|| context(id)).ok()?;
     let markup = match &expanded {
         Some(e) => {
             markdown::render_spliced(&e.text, &doc.markdown, &doc.permalink, &resolve, &e.html)

@@ -126,3 +126,16 @@ fn a_markdown_shortcode_is_read_as_markdown_and_an_html_one_is_not() {
             .contains("<p>*not emphasis* and <em>emphasis</em></p>")
     );
 }
+
+#[test]
+fn problems_after_a_call_point_at_the_source_not_the_expanded_text() {
+    let site = SiteTest::fixture("shortcodes");
+    site.write(
+        "content/plain.md",
+        "+++\ntitle = \"Plain\"\n+++\n{{ books(books=[\"A long title\", \"B\"]) }}\n\nA [link](@/nope.md) and {{ badge(text=\"x\") }} [another](@/gone.md).\n",
+    );
+    let run = site.build();
+    run.assert_code(1);
+    run.assert_stderr_contains(" --> content/plain.md:6:3\n");
+    run.assert_stderr_contains(" --> content/plain.md:6:47\n");
+}

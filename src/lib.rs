@@ -52,6 +52,7 @@ pub mod post;
 pub mod render;
 pub mod serve;
 pub mod site;
+pub(crate) mod splice;
 pub mod state;
 pub mod value;
 

@@ -18,8 +18,8 @@ use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::config::{AnchorLinks, MarkdownConfig, SlugifyStrategy};
-use crate::markdown_options::{self as zola, ZolaOptions};
 use crate::highlight::{Highlighter, OpenBlock};
+use crate::markdown_options::{self as zola, ZolaOptions};
 
 /// A heading being collected: its level, id, classes and inner events.
 type OpenHeading<'a> = (
@@ -234,6 +234,20 @@ pub(crate) fn render_with(
     resolve: &dyn Fn(&str) -> Option<String>,
     anchor: AnchorHook<'_>,
 ) -> Markup {
+    render_spliced(body, options, permalink, resolve, anchor, &[])
+}
+
+/// Renders `body`, whose shortcode placeholders get `html` (see [`crate::splice`]), with heading
+/// anchor links made by `anchor`.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+pub(crate) fn render_spliced(
+    body: &str,
+    options: &RenderOptions,
+    permalink: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+    anchor: AnchorHook<'_>,
+    html: &[String],
+) -> Markup {
     let extensions = extensions(options.smart_punctuation) | options.zola.extensions();
     let mut out = Markup {
         html: String::with_capacity(body.len() * 3 / 2),
@@ -249,7 +263,8 @@ pub(crate) fn render_with(
     let mut in_code = false;
     let mut code: Option<(OpenBlock, usize)> = None;
 
-    for (event, range) in Parser::new_ext(body, extensions).into_offset_iter() {
+    let parser = Parser::new_ext(body, extensions).into_offset_iter();
+    for (event, range) in crate::splice::events(parser, body, html) {
         if let Some((_, _, _, inner)) = heading.as_mut() {
             if !matches!(event, Event::End(TagEnd::Heading(_))) {
                 inner.push(event);

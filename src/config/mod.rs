@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 mod edge;
 mod generate;
-mod template;
 pub(crate) mod highlighting;
+mod template;
 
 use crate::diagnostics::{Diagnostic, Error, Result};
 use crate::value::{KeyOffsets, parse_toml};

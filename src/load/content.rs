@@ -360,6 +360,7 @@ fn build_sections(
                     links: p.links.clone(),
                     word_count: p.word_count,
                     summary: p.summary_source.clone(),
+                    summary_markdown: None,
                     assets: Vec::new(),
                     template,
                     markdown,
@@ -387,6 +388,7 @@ fn build_sections(
                 links: Vec::new(),
                 word_count: 0,
                 summary: None,
+                summary_markdown: None,
                 assets: Vec::new(),
                 template: "index.html".to_owned(),
                 markdown: markdown::RenderOptions::new(&config.markdown, None)
@@ -591,6 +593,7 @@ fn build_page(
             links: p.links.clone(),
             word_count: p.word_count,
             summary: p.summary_source.clone(),
+            summary_markdown: None,
             assets: Vec::new(),
             template,
             markdown: markdown::RenderOptions::new(&config.markdown, anchor_links)
@@ -691,6 +694,7 @@ fn collection_page(
             links: Vec::new(),
             word_count: 0,
             summary: None,
+            summary_markdown: None,
             assets: Vec::new(),
             template: collection.template.clone(),
             markdown: markdown::RenderOptions::new(&config.markdown, None)

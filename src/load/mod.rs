@@ -139,13 +139,18 @@ pub fn load(
         backlinks: rustc_hash::FxHashMap::default(),
     };
     // Summaries need every page's URL (for `@/` links), so they come last.
+    // A summary that may call shortcodes is rendered with the templates, by render.
     let anchor = crate::site::anchor::AnchorTemplate::new(&site);
     let anchor_link = |id: &str, level: u32| anchor.render(id, level);
     let summaries: Vec<Option<String>> = pages
         .par_iter()
         .map(|page| {
-            page.doc.summary.as_deref().map(|source| {
-                let resolve = |path: &str| permalink_in(&site, &pages, path);
+            let source = page.doc.summary.as_deref()?;
+            if crate::splice::may_have_calls(source) {
+                return None;
+            }
+            let resolve = |path: &str| permalink_in(&site, &pages, path);
+            Some(
                 markdown::render_with(
                     source,
                     &page.doc.markdown,
@@ -153,12 +158,15 @@ pub fn load(
                     &resolve,
                     &anchor_link,
                 )
-                .html
-            })
+                .html,
+            )
         })
         .collect();
     for (page, summary) in pages.iter_mut().zip(summaries) {
-        page.doc.summary = summary;
+        let source = std::mem::replace(&mut page.doc.summary, summary);
+        if page.doc.summary.is_none() {
+            page.doc.summary_markdown = source;
+        }
     }
     for section in &mut site.sections {
         section.doc.summary = None;

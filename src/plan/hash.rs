@@ -32,6 +32,7 @@ fn doc_common(f: &mut Fingerprint, doc: &Document) {
         .hash(&doc.front_matter_hash)
         .num(doc.word_count as u64);
     f.opt(doc.summary.as_deref());
+    f.opt(doc.summary_markdown.as_deref());
     for ancestor in &doc.ancestors {
         f.num(ancestor.0 as u64);
     }
@@ -58,6 +59,19 @@ fn listing_fingerprint(site: &Site, id: PageId, copy_hash: CopyHash<'_>) -> Cont
         .opt(page.date.as_ref().map(|d| d.text.as_str()));
     for ancestor in &page.doc.ancestors {
         f.str(&site.section(*ancestor).doc.relative_path);
+    }
+    // A summary that calls shortcodes shows what their templates make: those whose names it
+    // holds (more than it calls, never fewer).
+    if let Some(summary) = &page.doc.summary_markdown {
+        for template in &site.templates {
+            let Some(name) = template.name.strip_prefix("shortcodes/") else {
+                continue;
+            };
+            let name = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+            if summary.contains(name) {
+                f.str(&template.name).hash(&template.uses.closure_hash);
+            }
+        }
     }
     f.finish()
 }
@@ -371,6 +385,12 @@ pub(crate) fn dep_hash(site: &Site, fps: &Fingerprints, dep: &Dep) -> ContentHas
                     .map(|s| s.hash.short_hex())
                     .as_deref(),
             );
+        }
+        Dep::Shortcode(name) => {
+            for kind in ["html", "md"] {
+                let (template, config) = fps.template(&format!("shortcodes/{name}.{kind}"));
+                f.hash(&template).hash(&config);
+            }
         }
         Dep::Data(path) => match std::fs::read(site.root.join(path)) {
             Ok(bytes) => {

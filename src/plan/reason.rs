@@ -68,6 +68,9 @@ pub enum Dep {
     Static(String),
     /// `load_data(path)`: a data file's bytes.
     Data(PathBuf),
+    /// A shortcode called in the markdown, by name: its template (`shortcodes/NAME.html` or
+    /// `.md`), what that uses and the config values it reads.
+    Shortcode(String),
 }
 
 /// Why an output was (re)written: `sitegen build --explain` prints these.
@@ -123,6 +126,7 @@ impl Dep {
             Self::Url(path) => format!("the URL of `{path}`"),
             Self::Static(name) => format!("static file `{name}`"),
             Self::Data(path) => format!("data file `{}`", path.display()),
+            Self::Shortcode(name) => format!("shortcode `{name}`"),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! every field but `content`, which only the page being rendered has: holding every page's HTML
 //! for every listing is what makes other generators' memory grow with the site.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value, json};
 
@@ -20,6 +21,8 @@ pub struct View {
     pub(crate) site: Arc<Site>,
     /// The generated copy of its pages.
     pub(crate) copy: Arc<CopySet>,
+    /// The summaries that call shortcodes, made once the templates are compiled.
+    pub(crate) summaries: Arc<OnceLock<HashMap<PageId, String>>>,
 }
 
 impl View {
@@ -28,6 +31,7 @@ impl View {
         Self {
             site: Arc::clone(site),
             copy: Arc::clone(copy),
+            summaries: Arc::default(),
         }
     }
 }
@@ -133,7 +137,11 @@ pub(crate) fn page(view: &View, id: PageId, body: Option<&Body>, siblings: bool)
     map.insert("draft".into(), meta.draft.into());
     map.insert("weight".into(), meta.weight.into());
     map.insert("authors".into(), meta.authors.clone().into());
-    map.insert("summary".into(), page.doc.summary.clone().into());
+    let summary = page.doc.summary.clone().or_else(|| {
+        page.doc.summary_markdown.as_ref()?;
+        view.summaries.get()?.get(&id).cloned()
+    });
+    map.insert("summary".into(), summary.into());
     map.insert("extra".into(), Value::Object(meta.extra.clone()));
     map.insert("taxonomies".into(), json!(meta.taxonomies));
     map.insert(

@@ -7,6 +7,7 @@
 pub mod context;
 pub(crate) mod data;
 mod filters;
+pub(crate) mod shortcodes;
 pub(crate) mod templates;
 
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use crate::markdown::{self, AnchorLink};
 use crate::plan::{
     FeedOf, Output, Outputs, Planned, SITEMAP_LIMIT, SitemapEntry, SitemapPart, sitemap_entries,
 };
-use crate::site::{Document, PageId, Site};
+use crate::site::{ContentRef, PageId, Site};
 use context::{Body, View};
 pub(crate) use templates::Templates;
 
@@ -57,7 +58,7 @@ impl Renderer {
     /// error, one per document.
     pub fn new(view: View, outputs: &Outputs) -> Result<Self, Error> {
         let site = Arc::clone(&view.site);
-        let templates = Templates::compile(&site, &view.copy).map_err(Error::Site)?;
+        let templates = Templates::compile(&view).map_err(Error::Site)?;
         let config = site.config.template_value();
         let renderer = Self {
             anchor: crate::site::anchor::AnchorTemplate::new(&site),
@@ -69,6 +70,13 @@ impl Renderer {
         };
         let missing = renderer.missing_templates();
         if missing.is_empty() {
+            let summaries = shortcodes::summary::render_all(
+                &renderer.site,
+                &renderer.templates,
+                &|id| renderer.shortcode_context(ContentRef::Page(id)),
+                &|id: &str, level: u32| renderer.anchor.render(id, level),
+            );
+            let _ = renderer.view.summaries.set(summaries);
             Ok(renderer)
         } else {
             Err(Error::Site(missing))
@@ -153,8 +161,31 @@ impl Renderer {
         ctx
     }
 
-    /// Reads and renders the markdown body of `doc`.
-    fn body(&self, doc: &Document, out: &mut Rendered) -> Result<Body, Vec<Diagnostic>> {
+    /// What every shortcode call of `owner`'s body sees besides its arguments, as in Zola:
+    /// `config`, `lang`, and `page` or `section` (without content, which is being made).
+    fn shortcode_context(&self, owner: ContentRef) -> Context {
+        let mut ctx = Context::new();
+        put(&mut ctx, "config", self.config.clone());
+        ctx.insert("lang", &self.site.config.default_language);
+        match owner {
+            ContentRef::Page(id) => {
+                put(&mut ctx, "page", context::page(&self.view, id, None, false));
+            }
+            ContentRef::Section(id) => put(
+                &mut ctx,
+                "section",
+                context::section(&self.view, id, None, false),
+            ),
+        }
+        ctx
+    }
+
+    /// Reads and renders the markdown body of `owner`.
+    fn body(&self, owner: ContentRef, out: &mut Rendered) -> Result<Body, Vec<Diagnostic>> {
+        let doc = match owner {
+            ContentRef::Page(id) => &self.site.page(id).doc,
+            ContentRef::Section(id) => &self.site.section(id).doc,
+        };
         let Some(file) = self.site.file_of(doc) else {
             return Ok(Body::default());
         };
@@ -175,9 +206,36 @@ impl Renderer {
         let text = String::from_utf8_lossy(&bytes);
         let body = &text[doc.body_offset..doc.body_offset + doc.body_len];
         let resolve = |path: &str| self.site.permalink_of(path);
+        let expanded = shortcodes::expand(body, &self.templates, &|| self.shortcode_context(owner))
+            .map_err(|errors| {
+                errors
+                    .into_iter()
+                    .map(|e| {
+                        Diagnostic::error(e.message)
+                            .at_offset(&display, &text, doc.body_offset + e.offset)
+                            .with_help(e.help)
+                    })
+                    .collect::<Vec<_>>()
+            })?;
         let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);
-        let rendered =
-            markdown::render_with(body, &doc.markdown, &doc.permalink, &resolve, &anchor_link);
+        let rendered = match &expanded {
+            Some(e) => markdown::render_spliced(
+                &e.text,
+                &doc.markdown,
+                &doc.permalink,
+                &resolve,
+                &anchor_link,
+                &e.html,
+            ),
+            None => {
+                markdown::render_with(body, &doc.markdown, &doc.permalink, &resolve, &anchor_link)
+            }
+        };
+        let source_offset = |offset: usize| {
+            expanded
+                .as_ref()
+                .map_or(offset, |e| e.source_offset(offset))
+        };
         let internal_warn =
             self.site.config.link_checker.internal_level == crate::config::LinkLevel::Warn;
         if internal_warn {
@@ -191,7 +249,7 @@ impl Renderer {
                 .into_iter()
                 .map(|p| {
                     Diagnostic::error(p.message)
-                        .at_offset(&display, &text, doc.body_offset + p.offset)
+                        .at_offset(&display, &text, doc.body_offset + source_offset(p.offset))
                         .with_help(p.help)
                 })
                 .collect());
@@ -202,7 +260,10 @@ impl Renderer {
         out.anchor_links = rendered
             .anchor_links
             .into_iter()
-            .map(|l| (doc.relative_path.clone(), l))
+            .map(|mut l| {
+                l.offset = source_offset(l.offset);
+                (doc.relative_path.clone(), l)
+            })
             .collect();
         Ok(Body {
             html: rendered.html,
@@ -214,8 +275,7 @@ impl Renderer {
     /// (incremental) build does not render.
     pub(crate) fn page_body(&self, id: PageId) -> Result<(String, Vec<String>), Vec<Diagnostic>> {
         let mut out = Rendered::default();
-        let doc = &self.site.page(id).doc;
-        let body = self.body(doc, &mut out)?;
+        let body = self.body(ContentRef::Page(id), &mut out)?;
         let mut anchors = Vec::new();
         collect_ids(&body.toc, &mut anchors);
         Ok((body.html, anchors))
@@ -237,7 +297,7 @@ impl Renderer {
         let (template, for_file) = match &planned.output {
             Output::Page(id) => {
                 let page = site.page(*id);
-                let body = self.body(&page.doc, &mut out)?;
+                let body = self.body(ContentRef::Page(*id), &mut out)?;
                 put(
                     &mut ctx,
                     "page",
@@ -253,7 +313,7 @@ impl Renderer {
             }
             Output::Section { id, pager, pagers } => {
                 let section = site.section(*id);
-                let body = self.body(&section.doc, &mut out)?;
+                let body = self.body(ContentRef::Section(*id), &mut out)?;
                 let paginate_by = section.meta.paginate_by.filter(|n| *n > 0);
                 // As Zola: a paginated section lists its pages in `paginator.pages` only, so
                 // each of its N pages does not carry the whole list.

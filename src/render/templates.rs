@@ -10,7 +10,6 @@ use serde_json::Value;
 use tera::{Function, Tera};
 
 use crate::diagnostics::{Code, Diagnostic, error_chain};
-use crate::generate::copy::CopySet;
 use crate::plan::reason::Dep;
 use crate::render::context::{self, View};
 use crate::render::data;
@@ -30,7 +29,7 @@ thread_local! {
 }
 
 /// Notes that the render running on this thread read `dep`.
-fn record(dep: Dep) {
+pub(crate) fn record(dep: Dep) {
     RECORDED.with(|r| r.borrow_mut().push(dep));
 }
 
@@ -45,7 +44,8 @@ pub(crate) fn take_recorded() -> Vec<Dep> {
 impl Templates {
     /// Compiles the (parsed) templates of `site`, with the functions that read it and the
     /// copy generated for its pages.
-    pub(crate) fn compile(site: &Arc<Site>, copy: &Arc<CopySet>) -> Result<Self, Vec<Diagnostic>> {
+    pub(crate) fn compile(view: &View) -> Result<Self, Vec<Diagnostic>> {
+        let site = &view.site;
         let mut tera = Tera::default();
         for template in &site.templates {
             tera.templates
@@ -61,7 +61,7 @@ impl Templates {
         if let Err(e) = templates.tera.check_macro_files() {
             return Err(vec![templates.structure_error(&e)]);
         }
-        register(&mut templates.tera, site, copy);
+        register(&mut templates.tera, view);
         Ok(templates)
     }
 
@@ -87,6 +87,24 @@ impl Templates {
         self.tera
             .render(name, context)
             .map_err(|e| self.render_error(&e, name, for_file))
+    }
+
+    /// Renders `name` for a shortcode call; a failure is what went wrong and where in the
+    /// template (its file and line), for an error placed at the call.
+    pub(crate) fn render_shortcode(
+        &self,
+        name: &str,
+        context: &tera::Context,
+    ) -> Result<String, (String, Option<crate::diagnostics::Location>)> {
+        self.tera.render(name, context).map_err(|e| {
+            let d = self.render_error(&e, name, "a shortcode");
+            let what = d
+                .message
+                .split_once("`: ")
+                .map_or(d.message.as_str(), |(_, what)| what)
+                .to_owned();
+            (what, d.location)
+        })
     }
 
     fn structure_error(&self, e: &tera::Error) -> Diagnostic {
@@ -161,11 +179,9 @@ fn find_line(text: &str, needle: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-fn register(tera: &mut Tera, site: &Arc<Site>, copy: &Arc<CopySet>) {
-    let view = View {
-        site: Arc::clone(site),
-        copy: Arc::clone(copy),
-    };
+fn register(tera: &mut Tera, view: &View) {
+    let site = &view.site;
+    let view = view.clone();
     tera.register_function(
         "get_url",
         GetUrl {

@@ -55,6 +55,9 @@ pub(crate) struct Document {
     pub(crate) word_count: usize,
     /// The summary (HTML before `<!-- more -->`).
     pub(crate) summary: Option<String>,
+    /// The summary's markdown, kept (and `summary` left empty) when it may call shortcodes:
+    /// render makes its HTML, with the templates.
+    pub(crate) summary_markdown: Option<String>,
     /// Files copied beside the output.
     pub(crate) assets: Vec<Asset>,
     /// The template that renders it.

@@ -22,6 +22,7 @@ const RANKS: &[(&str, usize)] = &[
     ("highlight", 0),
     ("markdown", 0),
     ("markdown_options", 0),
+    ("splice", 0),
     ("load", 1),
     ("plan", 2),
     ("generate", 3),

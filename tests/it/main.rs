@@ -14,6 +14,7 @@ mod post;
 mod queue;
 mod serve_http;
 mod serve_live;
+mod shortcodes;
 mod snapshots;
 mod support;
 mod zola_config;

@@ -50,6 +50,11 @@ fn taxonomies() {
 }
 
 #[test]
+fn shortcodes() {
+    assert_output("shortcodes", &SiteTest::fixture("shortcodes"), Detail::Full);
+}
+
+#[test]
 fn theme_override() {
     assert_output(
         "theme-override",

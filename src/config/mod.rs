@@ -173,6 +173,10 @@ impl Default for Config {
 pub(crate) struct TaxonomyConfig {
     /// The name used in front matter and URLs.
     pub(crate) name: String,
+    /// The name as a URL segment, by `[slugify] taxonomies`: set when the site loads, as Zola's
+    /// `taxonomy.slug` in templates.
+    #[serde(default, skip_deserializing)]
+    pub(crate) slug: String,
     /// Terms per page of a term listing; unpaginated when unset.
     pub(crate) paginate_by: Option<usize>,
     /// The path segment of the pages of a paginated term.

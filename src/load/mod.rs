@@ -158,7 +158,10 @@ pub fn load(
                     &resolve,
                     &anchor_link,
                 )
-                .html,
+                .html
+                // As Zola, which trims the summary's end.
+                .trim_end()
+                .to_owned(),
             )
         })
         .collect();
@@ -259,7 +262,7 @@ fn taxonomies(config: &Config, pages: &[crate::site::Page]) -> Vec<Taxonomy> {
                 term.pages.extend(undated);
             }
             Taxonomy {
-                config: tc.clone(),
+                config: crate::config::TaxonomyConfig { slug, ..tc.clone() },
                 permalink: config.permalink(&path),
                 path,
                 terms,

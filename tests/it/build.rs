@@ -204,7 +204,7 @@ fn taxonomies_feeds_and_sitemap() {
     );
     let rss = site.read("rss.xml");
     assert!(
-        rss.contains("<pubDate>Thu, 1 Feb 2024 00:00:00 +0000</pubDate>"),
+        rss.contains("<pubDate>Thu, 01 Feb 2024 00:00:00 +0000</pubDate>"),
         "{rss}"
     );
     assert!(site.read("tags/web/atom.xml").contains("blog/second/"));

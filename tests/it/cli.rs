@@ -151,7 +151,7 @@ fn zola_config_names_and_keys_are_accepted() {
     );
     site.build()
         .assert_code(2)
-        .assert_stderr_contains("unknown field `highlight_code`")
+        .assert_stderr_contains("`highlight_code` was removed in Zola 0.22")
         .assert_stderr_contains("[markdown.highlighting]");
 }
 

@@ -252,3 +252,23 @@ fn taxonomy_root_mode_and_link_checker_levels() {
         .assert_code(1)
         .assert_stderr_contains("gone.md");
 }
+
+#[test]
+fn taxonomy_templates_see_the_slug_as_zola_gives_it() {
+    let site = zola_site("taxonomies = [{ name = \"Blog Tags\" }]\n");
+    site.write(
+        "content/a.md",
+        "+++\ntitle = \"A\"\n[taxonomies]\n\"Blog Tags\" = [\"Rust\"]\n+++\n",
+    )
+    .write(
+        "templates/taxonomy_list.html",
+        "{{ taxonomy.name }}={{ taxonomy.slug }}",
+    )
+    .write(
+        "templates/taxonomy_single.html",
+        "{{ taxonomy.slug }}/{{ term.slug }}",
+    );
+    site.build().assert_ok();
+    assert_eq!(site.read("blog-tags/index.html"), "Blog Tags=blog-tags");
+    assert_eq!(site.read("blog-tags/rust/index.html"), "blog-tags/rust");
+}

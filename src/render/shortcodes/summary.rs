@@ -60,5 +60,6 @@ fn render_one(
         ),
         None => markdown::render_with(source, &doc.markdown, &doc.permalink, &resolve, anchor),
     };
-    Some(markup.html)
+    // As Zola, which trims the summary's end.
+    Some(markup.html.trim_end().to_owned())
 }

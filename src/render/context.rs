@@ -190,6 +190,11 @@ pub(crate) fn section(view: &View, id: SectionId, body: Option<&Body>, listing: 
     map.insert("description".into(), meta.description.clone().into());
     map.insert("draft".into(), meta.draft.into());
     map.insert("extra".into(), Value::Object(meta.extra.clone()));
+    // Zola's section keys that templates test (`section.generate_feeds` picks a feed link).
+    map.insert("generate_feeds".into(), meta.generate_feeds.into());
+    map.insert("transparent".into(), meta.transparent.into());
+    map.insert("paginate_by".into(), meta.paginate_by.into());
+    map.insert("paginate_reversed".into(), meta.paginate_reversed.into());
     let pages = if listing {
         self::pages(view, &section.pages)
     } else {

@@ -272,3 +272,20 @@ fn taxonomy_templates_see_the_slug_as_zola_gives_it() {
     assert_eq!(site.read("blog-tags/index.html"), "Blog Tags=blog-tags");
     assert_eq!(site.read("blog-tags/rust/index.html"), "blog-tags/rust");
 }
+
+#[test]
+fn sections_carry_zolas_listing_keys_in_templates() {
+    let site = zola_site("");
+    site.write(
+        "content/blog/_index.md",
+        "+++\ngenerate_feeds = true\npaginate_by = 5\n+++\n",
+    )
+    .write("content/blog/a.md", "+++\ntitle = \"A\"\n+++\n")
+    .write(
+        "templates/page.html",
+        "{% set s = get_section(path=\"blog/_index.md\", metadata_only=true) %}\
+         {{ s.generate_feeds }} {{ s.paginate_by }} {{ s.transparent }} {{ s.paginate_reversed }}",
+    );
+    site.build().assert_ok();
+    assert_eq!(site.read("blog/a/index.html"), "true 5 false false");
+}

@@ -218,19 +218,8 @@ impl Renderer {
                     .collect::<Vec<_>>()
             })?;
         let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);
-        let rendered = match &expanded {
-            Some(e) => markdown::render_spliced(
-                &e.text,
-                &doc.markdown,
-                &doc.permalink,
-                &resolve,
-                &anchor_link,
-                &e.html,
-            ),
-            None => {
-                markdown::render_with(body, &doc.markdown, &doc.permalink, &resolve, &anchor_link)
-            }
-        };
+        let rendered =
+            shortcodes::render_markdown(body, expanded.as_ref(), doc, &resolve, &anchor_link);
         let source_offset = |offset: usize| {
             expanded
                 .as_ref()

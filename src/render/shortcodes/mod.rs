@@ -45,6 +45,19 @@ impl Expanded {
     }
 }
 
+/// Renders the markdown of `doc`: `source` as it is, or its `expanded` form with the `.html`
+/// shortcodes' output spliced in.
+pub(crate) fn render_markdown(
+    source: &str,
+    expanded: Option<&Expanded>,
+    doc: &crate::site::Document,
+    resolve: &dyn Fn(&str) -> Option<String>,
+    anchor: crate::markdown::AnchorHook<'_>,
+) -> crate::markdown::Markup {
+    let (text, html) = expanded.map_or((source, &[][..]), |e| (e.text.as_str(), &e.html[..]));
+    crate::markdown::render_spliced(text, &doc.markdown, &doc.permalink, resolve, anchor, html)
+}
+
 /// A call that cannot be rendered: byte offset in the body, message, hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CallError {

@@ -49,17 +49,7 @@ fn render_one(
     let doc = &site.page(id).doc;
     let resolve = |path: &str| site.permalink_of(path);
     let expanded = super::expand(source, templates, &|| context(id)).ok()?;
-    let markup = match &expanded {
-        Some(e) => markdown::render_spliced(
-            &e.text,
-            &doc.markdown,
-            &doc.permalink,
-            &resolve,
-            anchor,
-            &e.html,
-        ),
-        None => markdown::render_with(source, &doc.markdown, &doc.permalink, &resolve, anchor),
-    };
+    let markup = super::render_markdown(source, expanded.as_ref(), doc, &resolve, anchor);
     // As Zola, which trims the summary's end.
     Some(markup.html.trim_end().to_owned())
 }

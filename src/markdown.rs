@@ -17,7 +17,7 @@ use pulldown_cmark::{
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::config::{AnchorLinks, MarkdownConfig, SlugifyStrategy};
+use crate::config::{AnchorLinks, Config, SlugifyStrategy};
 use crate::highlight::{Highlighter, OpenBlock};
 use crate::markdown_options::{self as zola, ZolaOptions};
 
@@ -42,12 +42,17 @@ pub struct RenderOptions {
     pub(crate) anchors: SlugifyStrategy,
     /// Highlights fenced code, when the site configures `[markdown.highlighting]`.
     pub(crate) highlighter: Option<Arc<Highlighter>>,
+    /// sitegen's `accessible_markup`: code blocks keyboard users can scroll, checkboxes with
+    /// a name.
+    pub(crate) accessible: bool,
 }
 
 impl RenderOptions {
     /// The options of `config`, with the section's anchor link placement when it sets one.
-    pub(crate) fn new(config: &MarkdownConfig, anchor_links: Option<AnchorLinks>) -> Self {
+    pub(crate) fn new(site_config: &Config, anchor_links: Option<AnchorLinks>) -> Self {
+        let config = &site_config.markdown;
         Self {
+            accessible: site_config.accessible_markup,
             smart_punctuation: config.smart_punctuation,
             anchor_links: anchor_links.unwrap_or(config.insert_anchor_links),
             zola: ZolaOptions::new(config),
@@ -382,7 +387,7 @@ pub(crate) fn render_spliced(
                 events.push(Event::Text(zola::emoji(text)));
             }
             // Checkboxes with a name, so assistive technology can tell done from not done.
-            Event::TaskListMarker(done) => {
+            Event::TaskListMarker(done) if options.accessible => {
                 let (checked, label) = if done {
                     (" checked", "done")
                 } else {
@@ -424,7 +429,9 @@ pub(crate) fn render_spliced(
             // Code blocks can be scrolled with the keyboard.
             Event::Start(Tag::CodeBlock(kind)) => {
                 in_code = true;
-                events.push(Event::Html(code_block_open(&kind).into()));
+                events.push(Event::Html(
+                    code_block_open(&kind, options.accessible).into(),
+                ));
             }
             Event::End(TagEnd::CodeBlock) => {
                 in_code = false;
@@ -446,18 +453,24 @@ pub(crate) fn render_spliced(
     out
 }
 
-fn code_block_open(kind: &CodeBlockKind<'_>) -> String {
+/// The start of a code block that is not highlighted: Zola's `<pre><code data-lang="…">`, or
+/// with `accessible`, one keyboard users can scroll, with the language's class.
+fn code_block_open(kind: &CodeBlockKind<'_>, accessible: bool) -> String {
     let lang = match kind {
         CodeBlockKind::Fenced(info) => info.split([' ', ',']).next().unwrap_or(""),
         CodeBlockKind::Indented => "",
     };
-    if lang.is_empty() {
-        return "<pre tabindex=\"0\"><code>".to_owned();
-    }
     let lang = escape(lang);
-    format!(
-        "<pre tabindex=\"0\" data-lang=\"{lang}\"><code class=\"language-{lang}\" data-lang=\"{lang}\">"
-    )
+    match (accessible, lang.is_empty()) {
+        (true, true) => "<pre tabindex=\"0\"><code>".to_owned(),
+        (true, false) => format!(
+            "<pre tabindex=\"0\" data-lang=\"{lang}\"><code class=\"language-{lang}\" data-lang=\"{lang}\">"
+        ),
+        (false, _) if lang.is_empty() || lang == giallo::PLAIN_GRAMMAR_NAME => {
+            "<pre><code>".to_owned()
+        }
+        (false, _) => format!("<pre><code data-lang=\"{lang}\">"),
+    }
 }
 
 /// A link or image as Zola writes it: one relative to the page's folder (`diagram.png`,
@@ -620,7 +633,7 @@ pub(crate) fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{RenderOptions, reading_time, render, summary_part, summary_source};
+    use super::{Config, RenderOptions, reading_time, render, summary_part, summary_source};
     use crate::config::AnchorLinks;
 
     fn resolve(path: &str) -> Option<String> {
@@ -689,32 +702,46 @@ mod tests {
             "<table>",
             "<del>x</del>",
             "footnote-definition",
-            "type=\"checkbox\" disabled checked aria-label=\"done\"",
-            "type=\"checkbox\"",
+            "<input disabled=\"\" type=\"checkbox\" checked=\"\"/>",
         ] {
             assert!(r.html.contains(needle), "{needle} missing in {}", r.html);
         }
     }
 
+    /// A config whose `[markdown]` table is `toml`, with sitegen's additions.
+    fn markdown(toml: &str) -> Config {
+        let mut config = Config::default();
+        config.markdown = toml::from_str(toml).unwrap();
+        config
+    }
+
     #[test]
     fn code_blocks_are_focusable_and_escaped() {
+        let source = "```rust\nlet a = 1 < 2;\n```\n\n- [x] done\n";
         let r = render(
-            "```rust\nlet a = 1 < 2;\n```\n",
-            &RenderOptions::default(),
+            source,
+            &RenderOptions::new(&markdown(""), None),
             "/",
             &resolve,
         );
         let expected = "<pre tabindex=\"0\" data-lang=\"rust\"><code class=\"language-rust\" \
                         data-lang=\"rust\">let a = 1 &lt; 2;\n</code></pre>\n";
-        assert_eq!(r.html, expected);
+        assert!(r.html.starts_with(expected), "{}", r.html);
+        assert!(r.html.contains("disabled checked aria-label=\"done\""));
+        // Without sitegen's additions, as Zola writes them.
+        let zola = RenderOptions::default();
+        let r = render(source, &zola, "/", &resolve);
+        let expected = "<pre><code data-lang=\"rust\">let a = 1 &lt; 2;\n</code></pre>\n";
+        assert!(r.html.starts_with(expected), "{}", r.html);
+        assert!(
+            r.html
+                .contains("<input disabled=\"\" type=\"checkbox\" checked=\"\"/>")
+        );
     }
 
     #[test]
     fn external_links_get_attributes_when_asked() {
-        let options = RenderOptions::new(
-            &toml::from_str("external_links_target_blank = true").unwrap(),
-            None,
-        );
+        let options = RenderOptions::new(&markdown("external_links_target_blank = true"), None);
         let r = render(
             "[x](https://a.org \"t\") [y](/local) ![i](https://a.org/i.png)",
             &options,
@@ -734,11 +761,10 @@ mod tests {
     #[test]
     fn zola_markdown_options_change_the_output() {
         let options = RenderOptions::new(
-            &toml::from_str(
+            &markdown(
                 "lazy_async_image = true\nrender_emoji = true\ndefinition_list = true\n\
                  github_alerts = true\nbottom_footnotes = true",
-            )
-            .unwrap(),
+            ),
             None,
         );
         let r = render(

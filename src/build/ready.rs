@@ -27,14 +27,19 @@ impl Ready {
         if !self.options.write {
             return Ok(Sink::Discard(std::sync::atomic::AtomicUsize::default()));
         }
-        match self.previous.as_ref().filter(|_| self.plan.incremental) {
+        let staging = match self.previous.as_ref().filter(|_| self.plan.incremental) {
             Some(previous) => {
                 let intact = self.plan.intact(&previous.outputs, &self.folder);
                 let budget = if watched { 0 } else { MEMORY_BUDGET };
-                Ok(Sink::Staging(Staging::flat(output, intact, budget)?))
+                Staging::flat(output, intact, budget)?
             }
-            None => Ok(Sink::Staging(Staging::new(output)?)),
-        }
+            None => Staging::new(output)?,
+        };
+        let config = &self.site.config;
+        Ok(Sink::Staging(staging.with_zola_options(
+            config.hard_link_static,
+            config.preserve_dotfiles_in_output,
+        )))
     }
 
     /// Streams the selected outputs through render, post and emit, while the generation of

@@ -70,6 +70,9 @@ pub struct Config {
     /// `rel="noopener"` on links to other sites (sitegen's own, on by default like
     /// `lazy_images`).
     pub(crate) noopener_links: bool,
+    /// `tabindex="0"` on code blocks (keyboard users can scroll them) and `aria-label` on task
+    /// list checkboxes (sitegen's own, on by default like `lazy_images`).
+    pub(crate) accessible_markup: bool,
     /// Markdown rendering options.
     pub(crate) markdown: MarkdownConfig,
     /// The site's author, for feeds.
@@ -109,10 +112,12 @@ pub struct Config {
     pub(crate) taxonomy_root: Option<String>,
     /// `build` or `serve`, as Zola's templates read `config.mode`; set by the command.
     pub(crate) mode: Mode,
+    /// Static files hard-linked into the output rather than copied (Zola's).
     #[serde(skip_serializing)]
-    hard_link_static: bool,
+    pub(crate) hard_link_static: bool,
+    /// A clean build keeps the output folder's top-level dotfiles (Zola's).
     #[serde(skip_serializing)]
-    preserve_dotfiles_in_output: bool,
+    pub(crate) preserve_dotfiles_in_output: bool,
     #[serde(skip_serializing)]
     languages: Option<toml::Table>,
     #[serde(skip_serializing)]
@@ -142,6 +147,7 @@ impl Default for Config {
             lazy_images: true,
             image_sizes: true,
             noopener_links: true,
+            accessible_markup: true,
             markdown: MarkdownConfig::default(),
             author: None,
             extra: serde_json::Map::new(),
@@ -497,8 +503,6 @@ impl Config {
         let asked = [
             ("compile_sass", z.compile_sass),
             ("build_search_index", z.build_search_index),
-            ("hard_link_static", z.hard_link_static),
-            ("preserve_dotfiles_in_output", z.preserve_dotfiles_in_output),
             (
                 "languages",
                 z.languages.as_ref().is_some_and(|t| !t.is_empty()),
@@ -664,7 +668,12 @@ fn with_globs(mut config: Config, file: &Path) -> Result<Config> {
 
 /// sitegen's own additions to the output, on by default only for a site configured by
 /// `sitegen.toml`: a Zola site gets Zola's output unless it asks for them.
-const OWN_ADDITIONS: [&str; 3] = ["lazy_images", "image_sizes", "noopener_links"];
+const OWN_ADDITIONS: [&str; 4] = [
+    "lazy_images",
+    "image_sizes",
+    "noopener_links",
+    "accessible_markup",
+];
 
 /// Completes a parsed config: sitegen's own additions are off for a Zola config file unless
 /// the file (`offsets`) or an override names them. `base_url` is kept as written, as in Zola.
@@ -685,7 +694,8 @@ fn normalize(
             match key {
                 "lazy_images" => config.lazy_images = false,
                 "image_sizes" => config.image_sizes = false,
-                _ => config.noopener_links = false,
+                "noopener_links" => config.noopener_links = false,
+                _ => config.accessible_markup = false,
             }
         }
     }

@@ -134,6 +134,11 @@ pub(crate) struct Staging {
     /// Files written to the staging folder of a flat staging, which numbers them.
     spilled: AtomicUsize,
     layout: Layout,
+    /// Zola's `hard_link_static`: static files are hard links to their sources.
+    hard_link: bool,
+    /// Zola's `preserve_dotfiles_in_output`: a new tree keeps the old output's top-level
+    /// dotfiles (a `.git`, say).
+    preserve_dotfiles: bool,
 }
 
 impl Staging {
@@ -194,7 +199,31 @@ impl Staging {
             written: AtomicUsize::new(0),
             spilled: AtomicUsize::new(0),
             layout,
+            hard_link: false,
+            preserve_dotfiles: false,
         })
+    }
+
+    /// With Zola's `hard_link_static` and `preserve_dotfiles_in_output`.
+    #[must_use]
+    pub(crate) fn with_zola_options(mut self, hard_link: bool, preserve_dotfiles: bool) -> Self {
+        self.hard_link = hard_link;
+        self.preserve_dotfiles = preserve_dotfiles;
+        self
+    }
+
+    /// Copies `source` to `target`, or links it there with `hard_link` (copying when the two
+    /// folders are on different file systems, where no link can be made).
+    fn copy_file(&self, source: &Path, target: &Path) -> Result<u64> {
+        if self.hard_link {
+            let _ = std::fs::remove_file(target);
+            if std::fs::hard_link(source, target).is_ok() {
+                return Ok(std::fs::metadata(target)
+                    .map_err(|e| Error::io(target, e))?
+                    .len());
+            }
+        }
+        std::fs::copy(source, target).map_err(|e| Error::io(source, e))
     }
 
     fn write(&self, file: &str, bytes: Vec<u8>, hash: &ContentHash) -> Result<()> {
@@ -227,7 +256,7 @@ impl Staging {
         let size = match &self.layout {
             Layout::Tree => {
                 let target = self.tree_target(relative)?;
-                std::fs::copy(source, &target).map_err(|e| Error::io(source, e))?
+                self.copy_file(source, &target)?
             }
             Layout::Flat { intact, .. } if intact.get(file) == Some(hash) => {
                 return Ok(std::fs::metadata(source)
@@ -237,7 +266,7 @@ impl Staging {
             // Copied at once: the source may change before the commit.
             Layout::Flat { .. } => {
                 let target = self.spill_target()?;
-                let size = std::fs::copy(source, &target).map_err(|e| Error::io(source, e))?;
+                let size = self.copy_file(source, &target)?;
                 self.stage(file, Staged::Spilled(target));
                 size
             }
@@ -357,6 +386,9 @@ impl Staging {
                 file_name(&self.output),
                 std::process::id()
             ));
+            if self.preserve_dotfiles {
+                self.keep_dotfiles()?;
+            }
             std::fs::rename(&self.output, &aside).map_err(|e| Error::io(&self.output, e))?;
             old = Some(aside);
         }
@@ -368,6 +400,20 @@ impl Staging {
         }
         if let Some(aside) = old {
             remove_tree(&aside);
+        }
+        Ok(())
+    }
+
+    /// Moves the top-level dotfiles of the output folder that the new tree does not write into
+    /// it, as Zola keeps them when it cleans its output folder.
+    fn keep_dotfiles(&self) -> Result<()> {
+        let entries = std::fs::read_dir(&self.output).map_err(|e| Error::io(&self.output, e))?;
+        for entry in entries.filter_map(std::result::Result::ok) {
+            let name = entry.file_name();
+            let to = self.staging.join(&name);
+            if name.to_string_lossy().starts_with('.') && std::fs::symlink_metadata(&to).is_err() {
+                std::fs::rename(entry.path(), &to).map_err(|e| Error::io(entry.path(), e))?;
+            }
         }
         Ok(())
     }

@@ -342,9 +342,8 @@ fn build_sections(
                 })
                 .to_owned(),
             };
-            let markdown =
-                markdown::RenderOptions::new(&config.markdown, p.meta.insert_anchor_links)
-                    .with_anchors(config.slugify.anchors);
+            let markdown = markdown::RenderOptions::new(config, p.meta.insert_anchor_links)
+                .with_anchors(config.slugify.anchors);
             let _ = root;
             Section {
                 doc: Document {
@@ -391,7 +390,7 @@ fn build_sections(
                 summary_markdown: None,
                 assets: Vec::new(),
                 template: "index.html".to_owned(),
-                markdown: markdown::RenderOptions::new(&config.markdown, None)
+                markdown: markdown::RenderOptions::new(config, None)
                     .with_anchors(config.slugify.anchors),
                 ancestors: Vec::new(),
             },
@@ -596,7 +595,7 @@ fn build_page(
             summary_markdown: None,
             assets: Vec::new(),
             template,
-            markdown: markdown::RenderOptions::new(&config.markdown, anchor_links)
+            markdown: markdown::RenderOptions::new(config, anchor_links)
                 .with_anchors(config.slugify.anchors),
             ancestors,
         },
@@ -697,7 +696,7 @@ fn collection_page(
             summary_markdown: None,
             assets: Vec::new(),
             template: collection.template.clone(),
-            markdown: markdown::RenderOptions::new(&config.markdown, None)
+            markdown: markdown::RenderOptions::new(config, None)
                 .with_anchors(config.slugify.anchors),
             ancestors,
         },

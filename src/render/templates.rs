@@ -630,7 +630,7 @@ impl tera::Filter for MarkdownFilter {
         let text = value
             .as_str()
             .ok_or_else(|| tera::Error::msg("`markdown` filters strings only"))?;
-        let options = crate::markdown::RenderOptions::new(&self.site.config.markdown, None)
+        let options = crate::markdown::RenderOptions::new(&self.site.config, None)
             .with_anchors(self.site.config.slugify.anchors);
         let resolve = |path: &str| self.site.permalink_of(path);
         let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);

@@ -119,14 +119,18 @@ fn markdown_options_of_zola_are_honoured() {
 
 #[test]
 fn sitegens_own_additions_are_off_for_a_zola_config_and_on_for_sitegen_toml() {
-    let page =
-        "+++\ntitle = \"A\"\n+++\n![one](/one.png) ![two](/two.png) [x](https://other.org)\n";
+    let page = "+++\ntitle = \"A\"\n+++\n![one](/one.png) ![two](/two.png) [x](https://other.org)\n\n\
+                ```\ncode\n```\n\n- [ ] todo\n";
     let site = zola_site("");
     site.write("content/a.md", page);
     site.build().assert_ok();
     let zola = site.read("a/index.html");
     assert!(
         !zola.contains("loading=") && !zola.contains("noopener"),
+        "{zola}"
+    );
+    assert!(
+        zola.contains("<pre><code>") && zola.contains("<input disabled=\"\" type=\"checkbox\"/>"),
         "{zola}"
     );
     site.remove("config.toml");
@@ -137,16 +141,23 @@ fn sitegens_own_additions_are_off_for_a_zola_config_and_on_for_sitegen_toml() {
         own.contains("loading=\"lazy\"") && own.contains("noopener"),
         "{own}"
     );
+    assert!(
+        own.contains("<pre tabindex=\"0\">") && own.contains("aria-label=\"not done\""),
+        "{own}"
+    );
     // A Zola site asks for them by name.
     site.remove("sitegen.toml");
     site.write(
         "config.toml",
-        "base_url = \"https://z.example.org\"\nlazy_images = true\nnoopener_links = true\n",
+        "base_url = \"https://z.example.org\"\nlazy_images = true\nnoopener_links = true\n\
+         accessible_markup = true\n",
     );
     site.build().assert_ok();
     let asked = site.read("a/index.html");
     assert!(
-        asked.contains("loading=\"lazy\"") && asked.contains("noopener"),
+        asked.contains("loading=\"lazy\"")
+            && asked.contains("noopener")
+            && asked.contains("<pre tabindex=\"0\">"),
         "{asked}"
     );
 }
@@ -288,4 +299,37 @@ fn sections_carry_zolas_listing_keys_in_templates() {
     );
     site.build().assert_ok();
     assert_eq!(site.read("blog/a/index.html"), "true 5 false false");
+}
+
+#[test]
+fn hard_link_static_links_and_preserve_dotfiles_keeps_dotfiles() {
+    use std::os::unix::fs::MetadataExt;
+    let site = zola_site("hard_link_static = true\npreserve_dotfiles_in_output = true\n");
+    site.write("static/a.txt", "static bytes");
+    site.build().assert_ok();
+    let inode = |path: std::path::PathBuf| std::fs::metadata(path).unwrap().ino();
+    assert_eq!(
+        inode(site.root().join("static/a.txt")),
+        inode(site.output().join("a.txt")),
+        "the output's file is the source's"
+    );
+    // A clean build (no state) replaces the output folder, keeping its dotfiles.
+    site.write("public/.git/HEAD", "ref: main");
+    site.write("public/stray.html", "old");
+    std::fs::remove_dir_all(site.root().join(".sitegen")).unwrap();
+    site.build().assert_ok();
+    assert_eq!(site.read(".git/HEAD"), "ref: main");
+    assert!(!site.exists("stray.html"));
+    // Without the options, as Zola: copies, and the output folder replaced whole.
+    site.write(
+        "config.toml",
+        "base_url = \"https://z.example.org\"\ntitle = \"Z\"\n",
+    );
+    std::fs::remove_dir_all(site.root().join(".sitegen")).unwrap();
+    site.build().assert_ok();
+    assert!(!site.exists(".git/HEAD"));
+    assert_ne!(
+        inode(site.root().join("static/a.txt")),
+        inode(site.output().join("a.txt"))
+    );
 }

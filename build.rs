@@ -11,13 +11,19 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=-no-pie");
     }
     let theme = Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default");
-    println!("cargo:rerun-if-changed={}", theme.display());
-    let mut files: Vec<_> = walkdir::WalkDir::new(&theme)
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(&theme)
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(walkdir::DirEntry::into_path)
-        .collect();
+    {
+        if entry.file_type().is_dir() {
+            // Each folder, not only the theme's: a file added with an old modification time
+            // (copied, checked out) changes only its folder's.
+            println!("cargo:rerun-if-changed={}", entry.path().display());
+        } else if entry.file_type().is_file() {
+            files.push(entry.into_path());
+        }
+    }
     files.sort();
     let mut out = String::from(
         "/// The files of themes/default/, by path relative to it.\npub static DEFAULT_THEME: &[(&str, &[u8])] = &[\n",

@@ -44,7 +44,7 @@ pub struct Renderer {
     site: Arc<Site>,
     /// The site and its generated copy, as templates see them.
     view: View,
-    templates: Templates,
+    templates: Arc<Templates>,
     /// `anchor-link.html`, for the content's heading anchor links.
     anchor: crate::site::anchor::AnchorTemplate,
     config: Value,

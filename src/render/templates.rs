@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use serde_json::Value;
 use tera::{Function, Tera};
@@ -44,7 +44,7 @@ pub(crate) fn take_recorded() -> Vec<Dep> {
 impl Templates {
     /// Compiles the (parsed) templates of `site`, with the functions that read it and the
     /// copy generated for its pages.
-    pub(crate) fn compile(view: &View) -> Result<Self, Vec<Diagnostic>> {
+    pub(crate) fn compile(view: &View) -> Result<Arc<Self>, Vec<Diagnostic>> {
         let site = &view.site;
         let mut tera = Tera::default();
         for template in &site.templates {
@@ -61,7 +61,11 @@ impl Templates {
         if let Err(e) = templates.tera.check_macro_files() {
             return Err(vec![templates.structure_error(&e)]);
         }
-        register(&mut templates.tera, view);
+        // The `markdown` filter renders shortcodes with these templates, which hold it.
+        let handle = Arc::new(OnceLock::new());
+        register(&mut templates.tera, view, &handle);
+        let templates = Arc::new(templates);
+        let _ = handle.set(Arc::downgrade(&templates));
         Ok(templates)
     }
 
@@ -179,7 +183,10 @@ fn find_line(text: &str, needle: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-fn register(tera: &mut Tera, view: &View) {
+/// How the `markdown` filter reaches the templates that hold it (set once they are compiled).
+type TemplatesHandle = Arc<OnceLock<Weak<Templates>>>;
+
+fn register(tera: &mut Tera, view: &View, templates: &TemplatesHandle) {
     let site = &view.site;
     let view = view.clone();
     tera.register_function(
@@ -213,6 +220,7 @@ fn register(tera: &mut Tera, view: &View) {
         MarkdownFilter {
             anchor: crate::site::anchor::AnchorTemplate::new(site),
             site: Arc::clone(site),
+            templates: Arc::clone(templates),
         },
     );
 }
@@ -619,10 +627,12 @@ impl Function for LoadData {
     }
 }
 
-/// `markdown(inline=false)`: renders a string as markdown.
+/// `markdown(inline=false)`: renders a string as markdown, with its shortcodes, which see
+/// `config` and `lang` (as in Zola, not the page).
 struct MarkdownFilter {
     site: Arc<Site>,
     anchor: crate::site::anchor::AnchorTemplate,
+    templates: TemplatesHandle,
 }
 
 impl tera::Filter for MarkdownFilter {
@@ -634,8 +644,26 @@ impl tera::Filter for MarkdownFilter {
             .with_anchors(self.site.config.slugify.anchors);
         let resolve = |path: &str| self.site.permalink_of(path);
         let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);
+        let context = || {
+            let mut ctx = tera::Context::new();
+            ctx.insert("config", &self.site.config.template_value());
+            ctx.insert("lang", &self.site.config.default_language);
+            ctx
+        };
+        let expanded = match self.templates.get().and_then(Weak::upgrade) {
+            Some(templates) => crate::render::shortcodes::expand(text, &templates, &context)
+                .map_err(|errors| {
+                    let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+                    tera::Error::msg(format!("`markdown`: {}", messages.join("; ")))
+                })?,
+            None => None,
+        };
+        let (text, spliced) = expanded
+            .as_ref()
+            .map_or((text, &[][..]), |e| (e.text.as_str(), &e.html[..]));
         let mut html =
-            crate::markdown::render_with(text, &options, "", &resolve, &anchor_link).html;
+            crate::markdown::render_spliced(text, &options, "", &resolve, &anchor_link, spliced)
+                .html;
         if bool_arg(args, "inline") {
             // Zola's rule, to the byte.
             html = html

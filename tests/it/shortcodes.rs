@@ -139,3 +139,33 @@ fn problems_after_a_call_point_at_the_source_not_the_expanded_text() {
     run.assert_stderr_contains(" --> content/plain.md:6:3\n");
     run.assert_stderr_contains(" --> content/plain.md:6:47\n");
 }
+
+#[test]
+fn the_markdown_filter_renders_shortcodes_with_config_and_lang() {
+    let site = SiteTest::fixture("shortcodes");
+    site.write(
+        "templates/shortcodes/site.html",
+        "<b>{{ config.title }}/{{ lang }}/{{ text }}</b>",
+    )
+    .write(
+        "templates/filtered.html",
+        "{{ page.extra.intro | markdown | safe }}",
+    )
+    .write(
+        "content/filtered.md",
+        "+++\ntitle = \"F\"\ntemplate = \"filtered.html\"\n[extra]\n\
+         intro = \"*Hi* {{ site(text='x') }} and {{/* site() */}}\"\n+++\n",
+    );
+    site.build().assert_ok();
+    let html = site.read("filtered/index.html");
+    assert!(
+        html.contains("<p><em>Hi</em> <b>Shortcodes/en/x</b> and {{ site() }}</p>"),
+        "{html}"
+    );
+    // A call to a shortcode that does not exist fails the page, naming it.
+    site.write(
+        "content/filtered.md",
+        "+++\ntitle = \"F\"\ntemplate = \"filtered.html\"\n[extra]\nintro = \"{{ nope() }}\"\n+++\n",
+    );
+    site.build().assert_code(1).assert_stderr_contains("nope");
+}

@@ -7,6 +7,7 @@
 pub mod context;
 pub(crate) mod data;
 mod filters;
+mod markdown_filter;
 pub(crate) mod shortcodes;
 pub(crate) mod templates;
 
@@ -58,7 +59,9 @@ impl Renderer {
     /// error, one per document.
     pub fn new(view: View, outputs: &Outputs) -> Result<Self, Error> {
         let site = Arc::clone(&view.site);
-        let templates = Templates::compile(&view).map_err(Error::Site)?;
+        let handle = templates::TemplatesHandle::default();
+        let markdown = markdown_filter::MarkdownFilter::new(&site, &handle);
+        let templates = Templates::compile(&view, markdown, &handle).map_err(Error::Site)?;
         let config = site.config.template_value();
         let renderer = Self {
             anchor: crate::site::anchor::AnchorTemplate::new(&site),

@@ -44,7 +44,13 @@ pub(crate) fn take_recorded() -> Vec<Dep> {
 impl Templates {
     /// Compiles the (parsed) templates of `site`, with the functions that read it and the
     /// copy generated for its pages.
-    pub(crate) fn compile(view: &View) -> Result<Arc<Self>, Vec<Diagnostic>> {
+    /// `markdown` is the `markdown` filter, which renders shortcodes with these templates: it
+    /// reaches them through `handle`, set here once they are compiled.
+    pub(crate) fn compile(
+        view: &View,
+        markdown: impl tera::Filter + 'static,
+        handle: &TemplatesHandle,
+    ) -> Result<Arc<Self>, Vec<Diagnostic>> {
         let site = &view.site;
         let mut tera = Tera::default();
         for template in &site.templates {
@@ -61,9 +67,8 @@ impl Templates {
         if let Err(e) = templates.tera.check_macro_files() {
             return Err(vec![templates.structure_error(&e)]);
         }
-        // The `markdown` filter renders shortcodes with these templates, which hold it.
-        let handle = Arc::new(OnceLock::new());
-        register(&mut templates.tera, view, &handle);
+        register(&mut templates.tera, view);
+        templates.tera.register_filter("markdown", markdown);
         let templates = Arc::new(templates);
         let _ = handle.set(Arc::downgrade(&templates));
         Ok(templates)
@@ -183,10 +188,10 @@ fn find_line(text: &str, needle: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-/// How the `markdown` filter reaches the templates that hold it (set once they are compiled).
-type TemplatesHandle = Arc<OnceLock<Weak<Templates>>>;
+/// How a filter reaches the templates that hold it (set once they are compiled).
+pub(crate) type TemplatesHandle = Arc<OnceLock<Weak<Templates>>>;
 
-fn register(tera: &mut Tera, view: &View, templates: &TemplatesHandle) {
+fn register(tera: &mut Tera, view: &View) {
     let site = &view.site;
     let view = view.clone();
     tera.register_function(
@@ -215,14 +220,6 @@ fn register(tera: &mut Tera, view: &View, templates: &TemplatesHandle) {
         },
     );
     crate::render::filters::register(tera, &site.config.default_language);
-    tera.register_filter(
-        "markdown",
-        MarkdownFilter {
-            anchor: crate::site::anchor::AnchorTemplate::new(site),
-            site: Arc::clone(site),
-            templates: Arc::clone(templates),
-        },
-    );
 }
 
 fn string_arg<'a>(
@@ -235,7 +232,7 @@ fn string_arg<'a>(
         .ok_or_else(|| tera::Error::msg(format!("`{function}` needs a string argument `{name}`")))
 }
 
-fn bool_arg(args: &HashMap<String, Value>, name: &str) -> bool {
+pub(crate) fn bool_arg(args: &HashMap<String, Value>, name: &str) -> bool {
     args.get(name).and_then(Value::as_bool).unwrap_or(false)
 }
 
@@ -624,58 +621,6 @@ impl Function for LoadData {
             .map_err(|_| tera::Error::msg("poisoned"))?
             .insert(key, value.clone());
         Ok(value)
-    }
-}
-
-/// `markdown(inline=false)`: renders a string as markdown, with its shortcodes, which see
-/// `config` and `lang` (as in Zola, not the page).
-struct MarkdownFilter {
-    site: Arc<Site>,
-    anchor: crate::site::anchor::AnchorTemplate,
-    templates: TemplatesHandle,
-}
-
-impl tera::Filter for MarkdownFilter {
-    fn filter(&self, value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        let text = value
-            .as_str()
-            .ok_or_else(|| tera::Error::msg("`markdown` filters strings only"))?;
-        let options = crate::markdown::RenderOptions::new(&self.site.config, None)
-            .with_anchors(self.site.config.slugify.anchors);
-        let resolve = |path: &str| self.site.permalink_of(path);
-        let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);
-        let context = || {
-            let mut ctx = tera::Context::new();
-            ctx.insert("config", &self.site.config.template_value());
-            ctx.insert("lang", &self.site.config.default_language);
-            ctx
-        };
-        let expanded = match self.templates.get().and_then(Weak::upgrade) {
-            Some(templates) => crate::render::shortcodes::expand(text, &templates, &context)
-                .map_err(|errors| {
-                    let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
-                    tera::Error::msg(format!("`markdown`: {}", messages.join("; ")))
-                })?,
-            None => None,
-        };
-        let (text, spliced) = expanded
-            .as_ref()
-            .map_or((text, &[][..]), |e| (e.text.as_str(), &e.html[..]));
-        let mut html =
-            crate::markdown::render_spliced(text, &options, "", &resolve, &anchor_link, spliced)
-                .html;
-        if bool_arg(args, "inline") {
-            // Zola's rule, to the byte.
-            html = html
-                .trim_start_matches("<p>")
-                .trim_end_matches("</p>\n")
-                .to_owned();
-        }
-        Ok(Value::String(html))
-    }
-
-    fn is_safe(&self) -> bool {
-        true
     }
 }
 

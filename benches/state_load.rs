@@ -54,6 +54,7 @@ fn synthetic(pages: usize) -> Manifest {
             hash: h(&relative),
             word_count: 680,
             summary_source: None,
+            summary_open: false,
             anchor_targets: Vec::new(),
             links: Vec::new(),
             front_matter_hash: h("fm"),

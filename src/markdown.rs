@@ -124,14 +124,25 @@ pub struct Markup {
     pub(crate) problems: Vec<Problem>,
 }
 
-/// The markdown of the summary, when `body` has one: the part before the marker, followed by
-/// the link reference definitions made after it, so that `[text][ref]` in the summary resolves
-/// as Zola resolves it (Zola cuts the whole document's rendering at the marker).
-pub(crate) fn summary_source(body: &str) -> Option<Cow<'_, str>> {
-    let before = summary_part(body)?;
+/// A page's summary: its markdown, and whether the marker cut a block open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SummarySource<'a> {
+    /// The markdown before the marker, followed by the link reference definitions made after
+    /// it, so that `[text][ref]` in the summary resolves as Zola resolves it (Zola cuts the
+    /// whole document's rendering at the marker).
+    pub(crate) markdown: Cow<'a, str>,
+    /// The marker was inside a paragraph, heading, list item or quote: Zola then renders
+    /// `summary-cutoff.html` before the tags it closes.
+    pub(crate) open: bool,
+}
+
+/// The summary of `body`, when it has one.
+pub(crate) fn summary_source(body: &str) -> Option<SummarySource<'_>> {
+    let (before, open) = summary_part(body)?;
     let after = &body[before.len()..];
+    let summary = |markdown| Some(SummarySource { markdown, open });
     if !after.contains("]:") {
-        return Some(Cow::Borrowed(before));
+        return summary(Cow::Borrowed(before));
     }
     let parser = Parser::new_ext(body, extensions(false));
     let mut later: Vec<_> = parser
@@ -141,7 +152,7 @@ pub(crate) fn summary_source(body: &str) -> Option<Cow<'_, str>> {
         .filter(|span| span.start >= before.len())
         .collect();
     if later.is_empty() {
-        return Some(Cow::Borrowed(before));
+        return summary(Cow::Borrowed(before));
     }
     later.sort_by_key(|span| span.start);
     let mut source = before.to_owned();
@@ -150,24 +161,29 @@ pub(crate) fn summary_source(body: &str) -> Option<Cow<'_, str>> {
         source.push_str(body[span].trim_end());
     }
     source.push('\n');
-    Some(Cow::Owned(source))
+    summary(Cow::Owned(source))
 }
 
-/// The part of `body` before the summary marker, when it has one: a line of its own outside
-/// fenced code, so documentation that shows the marker in code does not cut there.
-pub(crate) fn summary_part(body: &str) -> Option<&str> {
-    let mut fence: Option<&str> = None;
-    let mut offset = 0;
-    for line in body.split_inclusive('\n') {
-        let trimmed = line.trim();
-        match fence {
-            Some(open) if trimmed.starts_with(open) => fence = None,
-            None if trimmed.starts_with("```") => fence = Some("```"),
-            None if trimmed.starts_with("~~~") => fence = Some("~~~"),
-            None if is_more(trimmed) => return Some(&body[..offset]),
-            Some(_) | None => {}
+/// The part of `body` before the summary marker, when it has one, and whether a block was
+/// open there. As Zola: the first HTML outside code that holds the marker, a line of its own or
+/// inside a line (`text <!-- more --> text`).
+pub(crate) fn summary_part(body: &str) -> Option<(&str, bool)> {
+    if !body.contains("<!--") {
+        return None;
+    }
+    let mut open = 0usize;
+    for (event, range) in Parser::new_ext(body, extensions(false)).into_offset_iter() {
+        match event {
+            Event::Start(Tag::HtmlBlock) | Event::End(TagEnd::HtmlBlock) => {}
+            Event::Start(_) => open += 1,
+            Event::End(_) => open = open.saturating_sub(1),
+            Event::Html(text) | Event::InlineHtml(text) if has_more(&text) => {
+                // The marker's own place in the event (an HTML block may hold more).
+                let at = range.start + body[range].find("<!--").unwrap_or(0);
+                return Some((&body[..at], open > 0));
+            }
+            _ => {}
         }
-        offset += line.len();
     }
     None
 }
@@ -185,12 +201,15 @@ fn extensions(smart_punctuation: bool) -> Extensions {
     extensions
 }
 
-/// Whether `text` is the summary marker as Zola's pattern `<!--\s*more\s*-->` reads it, in
+/// Whether `text` holds the summary marker as Zola's pattern `<!--\s*more\s*-->` finds it, in
 /// any case (`<!--more-->`, `<!-- MORE -->`).
-fn is_more(text: &str) -> bool {
-    text.strip_prefix("<!--")
-        .and_then(|rest| rest.strip_suffix("-->"))
-        .is_some_and(|inner| inner.trim().eq_ignore_ascii_case("more"))
+fn has_more(text: &str) -> bool {
+    text.match_indices("<!--").any(|(at, _)| {
+        let rest = text[at + 4..].trim_start();
+        rest.get(..4)
+            .is_some_and(|w| w.eq_ignore_ascii_case("more"))
+            && rest[4..].trim_start().starts_with("-->")
+    })
 }
 
 /// Counts words as Zola does: Unicode words (UAX #29, so `don't` is one word and `—` none),
@@ -267,6 +286,8 @@ pub(crate) fn render_spliced(
     let mut in_lazy_alt = false;
     let mut in_code = false;
     let mut code: Option<(OpenBlock, usize)> = None;
+    // Whether the summary marker was met.
+    let mut continued = false;
 
     let parser = Parser::new_ext(body, extensions).into_offset_iter();
     for (event, range) in crate::splice::events(parser, body, html) {
@@ -437,10 +458,10 @@ pub(crate) fn render_spliced(
                 in_code = false;
                 events.push(Event::Html("</code></pre>\n".into()));
             }
-            Event::Html(text) | Event::InlineHtml(text) if is_more(text.trim()) => {
-                events.push(Event::Html(
-                    "<span id=\"continue-reading\"></span>\n".into(),
-                ));
+            // As Zola: the first event holding the marker becomes the place to continue at.
+            Event::Html(text) | Event::InlineHtml(text) if !continued && has_more(&text) => {
+                continued = true;
+                events.push(Event::Html("<span id=\"continue-reading\"></span>".into()));
             }
             other => events.push(other),
         }
@@ -822,15 +843,24 @@ mod tests {
             "<!--\t MoRe \t-->",
         ] {
             let body = format!("Top.\n\n{marker}\n\nRest.");
-            assert_eq!(summary_part(&body), Some("Top.\n\n"), "{marker}");
+            assert_eq!(summary_part(&body), Some(("Top.\n\n", false)), "{marker}");
         }
         assert_eq!(summary_part("Top.\n\n<!-- more than this -->\n"), None);
+        // Inside a line, a block is left open; in a quote too.
+        assert_eq!(
+            summary_part("Top and <!-- more --> rest.\n"),
+            Some(("Top and ", true))
+        );
+        assert_eq!(
+            summary_part("> q\n> <!-- more -->\n"),
+            Some(("> q\n> ", true))
+        );
     }
 
     #[test]
     fn the_summary_keeps_the_reference_definitions_made_after_the_marker() {
         let body = "See [the docs][docs] and [x].\n\n<!-- more -->\n\nRest.\n\n[docs]: https://d.org/ \"Docs\"\n[x]: /x/\n";
-        let source = summary_source(body).unwrap();
+        let source = summary_source(body).unwrap().markdown;
         let html = render(&source, &RenderOptions::default(), "/p/", &resolve).html;
         assert!(
             html.contains("<a href=\"https://d.org/\" title=\"Docs\">the docs</a>"),
@@ -839,10 +869,8 @@ mod tests {
         assert!(html.contains("<a href=\"/x/\">x</a>"), "{html}");
         assert!(!html.contains("Rest"), "{html}");
         // Without definitions after the marker, the part before it is the source.
-        assert_eq!(
-            summary_source("A.\n<!-- more -->\nB.").as_deref(),
-            Some("A.\n")
-        );
+        let source = summary_source("A.\n<!-- more -->\nB.").unwrap();
+        assert_eq!((source.markdown.as_ref(), source.open), ("A.\n", false));
     }
 
     #[test]
@@ -858,7 +886,10 @@ mod tests {
 
     #[test]
     fn summary_and_reading_time() {
-        assert_eq!(summary_part("intro\n<!-- more -->\nrest"), Some("intro\n"));
+        assert_eq!(
+            summary_part("intro\n<!-- more -->\nrest"),
+            Some(("intro\n", false))
+        );
         assert_eq!(summary_part("no marker"), None);
         assert_eq!(
             summary_part("```\n<!-- more -->\n```\ntext"),
@@ -868,7 +899,7 @@ mod tests {
         assert_eq!(
             summary_part("say `<!-- more -->` inline"),
             None,
-            "not inside a line"
+            "not inside inline code"
         );
         assert_eq!(reading_time(0), 0);
         assert_eq!(reading_time(201), 2);

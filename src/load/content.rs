@@ -360,6 +360,7 @@ fn build_sections(
                     word_count: p.word_count,
                     summary: p.summary_source.clone(),
                     summary_markdown: None,
+                    summary_open: p.summary_open,
                     assets: Vec::new(),
                     template,
                     markdown,
@@ -388,6 +389,7 @@ fn build_sections(
                 word_count: 0,
                 summary: None,
                 summary_markdown: None,
+                summary_open: false,
                 assets: Vec::new(),
                 template: "index.html".to_owned(),
                 markdown: markdown::RenderOptions::new(config, None)
@@ -593,6 +595,7 @@ fn build_page(
             word_count: p.word_count,
             summary: p.summary_source.clone(),
             summary_markdown: None,
+            summary_open: p.summary_open,
             assets: Vec::new(),
             template,
             markdown: markdown::RenderOptions::new(config, anchor_links)
@@ -694,6 +697,7 @@ fn collection_page(
             word_count: 0,
             summary: None,
             summary_markdown: None,
+            summary_open: false,
             assets: Vec::new(),
             template: collection.template.clone(),
             markdown: markdown::RenderOptions::new(config, None)

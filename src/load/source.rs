@@ -62,6 +62,8 @@ pub struct Parsed<T> {
     pub word_count: usize,
     /// Markdown before `<!-- more -->`.
     pub summary_source: Option<String>,
+    /// Whether the marker cut a block open (see `markdown::SummarySource`).
+    pub summary_open: bool,
     /// Content paths this file links to with an anchor (`@/a.md#part`).
     pub anchor_targets: Vec<String>,
     /// Content paths this file links to (`@/a.md`).
@@ -293,6 +295,7 @@ fn parse<T: FrontMatter>(
     }
     let spans = meta.spans(&at, &value_at);
     let (links, anchor_targets) = internal_links(split.body);
+    let summary = markdown::summary_source(split.body);
     Ok(Parsed {
         relative: relative.to_owned(),
         meta: Arc::new(meta),
@@ -300,7 +303,8 @@ fn parse<T: FrontMatter>(
         body_len: split.body.len(),
         hash,
         word_count: markdown::word_count(split.body),
-        summary_source: markdown::summary_source(split.body).map(std::borrow::Cow::into_owned),
+        summary_open: summary.as_ref().is_some_and(|s| s.open),
+        summary_source: summary.map(|s| s.markdown.into_owned()),
         anchor_targets,
         links,
         front_matter_hash: ContentHash::of(split.front_matter.as_bytes()),

@@ -204,26 +204,23 @@ fn analyze(
     let mut out = HashMap::new();
     for name in texts.keys() {
         let name = (*name).to_owned();
-        let mut closure: Vec<String> = vec![name.clone()];
-        let mut i = 0;
-        while i < closure.len() {
-            if let Some(uses) = direct.get(closure[i].as_str()) {
-                for t in &uses.templates {
-                    if !closure.contains(t) {
-                        closure.push(t.clone());
-                    }
-                }
-            }
-            i += 1;
-        }
+        let mut closure = closure_of(&name, &direct);
         closure.sort();
         let mut fp = Fingerprint::new("templates");
         let mut paths: Option<Vec<String>> = Some(Vec::new());
         let mut volatile = false;
+        let mut listed_content = false;
         for t in &closure {
             fp.str(t).opt(texts.get(t.as_str()).copied());
             if let Some(uses) = direct.get(t.as_str()) {
                 volatile |= uses.volatile;
+                // A template included inside a loop shows its `page.content` for each page.
+                listed_content |= uses.listed_content
+                    || uses.nested_includes.iter().any(|n| {
+                        closure_of(n, &direct)
+                            .iter()
+                            .any(|c| direct.get(c.as_str()).is_some_and(|u| u.own_content))
+                    });
                 match (&mut paths, uses.whole_config) {
                     (_, true) => paths = None,
                     (Some(list), false) => list.extend(uses.config_paths.iter().cloned()),
@@ -242,10 +239,28 @@ fn analyze(
                 closure,
                 config_paths: paths,
                 volatile,
+                listed_content,
             },
         );
     }
     out
+}
+
+/// `name` and the templates it uses, recursively, in the order found.
+fn closure_of(name: &str, direct: &HashMap<&str, Uses>) -> Vec<String> {
+    let mut closure: Vec<String> = vec![name.to_owned()];
+    let mut i = 0;
+    while i < closure.len() {
+        if let Some(uses) = direct.get(closure[i].as_str()) {
+            for t in &uses.templates {
+                if !closure.contains(t) {
+                    closure.push(t.clone());
+                }
+            }
+        }
+        i += 1;
+    }
+    closure
 }
 
 /// One error per cycle of templates that extend, include or import each other, at the tag
@@ -338,6 +353,34 @@ fn cycles(sources: &[TemplateSource], direct: &HashMap<&str, Uses>) -> Vec<Diagn
         .collect()
 }
 
+/// Whose `content` or `toc` a template shows.
+enum Shown {
+    /// The page's or section's it renders: `page.content`, `section.toc`.
+    Own,
+    /// Another's: any other path to one (`paginator.pages[0].content`, `p.toc`).
+    Listed,
+}
+
+/// Whose `content` or `toc` `ident` reads, if any. `extra.toc` is front matter, not a table of
+/// contents. Conservative: inside loops and macros, `page` may be any page.
+fn reads_content(ident: &str, nested: bool) -> Option<Shown> {
+    let parts: Vec<&str> = ident
+        .split(['.', '['])
+        .map(|p| p.trim_end_matches(']').trim_matches(['"', '\'']))
+        .collect();
+    let shown = parts.first() != Some(&"config")
+        && parts
+            .windows(2)
+            .any(|w| matches!(w[1], "content" | "toc") && w[0] != "extra");
+    if !shown {
+        None
+    } else if !nested && parts.len() == 2 && matches!(parts[0], "page" | "section") {
+        Some(Shown::Own)
+    } else {
+        Some(Shown::Listed)
+    }
+}
+
 /// 1-based line of the first line of `text` containing `needle`.
 fn find_line(text: &str, needle: &str) -> Option<usize> {
     text.lines()
@@ -352,6 +395,15 @@ struct Uses {
     config_paths: Vec<String>,
     whole_config: bool,
     volatile: bool,
+    listed_content: bool,
+    /// Whether it shows the `content` or `toc` of the page or section it renders.
+    own_content: bool,
+    /// Templates it includes inside a loop or after rebinding `page`.
+    nested_includes: Vec<String>,
+    /// While walking: inside a loop or a macro, where `page` may name another page.
+    nested: u32,
+    /// While walking: `page` or `section` was assigned by `set`.
+    rebound: bool,
 }
 
 fn visit_nodes(nodes: &[tera::ast::Node], uses: &mut Uses) {
@@ -364,10 +416,20 @@ fn visit_nodes(nodes: &[tera::ast::Node], uses: &mut Uses) {
                     .values()
                     .flatten()
                     .for_each(|e| visit_expr(e, uses));
+                uses.nested += 1;
                 visit_nodes(&def.body, uses);
+                uses.nested -= 1;
             }
-            Node::Include(_, names, _) => uses.templates.extend(names.iter().cloned()),
-            Node::Set(_, set) => visit_expr(&set.value, uses),
+            Node::Include(_, names, _) => {
+                uses.templates.extend(names.iter().cloned());
+                if uses.nested > 0 || uses.rebound {
+                    uses.nested_includes.extend(names.iter().cloned());
+                }
+            }
+            Node::Set(_, set) => {
+                visit_expr(&set.value, uses);
+                uses.rebound |= matches!(set.key.as_str(), "page" | "section");
+            }
             Node::FilterSection(_, section, _) => {
                 section
                     .filter
@@ -379,10 +441,12 @@ fn visit_nodes(nodes: &[tera::ast::Node], uses: &mut Uses) {
             Node::Block(_, block, _) => visit_nodes(&block.body, uses),
             Node::Forloop(_, forloop, _) => {
                 visit_expr(&forloop.container, uses);
+                uses.nested += 1;
                 visit_nodes(&forloop.body, uses);
                 if let Some(empty) = &forloop.empty_body {
                     visit_nodes(empty, uses);
                 }
+                uses.nested -= 1;
             }
             Node::If(conditions, _) => {
                 for (_, expr, body) in &conditions.conditions {
@@ -442,10 +506,98 @@ fn visit_expr(expr: &tera::ast::Expr, uses: &mut Uses) {
 
 fn visit_ident(ident: &str, uses: &mut Uses) {
     let head = ident.split('[').next().unwrap_or(ident);
+    match reads_content(ident, uses.nested > 0 || uses.rebound) {
+        Some(Shown::Own) => uses.own_content = true,
+        Some(Shown::Listed) => uses.listed_content = true,
+        None => {}
+    }
     if head == "config" {
         uses.whole_config = true;
     } else if let Some(path) = head.strip_prefix("config.") {
         uses.config_paths
             .push(path.trim_end_matches('.').to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analysed(templates: &[(&str, &str)]) -> HashMap<String, TemplateUse> {
+        let sources = templates
+            .iter()
+            .map(|(name, text)| {
+                (
+                    (*name).to_owned(),
+                    (PathBuf::from(name), (*text).to_owned()),
+                )
+            })
+            .collect();
+        let mut problems = Vec::new();
+        let parsed = parse(sources, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        parsed.into_iter().map(|t| (t.name, t.uses)).collect()
+    }
+
+    fn lists(templates: &[(&str, &str)]) -> bool {
+        analysed(templates)[templates[0].0].listed_content
+    }
+
+    #[test]
+    fn a_template_lists_content_when_it_shows_another_documents() {
+        // Its own content, and front matter named `toc`, are not listed content.
+        assert!(!lists(&[(
+            "p.html",
+            "{{ page.content }}{% for h in page.toc %}{% endfor %}"
+        )]));
+        assert!(!lists(&[(
+            "s.html",
+            "{{ section.content }}{{ page.extra.toc }}"
+        )]));
+        assert!(!lists(&[("c.html", "{{ config.extra.content }}")]));
+        // Another's, by any path to it.
+        assert!(lists(&[(
+            "s.html",
+            "{% for p in section.pages %}{{ p.content }}{% endfor %}"
+        )]));
+        assert!(lists(&[("s.html", "{{ paginator.pages[0].toc }}")]));
+        assert!(lists(&[("p.html", "{{ page.lower.content }}")]));
+        assert!(lists(&[(
+            "i.html",
+            "{% set s = get_section(path='a') %}{{ s.content }}"
+        )]));
+        // `page` rebound by a loop or by `set`, or a macro's argument.
+        assert!(lists(&[(
+            "l.html",
+            "{% for page in section.pages %}{{ page.content }}{% endfor %}"
+        )]));
+        assert!(lists(&[(
+            "r.html",
+            "{% set page = get_page(path='a.md') %}{{ page.content }}"
+        )]));
+        assert!(lists(&[(
+            "m.html",
+            "{% macro card(page) %}{{ page.content }}{% endmacro %}"
+        )]));
+    }
+
+    #[test]
+    fn listed_content_is_found_through_parents_imports_and_includes_in_loops() {
+        let parent = (
+            "base.html",
+            "{% block b %}{{ paginator.pages[0].content }}{% endblock %}",
+        );
+        assert!(lists(&[
+            ("child.html", "{% extends \"base.html\" %}"),
+            parent
+        ]));
+        let card = ("card.html", "{{ page.content }}");
+        // Included once, `page` is the page being rendered; in a loop, each listed one.
+        assert!(!lists(&[
+            ("once.html", "{% include \"card.html\" %}"),
+            card
+        ]));
+        let looped = "{% for page in section.pages %}{% include \"card.html\" %}{% endfor %}";
+        assert!(lists(&[("loop.html", looped), card]));
     }
 }

@@ -23,6 +23,8 @@ pub(crate) struct Fingerprints {
     /// Per template: the hash of its sources and of the config values it reads, and whether it
     /// is volatile.
     templates: HashMap<String, (ContentHash, ContentHash, bool)>,
+    /// See [`body_templates`].
+    body: Option<ContentHash>,
 }
 
 fn doc_common(f: &mut Fingerprint, doc: &Document) {
@@ -33,6 +35,7 @@ fn doc_common(f: &mut Fingerprint, doc: &Document) {
         .num(doc.word_count as u64);
     f.opt(doc.summary.as_deref());
     f.opt(doc.summary_markdown.as_deref());
+    f.num(u64::from(doc.summary_open));
     for ancestor in &doc.ancestors {
         f.num(ancestor.0 as u64);
     }
@@ -44,10 +47,35 @@ fn doc_common(f: &mut Fingerprint, doc: &Document) {
 /// The hash of the generated copy of a page, when it has any (see `generate::CopySet`).
 pub(crate) type CopyHash<'a> = &'a (dyn Fn(PageId) -> Option<ContentHash> + Sync);
 
-/// What a listing shows of page `id`.
-fn listing_fingerprint(site: &Site, id: PageId, copy_hash: CopyHash<'_>) -> ContentHash {
+/// When listings show their pages' content (`Site::lists_content`): the hash of what every
+/// page's rendered body depends on besides its own source (shortcode and anchor templates).
+fn body_templates(site: &Site) -> Option<ContentHash> {
+    if !site.lists_content() {
+        return None;
+    }
+    let mut f = Fingerprint::new("body-templates");
+    for t in &site.templates {
+        if t.name.starts_with("shortcodes/") || t.name == "anchor-link.html" {
+            f.str(&t.name).hash(&t.uses.closure_hash);
+        }
+    }
+    Some(f.finish())
+}
+
+/// What a listing shows of page `id`; with `body`, its rendered content too.
+fn listing_fingerprint(
+    site: &Site,
+    id: PageId,
+    copy_hash: CopyHash<'_>,
+    body: Option<&ContentHash>,
+    templates: &HashMap<String, (ContentHash, ContentHash, bool)>,
+) -> ContentHash {
     let page = site.page(id);
     let mut f = Fingerprint::new("page-listing");
+    if let Some(templates) = body {
+        f.hash(templates).hash(&page.doc.hash);
+        links(site, &mut f, &page.doc);
+    }
     if !page.meta.generate.is_empty()
         && let Some(copy) = copy_hash(id)
     {
@@ -60,8 +88,15 @@ fn listing_fingerprint(site: &Site, id: PageId, copy_hash: CopyHash<'_>) -> Cont
     for ancestor in &page.doc.ancestors {
         f.str(&site.section(*ancestor).doc.relative_path);
     }
+    // A summary cut inside a block ends with what `summary-cutoff.html` makes.
+    if page.doc.summary_open
+        && let Some((sources, config, _)) = templates.get("summary-cutoff.html")
+    {
+        f.hash(sources).hash(config);
+    }
     // A summary that calls shortcodes shows what their templates make: those whose names it
-    // holds (more than it calls, never fewer).
+    // holds (more than it calls, never fewer), with the config values they read; one that
+    // calls `now()` or the like is new at every build.
     if let Some(summary) = &page.doc.summary_markdown {
         for template in &site.templates {
             let Some(name) = template.name.strip_prefix("shortcodes/") else {
@@ -70,6 +105,12 @@ fn listing_fingerprint(site: &Site, id: PageId, copy_hash: CopyHash<'_>) -> Cont
             let name = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
             if summary.contains(name) {
                 f.str(&template.name).hash(&template.uses.closure_hash);
+                if let Some((_, config, volatile)) = templates.get(&template.name) {
+                    f.hash(config);
+                    if *volatile {
+                        f.str(&format!("{:?}", std::time::SystemTime::now()));
+                    }
+                }
             }
         }
     }
@@ -90,10 +131,6 @@ impl Fingerprints {
     /// page still waiting for it, a value unique to the build, so that every output showing it
     /// is rendered again).
     pub(crate) fn new(site: &Site, config: &Value, copy_hash: CopyHash<'_>) -> Self {
-        let pages = (0..site.pages.len())
-            .into_par_iter()
-            .map(|i| listing_fingerprint(site, PageId(i), copy_hash))
-            .collect();
         let mut base = Fingerprint::new("config-base");
         base.str(env!("CARGO_PKG_VERSION"))
             .str(&site.config.base_url)
@@ -103,6 +140,7 @@ impl Fingerprints {
             .num(u64::from(site.config.lazy_images))
             .num(u64::from(site.config.image_sizes))
             .num(u64::from(site.config.noopener_links))
+            .num(u64::from(site.config.accessible_markup))
             .json(&site.config.slugify)
             .json(&site.config.link_checker)
             .json(&site.config.markdown)
@@ -132,7 +170,16 @@ impl Fingerprints {
                 )
             })
             .collect();
-        Self { pages, templates }
+        let body = body_templates(site);
+        let pages = (0..site.pages.len())
+            .into_par_iter()
+            .map(|i| listing_fingerprint(site, PageId(i), copy_hash, body.as_ref(), &templates))
+            .collect();
+        Self {
+            pages,
+            templates,
+            body,
+        }
     }
 
     fn template(&self, name: &str) -> (ContentHash, ContentHash) {
@@ -337,6 +384,10 @@ pub(crate) fn dep_hash(site: &Site, fps: &Fingerprints, dep: &Dep) -> ContentHas
                 let section = site.section(*id);
                 doc_common(&mut f, &section.doc);
                 f.hash(&section.doc.hash);
+                if let Some(body) = &fps.body {
+                    f.hash(body);
+                    links(site, &mut f, &section.doc);
+                }
                 for sub in &section.subsections {
                     f.str(&site.section(*sub).doc.relative_path);
                 }

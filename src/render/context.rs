@@ -1,9 +1,12 @@
 //! The values templates see: `page`, `section`, `paginator`, `term`, … named as in Zola.
 //!
-//! Listing entries (a section's `pages`, a paginator's, a term's, `page.lower`/`higher`) carry
-//! every field but `content`, which only the page being rendered has: holding every page's HTML
-//! for every listing is what makes other generators' memory grow with the site.
+//! Listing entries (a section's `pages`, a paginator's, a term's, `page.lower`/`higher`,
+//! `get_page`, `get_section`) carry `content` and `toc` only while rendering a template that
+//! shows them (`Site::lists_content`, found in the syntax trees): holding every page's HTML for
+//! every listing is what makes other generators' memory grow with the site, and most templates
+//! show summaries.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -11,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::generate::copy::CopySet;
 use crate::markdown::Heading;
-use crate::site::{Document, Page, PageId, Section, SectionId, Site, Taxonomy, Term};
+use crate::site::{ContentRef, Document, Page, PageId, Section, SectionId, Site, Taxonomy, Term};
 
 /// What templates see the site through: the model, and the copy generated for its pages
 /// (which may still be arriving while the site renders).
@@ -23,6 +26,37 @@ pub struct View {
     pub(crate) copy: Arc<CopySet>,
     /// The summaries that call shortcodes, made once the templates are compiled.
     pub(crate) summaries: Arc<OnceLock<HashMap<PageId, String>>>,
+    /// Every page's and section's rendered body, made once the templates are compiled when a
+    /// template shows listed content.
+    pub(crate) bodies: Arc<OnceLock<Bodies>>,
+}
+
+/// The rendered bodies of the site's pages and sections (`None` where rendering failed: the
+/// document's own output reports why).
+#[derive(Debug, Default)]
+pub(crate) struct Bodies {
+    pub(crate) pages: Vec<Option<Body>>,
+    pub(crate) sections: Vec<Option<Body>>,
+}
+
+thread_local! {
+    /// Whether listing entries made on this thread carry their content.
+    static LISTED_CONTENT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// While alive, listing entries made on this thread carry their content (when `on`).
+pub(crate) struct ListedContent(bool);
+
+impl ListedContent {
+    pub(crate) fn set(on: bool) -> Self {
+        Self(LISTED_CONTENT.replace(on))
+    }
+}
+
+impl Drop for ListedContent {
+    fn drop(&mut self) {
+        LISTED_CONTENT.set(self.0);
+    }
 }
 
 impl View {
@@ -32,6 +66,7 @@ impl View {
             site: Arc::clone(site),
             copy: Arc::clone(copy),
             summaries: Arc::default(),
+            bodies: Arc::default(),
         }
     }
 }
@@ -96,8 +131,20 @@ fn common(site: &Site, doc: &Document, map: &mut Map<String, Value>) {
     map.insert("colocated_path".into(), colocated.to_owned().into());
 }
 
-fn body_fields(body: Option<&Body>, map: &mut Map<String, Value>) {
-    let (content, toc) = match body {
+/// `content` and `toc`: of the document being rendered (`body`), or of a listed one when the
+/// template shows them.
+fn body_fields(view: &View, of: ContentRef, body: Option<&Body>, map: &mut Map<String, Value>) {
+    let listed = || {
+        if !LISTED_CONTENT.get() {
+            return None;
+        }
+        let bodies = view.bodies.get()?;
+        match of {
+            ContentRef::Page(id) => bodies.pages.get(id.0)?.as_ref(),
+            ContentRef::Section(id) => bodies.sections.get(id.0)?.as_ref(),
+        }
+    };
+    let (content, toc) = match body.or_else(listed) {
         Some(b) => (
             Value::String(b.html.clone()),
             serde_json::to_value(&b.toc).unwrap_or(Value::Null),
@@ -115,7 +162,7 @@ pub(crate) fn page(view: &View, id: PageId, body: Option<&Body>, siblings: bool)
     let page: &Page = site.page(id);
     let mut map = Map::with_capacity(32);
     common(site, &page.doc, &mut map);
-    body_fields(body, &mut map);
+    body_fields(view, ContentRef::Page(id), body, &mut map);
     let meta = &page.meta;
     map.insert("title".into(), meta.title.clone().into());
     map.insert("description".into(), meta.description.clone().into());
@@ -137,10 +184,12 @@ pub(crate) fn page(view: &View, id: PageId, body: Option<&Body>, siblings: bool)
     map.insert("draft".into(), meta.draft.into());
     map.insert("weight".into(), meta.weight.into());
     map.insert("authors".into(), meta.authors.clone().into());
-    let summary = page.doc.summary.clone().or_else(|| {
-        page.doc.summary_markdown.as_ref()?;
-        view.summaries.get()?.get(&id).cloned()
-    });
+    // Made with the templates (shortcodes, the cutoff template), else by load.
+    let summary = view
+        .summaries
+        .get()
+        .and_then(|made| made.get(&id).cloned())
+        .or_else(|| page.doc.summary.clone());
     map.insert("summary".into(), summary.into());
     map.insert("extra".into(), Value::Object(meta.extra.clone()));
     map.insert("taxonomies".into(), json!(meta.taxonomies));
@@ -184,7 +233,7 @@ pub(crate) fn section(view: &View, id: SectionId, body: Option<&Body>, listing: 
     let section: &Section = site.section(id);
     let mut map = Map::with_capacity(24);
     common(site, &section.doc, &mut map);
-    body_fields(body, &mut map);
+    body_fields(view, ContentRef::Section(id), body, &mut map);
     let meta = &section.meta;
     map.insert("title".into(), meta.title.clone().into());
     map.insert("description".into(), meta.description.clone().into());

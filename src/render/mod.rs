@@ -78,8 +78,12 @@ impl Renderer {
                 &renderer.templates,
                 &|id| renderer.shortcode_context(ContentRef::Page(id)),
                 &|id: &str, level: u32| renderer.anchor.render(id, level),
-            );
+            )
+            .map_err(Error::Site)?;
             let _ = renderer.view.summaries.set(summaries);
+            if renderer.site.lists_content() {
+                let _ = renderer.view.bodies.set(renderer.all_bodies());
+            }
             Ok(renderer)
         } else {
             Err(Error::Site(missing))
@@ -263,6 +267,42 @@ impl Renderer {
         })
     }
 
+    /// Every page's and section's body, rendered in parallel, for templates that show the
+    /// content of what they list. A body that fails is left out here: its document's own
+    /// output reports why.
+    fn all_bodies(&self) -> context::Bodies {
+        use rayon::prelude::*;
+        let render = |owner: ContentRef| {
+            let body = self.body(owner, &mut Rendered::default()).ok();
+            // What the shortcodes read belongs to no output.
+            templates::take_recorded();
+            body
+        };
+        context::Bodies {
+            pages: (0..self.site.pages.len())
+                .into_par_iter()
+                .map(|i| render(ContentRef::Page(PageId(i))))
+                .collect(),
+            sections: (0..self.site.sections.len())
+                .into_par_iter()
+                .map(|i| render(ContentRef::Section(crate::site::SectionId(i))))
+                .collect(),
+        }
+    }
+
+    /// The template that renders `output`, for those that show documents.
+    fn template_of(&self, output: &Output) -> Option<&str> {
+        let site = &self.site;
+        Some(match output {
+            Output::Page(id) => &site.page(*id).doc.template,
+            Output::Section { id, .. } => &site.section(*id).doc.template,
+            Output::Taxonomy(t) => site.taxonomy_template(*t, "list"),
+            Output::Term { term, .. } => site.taxonomy_template(term.taxonomy, "single"),
+            Output::NotFound => "404.html",
+            _ => return None,
+        })
+    }
+
     /// The content and heading ids of page `id`, for feeds and anchor checks of pages this
     /// (incremental) build does not render.
     pub(crate) fn page_body(&self, id: PageId) -> Result<(String, Vec<String>), Vec<Diagnostic>> {
@@ -277,6 +317,10 @@ impl Renderer {
     /// template functions read.
     pub fn render(&self, planned: &Planned) -> Result<Rendered, Vec<Diagnostic>> {
         templates::take_recorded();
+        let lists_content = self
+            .template_of(&planned.output)
+            .is_some_and(|t| self.site.template_lists_content(t));
+        let _listed = context::ListedContent::set(lists_content);
         let mut rendered = self.render_output(planned)?;
         rendered.deps = templates::take_recorded();
         Ok(rendered)

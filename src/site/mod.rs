@@ -58,6 +58,9 @@ pub(crate) struct Document {
     /// The summary's markdown, kept (and `summary` left empty) when it may call shortcodes:
     /// render makes its HTML, with the templates.
     pub(crate) summary_markdown: Option<String>,
+    /// Whether `<!-- more -->` cut a block open: render adds `summary-cutoff.html` before the
+    /// tags that close it, as Zola does.
+    pub(crate) summary_open: bool,
     /// Files copied beside the output.
     pub(crate) assets: Vec<Asset>,
     /// The template that renders it.
@@ -184,6 +187,9 @@ pub(crate) struct TemplateUse {
     pub(crate) config_paths: Option<Vec<String>>,
     /// Whether it calls functions whose result changes between runs (`now`, `get_random`, `get_env`).
     pub(crate) volatile: bool,
+    /// Whether it may show the `content` or `toc` of pages and sections other than the one it
+    /// renders (`{% for p in section.pages %}{{ p.content }}`, `get_section(…).content`).
+    pub(crate) listed_content: bool,
 }
 
 /// The whole site, immutable after loading.
@@ -238,6 +244,27 @@ impl Site {
             None if kind == "list" => "taxonomy_list.html",
             None => "taxonomy_single.html",
         }
+    }
+
+    /// Whether the template `name` may show the content of pages or sections other than the
+    /// one it renders.
+    pub(crate) fn template_lists_content(&self, name: &str) -> bool {
+        self.template(name).is_some_and(|t| t.uses.listed_content)
+    }
+
+    /// Whether a page, section or taxonomy template shows the content of pages or sections it
+    /// lists (feeds get their pages' content their own way): then listings carry it, as in
+    /// Zola.
+    pub(crate) fn lists_content(&self) -> bool {
+        let docs = self.pages.iter().map(|p| &p.doc);
+        let docs = docs.chain(self.sections.iter().map(|s| &s.doc));
+        let taxonomies = (0..self.taxonomies.len()).flat_map(|t| {
+            ["list", "single"].map(|kind| self.taxonomy_template(TaxonomyId(t), kind))
+        });
+        docs.map(|d| d.template.as_str())
+            .chain(taxonomies)
+            .chain(["404.html"])
+            .any(|name| self.template_lists_content(name))
     }
 
     /// Fills [`Site::backlinks`] from the links of every page and section.

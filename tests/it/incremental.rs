@@ -678,3 +678,44 @@ fn schedule_runs_ticks_until_stopped() {
     assert!(stdout.trim_end().ends_with("stopping"), "{stdout}");
     assert!(site.exists("index.html"));
 }
+
+#[test]
+fn listings_that_show_content_follow_body_edits_and_the_others_do_not() {
+    let site = SiteTest::fixture("zola-listed-content");
+    site.build().assert_ok();
+    assert!(site.read("index.html").contains("The first post"));
+
+    // The home page shows the blog's pages' content: a body edit reaches it, and the blog's
+    // pager that lists the page, and not the pager that does not.
+    let first = "content/blog/first.md";
+    let text = std::fs::read_to_string(site.root().join(first)).unwrap();
+    site.write(first, text.replace("The first post", "The opening post"));
+    let json = site.run(&["build", "--format", "json", "--explain"]).json();
+    assert!(
+        site.read("index.html").contains("The opening post"),
+        "{json}"
+    );
+    assert!(
+        site.read("blog/page/2/index.html")
+            .contains("The opening post")
+    );
+    assert!(!site.read("blog/index.html").contains("opening"));
+    let incremental = tree_of(&site.output());
+    assert_eq!(incremental, clean_build_of(&site));
+    assert!(
+        json["pages_rendered"].as_u64().unwrap() < json["pages"].as_u64().unwrap(),
+        "{json}"
+    );
+
+    // A shortcode's template is part of every listed body.
+    site.write(
+        "templates/shortcodes/note.html",
+        "<em class=\"note\">{{ text }}</em>",
+    );
+    site.build().assert_ok();
+    assert!(
+        site.read("index.html")
+            .contains("<em class=\"note\">shortcode</em>")
+    );
+    assert_eq!(tree_of(&site.output()), clean_build_of(&site));
+}

@@ -169,3 +169,24 @@ fn the_markdown_filter_renders_shortcodes_with_config_and_lang() {
     );
     site.build().assert_code(1).assert_stderr_contains("nope");
 }
+
+#[test]
+fn listings_follow_the_config_values_a_summarys_shortcode_reads() {
+    let site = SiteTest::fixture("shortcodes");
+    site.write(
+        "templates/shortcodes/badge.html",
+        "<b class=\"badge\">{{ text }}{{ config.extra.mark | default(value='') }}</b>\n",
+    );
+    site.build().assert_ok();
+    assert!(
+        site.read("index.html")
+            .contains("Summary with <b class=\"badge\">sum</b>")
+    );
+    site.run(&["build", "--set", "extra.mark=\"!\""])
+        .assert_ok();
+    let index = site.read("index.html");
+    assert!(
+        index.contains("Summary with <b class=\"badge\">sum!</b>"),
+        "{index}"
+    );
+}

@@ -73,6 +73,15 @@ fn zola_templates() {
 }
 
 #[test]
+fn zola_listed_content() {
+    assert_output(
+        "zola-listed-content",
+        &SiteTest::fixture("zola-listed-content"),
+        Detail::Full,
+    );
+}
+
+#[test]
 fn zola_functions() {
     assert_output(
         "zola-functions",

@@ -53,6 +53,11 @@ fn functions_and_filters_are_zolas() {
 }
 
 #[test]
+fn listed_pages_carry_content_and_toc_as_in_zola() {
+    assert_as_zola("zola-listed-content");
+}
+
+#[test]
 fn the_site_or_theme_overrides_zolas_builtin_templates() {
     let site = SiteTest::fixture("zola-templates");
     site.write(

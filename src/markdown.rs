@@ -535,7 +535,8 @@ fn resolve_internal(
             help: "internal links name a file relative to content/, such as `@/blog/post.md`"
                 .to_owned(),
         });
-        return String::new();
+        // Written as it is, as Zola does when `internal_level = "warn"` lets the page be.
+        return format!("@/{target}");
     };
     match anchor {
         Some(anchor) => {

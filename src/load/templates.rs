@@ -404,10 +404,12 @@ struct Uses {
     nested: u32,
     /// While walking: `page` or `section` was assigned by `set`.
     rebound: bool,
+    /// While walking: loop variables over a feed's `pages`, whose content the feed is given.
+    entries: Vec<String>,
 }
 
 fn visit_nodes(nodes: &[tera::ast::Node], uses: &mut Uses) {
-    use tera::ast::Node;
+    use tera::ast::{ExprVal, Node};
     for node in nodes {
         match node {
             Node::VariableBlock(_, expr) => visit_expr(expr, uses),
@@ -441,12 +443,19 @@ fn visit_nodes(nodes: &[tera::ast::Node], uses: &mut Uses) {
             Node::Block(_, block, _) => visit_nodes(&block.body, uses),
             Node::Forloop(_, forloop, _) => {
                 visit_expr(&forloop.container, uses);
+                let entries = matches!(&forloop.container.val, ExprVal::Ident(i) if i == "pages");
+                if entries {
+                    uses.entries.push(forloop.value.clone());
+                }
                 uses.nested += 1;
                 visit_nodes(&forloop.body, uses);
                 if let Some(empty) = &forloop.empty_body {
                     visit_nodes(empty, uses);
                 }
                 uses.nested -= 1;
+                if entries {
+                    uses.entries.pop();
+                }
             }
             Node::If(conditions, _) => {
                 for (_, expr, body) in &conditions.conditions {
@@ -506,7 +515,14 @@ fn visit_expr(expr: &tera::ast::Expr, uses: &mut Uses) {
 
 fn visit_ident(ident: &str, uses: &mut Uses) {
     let head = ident.split('[').next().unwrap_or(ident);
+    let entry = uses.entries.iter().any(|e| {
+        ident
+            .strip_prefix(e.as_str())
+            .is_some_and(|r| r.starts_with('.'))
+    });
     match reads_content(ident, uses.nested > 0 || uses.rebound) {
+        // A feed's entries carry their content.
+        Some(Shown::Listed) if entry => uses.own_content = true,
         Some(Shown::Own) => uses.own_content = true,
         Some(Shown::Listed) => uses.listed_content = true,
         None => {}
@@ -579,6 +595,12 @@ mod tests {
             "m.html",
             "{% macro card(page) %}{{ page.content }}{% endmacro %}"
         )]));
+        // A feed's entries (`pages`) are given their content; other pages' are listed.
+        let entries = "{% for e in pages %}{{ e.content }}{% endfor %}";
+        assert!(!lists(&[("atom.xml", entries)]));
+        let root = "{% set r = get_section(path='_index.md') %}\
+                    {% for e in r.pages %}{{ e.content }}{% endfor %}";
+        assert!(lists(&[("atom.xml", root)]));
     }
 
     #[test]

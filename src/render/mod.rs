@@ -545,6 +545,7 @@ impl Renderer {
             );
         }
         templates::take_recorded();
+        let _listed = context::ListedContent::set(self.site.template_lists_content(template));
         let text = self
             .templates
             .render(template, &ctx, &format!("the feed {}", planned.path))

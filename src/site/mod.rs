@@ -252,9 +252,9 @@ impl Site {
         self.template(name).is_some_and(|t| t.uses.listed_content)
     }
 
-    /// Whether a page, section or taxonomy template shows the content of pages or sections it
-    /// lists (feeds get their pages' content their own way): then listings carry it, as in
-    /// Zola.
+    /// Whether a page, section, taxonomy or feed template shows the content of pages or
+    /// sections it lists (a feed's own entries excepted: they get their content their own
+    /// way): then listings carry it, as in Zola.
     pub(crate) fn lists_content(&self) -> bool {
         let docs = self.pages.iter().map(|p| &p.doc);
         let docs = docs.chain(self.sections.iter().map(|s| &s.doc));
@@ -264,6 +264,7 @@ impl Site {
         docs.map(|d| d.template.as_str())
             .chain(taxonomies)
             .chain(["404.html"])
+            .chain(self.config.feed_filenames.iter().map(String::as_str))
             .any(|name| self.template_lists_content(name))
     }
 

@@ -289,10 +289,26 @@ pub(crate) fn render_spliced(
     // Whether the summary marker was met.
     let mut continued = false;
 
+    let link = LinkContext { permalink, resolve };
     let parser = Parser::new_ext(body, extensions).into_offset_iter();
     for (event, range) in crate::splice::events(parser, body, html) {
         if let Some((_, _, _, inner)) = heading.as_mut() {
             if !matches!(event, Event::End(TagEnd::Heading(_))) {
+                // Links in a heading resolve as elsewhere (`[Part](#part)`, `@/` paths).
+                let event = match event {
+                    Event::Start(Tag::Link {
+                        link_type,
+                        dest_url,
+                        title,
+                        id,
+                    }) => Event::Start(Tag::Link {
+                        dest_url: link_target(link_type, dest_url, range.start, &link, &mut out),
+                        link_type,
+                        title,
+                        id,
+                    }),
+                    other => other,
+                };
                 inner.push(event);
                 continue;
             }
@@ -347,13 +363,7 @@ pub(crate) fn render_spliced(
             }) => {
                 // As Zola: whether a link is external is read before `@/` links resolve.
                 let external = is_external(&dest_url);
-                let dest_url = match dest_url.strip_prefix("@/") {
-                    Some(target) => {
-                        CowStr::from(resolve_internal(target, range.start, resolve, &mut out))
-                    }
-                    None if link_type != LinkType::Email => relative_to_page(dest_url, permalink),
-                    None => dest_url,
-                };
+                let dest_url = link_target(link_type, dest_url, range.start, &link, &mut out);
                 if external && options.zola.tweaks_external_links() {
                     external_link_depth.push(true);
                     events.push(Event::Html(
@@ -516,6 +526,28 @@ fn relative_to_page<'a>(url: CowStr<'a>, permalink: &str) -> CowStr<'a> {
 /// Zola's test for an external link (`is_external_link`): an `http:` or `https:` URL.
 fn is_external(url: &str) -> bool {
     url.starts_with("http:") || url.starts_with("https:")
+}
+
+/// What links resolve against: the page's permalink and the site's content paths.
+struct LinkContext<'a> {
+    permalink: &'a str,
+    resolve: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Where a link (at byte `offset`) goes: an `@/` path resolved, a path relative to the page
+/// joined to its permalink, anything else as written.
+fn link_target<'a>(
+    link_type: LinkType,
+    dest_url: CowStr<'a>,
+    offset: usize,
+    link: &LinkContext<'_>,
+    out: &mut Markup,
+) -> CowStr<'a> {
+    match dest_url.strip_prefix("@/") {
+        Some(target) => CowStr::from(resolve_internal(target, offset, link.resolve, out)),
+        None if link_type != LinkType::Email => relative_to_page(dest_url, link.permalink),
+        None => dest_url,
+    }
 }
 
 fn resolve_internal(
@@ -688,6 +720,28 @@ mod tests {
         let r = render("## Hi", &options, "/", &resolve);
         assert!(
             r.html.contains("Hi<a class=\"zola-anchor\" href=\"#hi\""),
+            "{}",
+            r.html
+        );
+    }
+
+    #[test]
+    fn links_in_headings_resolve_like_the_others() {
+        let r = render(
+            "## [Part](#part)\n\n## [A](@/blog/a.md)\n",
+            &RenderOptions::default(),
+            "https://x.org/p/",
+            &resolve,
+        );
+        assert!(
+            r.html
+                .contains("<h2 id=\"part\"><a href=\"https://x.org/p/#part\">Part</a></h2>"),
+            "{}",
+            r.html
+        );
+        assert!(
+            r.html
+                .contains("<a href=\"https://x.org/blog/a/\">A</a></h2>"),
             "{}",
             r.html
         );

@@ -115,6 +115,25 @@ impl Diagnostic {
         self
     }
 
+    /// Places the problem at a line and column whose text, `source_line`, is all that is known
+    /// of the file (a problem kept from an earlier build, say).
+    #[must_use]
+    pub(crate) fn at_line(
+        mut self,
+        file: impl Into<PathBuf>,
+        line: usize,
+        column: Option<usize>,
+        source_line: &str,
+    ) -> Self {
+        self.source_line = Some(source_line.to_owned());
+        self.location = Some(Location {
+            file: file.into(),
+            line: Some(line),
+            column,
+        });
+        self
+    }
+
     /// Places the problem at byte `offset` of `text`, the file's content.
     #[must_use]
     pub(crate) fn at_offset(self, file: impl Into<PathBuf>, text: &str, offset: usize) -> Self {

@@ -204,7 +204,11 @@ impl Ready {
                 let inputs = StampInputs {
                     config: self.setup.config_hash,
                     files: &self.sources.files,
-                    volatile: plan.volatile || !self.copy.pending().is_empty(),
+                    // Files a stylesheet read outside the walked folders are seen only by
+                    // the ordinary path.
+                    volatile: plan.volatile
+                        || !self.copy.pending().is_empty()
+                        || self.changes.reads_outside,
                 };
                 commit::write_stamp(state_dir, &self.site, (*generation, manifest), &inputs);
             }
@@ -230,6 +234,7 @@ impl Ready {
                 0
             },
             changed_fraction: plan.changed_fraction,
+            stylesheets_compiled: self.changes.stylesheets_compiled,
             rebuilt,
             generation: self.generated.take(),
             output: self.setup.output.clone(),

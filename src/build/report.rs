@@ -60,6 +60,8 @@ pub struct BuildReport {
     pub outputs_removed: usize,
     /// The fraction of pages whose inputs changed since the last build (1 without state).
     pub changed_fraction: f64,
+    /// Sass stylesheets compiled by this build (the others' CSS was the last build's).
+    pub stylesheets_compiled: usize,
     /// Every output written, with the reason (`--explain`).
     pub rebuilt: Vec<Rebuilt>,
     /// What generation did, when the site has generated fields.
@@ -89,6 +91,7 @@ impl BuildReport {
             pages_reused: stamp.pages,
             outputs_removed: 0,
             changed_fraction: 0.0,
+            stylesheets_compiled: 0,
             rebuilt: Vec::new(),
             generation: None,
             output,

@@ -95,6 +95,8 @@ impl Setup {
         let config_hash = Fingerprint::new("effective-config")
             .json(&config)
             .num(u64::from(options.drafts))
+            // Kept out of templates' `config` (as in Zola), but it decides what is built.
+            .num(u64::from(config.compile_sass))
             .str(&output_abs.to_string_lossy())
             .hash(&inputs_hash(config.markdown.highlighting.as_ref()))
             .finish();

@@ -89,10 +89,12 @@ pub struct Config {
     pub(crate) providers: BTreeMap<String, ProviderConfig>,
     /// Edge output (`[edge]`): platform files, headers, redirects and edge routes.
     pub(crate) edge: EdgeConfig,
+    /// Compile the site's `sass/` folder (Zola's `compile_sass`; a theme's is always compiled).
+    /// Not in templates' `config`, as in Zola.
+    #[serde(skip_serializing)]
+    pub(crate) compile_sass: bool,
     // Zola keys that sitegen accepts and ignores, with a warning when they ask for something
     // (not flattened into a struct of their own: serde's flatten disables deny_unknown_fields).
-    #[serde(skip_serializing)]
-    compile_sass: bool,
     #[serde(skip_serializing)]
     build_search_index: bool,
     /// Zola's `[slugify]`: how paths, taxonomy terms and heading anchors are made.
@@ -501,7 +503,6 @@ impl Config {
     fn warnings(&self, file: &Path, text: &str, offsets: &KeyOffsets) -> Vec<Diagnostic> {
         let z = self;
         let asked = [
-            ("compile_sass", z.compile_sass),
             ("build_search_index", z.build_search_index),
             (
                 "languages",

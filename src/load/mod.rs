@@ -8,6 +8,7 @@
 pub(crate) mod content;
 pub(crate) mod data;
 pub(crate) mod front_matter;
+pub mod sass;
 pub mod source;
 pub(crate) mod templates;
 pub mod theme;
@@ -54,6 +55,11 @@ pub(crate) struct SourceChanges {
     pub(crate) removed_sources: Vec<String>,
     /// Whether the cache differs from the previous one (files added, removed, changed, touched).
     pub(crate) cache_changed: bool,
+    /// How many Sass stylesheets this build compiled (the others' CSS was the last build's).
+    pub(crate) stylesheets_compiled: usize,
+    /// Whether a stylesheet read files outside the folders the walk lists, so that the no-op
+    /// check cannot see them change.
+    pub(crate) reads_outside: bool,
 }
 
 /// Loads the site at `root` with `config` and its `theme` from the files `sources` (the walk
@@ -123,6 +129,19 @@ pub fn load(
         crate::config::highlighting::stylesheets(config.markdown.highlighting.as_ref()),
         &root.join("static"),
     );
+    let compiled = sass::compile(
+        root,
+        config.compile_sass,
+        theme,
+        sources,
+        sass::CacheSides {
+            previous: &cache,
+            next: &mut new_cache,
+            freshness: &mut freshness,
+        },
+        &mut problems,
+    );
+    add_compiled(&mut static_files, compiled.files);
     let templates = templates::read(root, sources, theme, &mut problems);
 
     let mut site = Site {
@@ -194,6 +213,8 @@ pub fn load(
                 removed_pages,
                 removed_sources,
                 cache_changed,
+                stylesheets_compiled: compiled.compiled,
+                reads_outside: compiled.reads_outside,
             },
         })
     } else {
@@ -289,6 +310,23 @@ fn add_made(files: &mut Vec<StaticFile>, made: Vec<(String, Arc<[u8]>)>, site_st
                 }
             }
             Err(i) => files.insert(i, file),
+        }
+    }
+}
+
+/// Adds the compiled Sass stylesheets to the static files, under any static file of the same
+/// name (Zola copies the static files over the CSS it compiled).
+fn add_compiled(files: &mut Vec<StaticFile>, compiled: Vec<(String, Arc<[u8]>)>) {
+    for (name, bytes) in compiled {
+        if let Err(i) = files.binary_search_by(|f| f.name.cmp(&name)) {
+            files.insert(
+                i,
+                StaticFile {
+                    hash: ContentHash::of(&bytes),
+                    source: StaticSource::Made(bytes),
+                    name,
+                },
+            );
         }
     }
 }

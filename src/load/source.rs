@@ -7,7 +7,7 @@
 //! only when its bytes changed. This is what lets a no-op rebuild of 10,000 pages skip reading
 //! them. The cache is data derived from the files: losing it only costs time.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
@@ -167,6 +167,58 @@ pub enum Made {
     Section(Parsed<SectionFrontMatter>),
     /// Any other file: its hash.
     File(ContentHash),
+    /// A Sass stylesheet that is compiled (not a partial): its hash and its CSS, with what
+    /// compiling it read.
+    Stylesheet(Box<Stylesheet>),
+}
+
+/// A Sass stylesheet compiled by `load::sass`, as the build state keeps it under its file's
+/// path: what the next build needs to tell whether its CSS still holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stylesheet {
+    /// The hash of its own file.
+    pub hash: ContentHash,
+    /// The CSS.
+    pub css: Arc<str>,
+    /// Every file compiling it looked for or read, in order, with what was found.
+    pub looks: Vec<Look>,
+    /// Its `@warn`s, reported again on every build that reuses the CSS.
+    pub warnings: Vec<Warning>,
+}
+
+/// One look at the file system by the compiler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Look {
+    /// The path: relative to the site's root (with `/`) when inside it, else absolute.
+    pub path: String,
+    /// What was asked, and found.
+    pub saw: Saw,
+}
+
+/// What a look found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Saw {
+    /// Whether a file is there.
+    File(bool),
+    /// Whether a folder is there.
+    Dir(bool),
+    /// The hash of the bytes read; `None`: the read failed.
+    Bytes(Option<ContentHash>),
+}
+
+/// A `@warn` of a stylesheet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// What it says.
+    pub message: String,
+    /// The file it is in, as it is shown.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// The line's text.
+    pub source_line: String,
 }
 
 /// One file in the cache.
@@ -234,9 +286,10 @@ pub(crate) fn file_hash(
     stat: Stat,
     cached: Option<&Cached>,
 ) -> Result<(ContentHash, Freshness), std::io::Error> {
-    let previous = cached.and_then(|c| match c.made {
-        Made::File(hash) => Some((c.stat, hash)),
-        _ => None,
+    let previous = cached.and_then(|c| match &c.made {
+        Made::File(hash) => Some((c.stat, *hash)),
+        Made::Stylesheet(stylesheet) => Some((c.stat, stylesheet.hash)),
+        Made::Page(_) | Made::Section(_) => None,
     });
     if let Some((old_stat, hash)) = previous
         && old_stat == stat

@@ -287,7 +287,7 @@ impl GetUrl {
     fn cachebust(&self, path: &str) -> tera::Result<String> {
         let found = find_file(&self.site, path, "get_url")?.ok_or_else(|| {
             tera::Error::msg(format!(
-                "`get_url(cachebust=true)`: no file `{path}` in the site's folder, static/, content/ or the theme's static/"
+                "`get_url(cachebust=true)`: no file `{path}` in the site's folder, static/, content/, the compiled Sass or the theme's static/"
             ))
         })?;
         let mut hashes = self
@@ -311,6 +311,8 @@ enum Located {
     Disk(PathBuf),
     /// In the built-in theme's static/.
     Builtin(&'static [u8]),
+    /// Made by the build (a compiled stylesheet), with its path in the output.
+    Made(Arc<[u8]>, String),
 }
 
 impl Located {
@@ -319,6 +321,7 @@ impl Located {
         match self {
             Self::Disk(path) => path.clone(),
             Self::Builtin(bytes) => PathBuf::from(format!("(built-in) {:p}", bytes.as_ptr())),
+            Self::Made(_, name) => PathBuf::from(format!("(made) {name}")),
         }
     }
 
@@ -328,35 +331,64 @@ impl Located {
                 .map(Into::into)
                 .map_err(|e| tera::Error::msg(format!("`{function}`: cannot read `{path}`: {e}"))),
             Self::Builtin(bytes) => Ok((*bytes).into()),
+            Self::Made(bytes, _) => Ok(bytes.to_vec().into()),
+        }
+    }
+
+    /// The name whose extension tells its format.
+    fn format_name<'a>(&'a self, asked: &'a str) -> &'a Path {
+        match self {
+            Self::Disk(file) => file,
+            Self::Builtin(_) | Self::Made(..) => Path::new(asked),
         }
     }
 }
 
-/// Finds `path` as Zola's functions do (see [`data::search`]), then in the built-in theme's
-/// static files, recording every file looked at.
+/// Finds `path` as Zola's functions do (see [`data::search`]: the files the build makes, its
+/// compiled stylesheets, where Zola looks in its output), then in the built-in theme's static
+/// files, recording every file looked at.
 fn find_file(site: &Site, path: &str, function: &str) -> tera::Result<Option<Located>> {
     let mut looked_at = Vec::new();
+    let made = |name: &str| made_file(site, name).is_some();
     let found = data::search(
         &site.root,
         site.config.theme.as_deref(),
         path,
+        &made,
         &mut looked_at,
     );
     for candidate in looked_at {
         record(Dep::Data(candidate));
     }
-    if let Some(found) = found.map_err(|e| tera::Error::msg(format!("`{function}`: {e}")))? {
-        Ok(Some(Located::Disk(found.path)))
-    } else {
-        let name = path.trim_start_matches('/');
-        let builtin = site.static_files.iter().find_map(|f| match f.source {
-            crate::site::StaticSource::Builtin(bytes) if f.name == name => Some(bytes),
-            _ => None,
-        });
-        if builtin.is_some() {
-            record(Dep::Static(name.to_owned()));
+    match found.map_err(|e| tera::Error::msg(format!("`{function}`: {e}")))? {
+        Some(data::Found::File(file)) => Ok(Some(Located::Disk(file))),
+        Some(data::Found::Made(name)) => {
+            record(Dep::Static(name.clone()));
+            Ok(made_file(site, &name).map(|bytes| Located::Made(bytes, name)))
         }
-        Ok(builtin.map(Located::Builtin))
+        None => {
+            let name = path.trim_start_matches('/');
+            let builtin = site.static_files.iter().find_map(|f| match f.source {
+                crate::site::StaticSource::Builtin(bytes) if f.name == name => Some(bytes),
+                _ => None,
+            });
+            if builtin.is_some() {
+                record(Dep::Static(name.to_owned()));
+            }
+            Ok(builtin.map(Located::Builtin))
+        }
+    }
+}
+
+/// The bytes of the file the build makes at `name` in the output, if it makes one.
+fn made_file(site: &Site, name: &str) -> Option<Arc<[u8]>> {
+    let i = site
+        .static_files
+        .binary_search_by(|f| f.name.as_str().cmp(name))
+        .ok()?;
+    match &site.static_files[i].source {
+        crate::site::StaticSource::Made(bytes) => Some(Arc::clone(bytes)),
+        _ => None,
     }
 }
 
@@ -594,10 +626,7 @@ impl Function for LoadData {
             }
             Err(e) => return Err(e),
         };
-        let format = format.unwrap_or_else(|| match &path {
-            Located::Disk(file) => data::Format::of_file(file),
-            Located::Builtin(_) => data::Format::of_file(Path::new(raw)),
-        });
+        let format = format.unwrap_or_else(|| data::Format::of_file(path.format_name(raw)));
         let key = (path.key(), format);
         if let Some(value) = self
             .cache

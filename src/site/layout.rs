@@ -3,7 +3,8 @@
 //! these lists.
 
 /// The folders of the site's own sources (a theme has the same under `themes/NAME/`).
-pub(crate) const SOURCE_FOLDERS: [&str; 5] = ["content", "static", "templates", "data", "prompts"];
+pub(crate) const SOURCE_FOLDERS: [&str; 6] =
+    ["content", "static", "templates", "data", "prompts", "sass"];
 
 /// The folder of themes.
 pub(crate) const THEMES: &str = "themes";

@@ -146,7 +146,8 @@ pub(crate) enum StaticSource {
     File(PathBuf),
     /// A file of the built-in theme.
     Builtin(&'static [u8]),
-    /// A file the build makes from the config (the highlighting stylesheets).
+    /// A file the build makes: from the config (the highlighting stylesheets), or from the
+    /// site's Sass (the compiled stylesheets).
     Made(std::sync::Arc<[u8]>),
 }
 
@@ -205,7 +206,7 @@ pub struct Site {
     pub sections: Vec<Section>,
     /// Taxonomies, in config order.
     pub(crate) taxonomies: Vec<Taxonomy>,
-    /// Static files of the site and its theme.
+    /// Static files of the site and its theme, and the files the build makes, sorted by name.
     pub(crate) static_files: Vec<StaticFile>,
     /// Templates by name (built-in, theme and site ones merged: later ones win), sorted.
     pub(crate) templates: Vec<TemplateSource>,

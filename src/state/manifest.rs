@@ -23,7 +23,7 @@ use crate::plan::diff::{Interrupted, Previous};
 use crate::plan::reason::OutputRecords;
 
 /// Bumped whenever the manifest's shape or the meaning of its hashes changes.
-pub const FORMAT: u32 = 6;
+pub const FORMAT: u32 = 7;
 
 /// The database's schema. Records are `MessagePack` blobs of [`Cached`](crate::load::source::Cached)
 /// and [`OutputRecord`]; `meta` holds the manifest's other fields by name.

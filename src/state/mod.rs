@@ -51,7 +51,8 @@ This folder is sitegen's build state. All of it is safe to delete (the next buil
 full one) except generations.sqlite, whose AI results cost money to make again.
 
 manifest  what every output was built from (MessagePack, versioned), and the parse of every
-          source file keyed by its size and modification time
+          source file keyed by its size and modification time (for a Sass stylesheet, its
+          CSS and what compiling it read)
 stamp     the size and modification time of every file the last build read, to see quickly
           that nothing changed
 last-build  when the last build finished (seconds since 1970), for `rebuild --max-age`

@@ -134,15 +134,16 @@ fn zola_config_names_and_keys_are_accepted() {
     let site = SiteTest::fixture("basic");
     let config = std::fs::read_to_string(site.root().join("sitegen.toml")).unwrap();
     site.remove("sitegen.toml");
-    site.write("config.toml", format!("compile_sass = true\nbuild_search_index = false\n{config}\n[markdown.highlighting]\ntheme = \"github-dark\"\n"));
+    site.write("config.toml", format!("compile_sass = true\nbuild_search_index = true\n{config}\n[markdown.highlighting]\ntheme = \"github-dark\"\n"));
     let run = site.build();
     run.assert_ok();
     assert!(
         run.stderr
-            .contains("`compile_sass` is a Zola option sitegen does not support yet"),
+            .contains("`build_search_index` is a Zola option sitegen does not support yet"),
         "{}",
         run.stderr
     );
+    assert!(!run.stderr.contains("`compile_sass`"), "{}", run.stderr);
     assert!(run.stderr.contains("config.toml:"), "{}", run.stderr);
     // Zola 0.22 removed `highlight_code`: an error there, and here.
     site.write(

@@ -12,6 +12,7 @@ mod layering;
 mod llm_mock;
 mod post;
 mod queue;
+mod sass;
 mod serve_http;
 mod serve_live;
 mod shortcodes;

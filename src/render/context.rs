@@ -74,8 +74,24 @@ fn common(site: &Site, doc: &Document, map: &mut Map<String, Value>) {
         "reading_time".into(),
         crate::markdown::reading_time(doc.word_count).into(),
     );
-    map.insert("lang".into(), site.config.default_language.clone().into());
-    map.insert("translations".into(), Value::Array(Vec::new()));
+    map.insert("lang".into(), doc.lang.clone().into());
+    // As Zola: every translation, itself included, with its language, URL, title and file
+    // (here the path under content/, not the absolute one, so output does not depend on where
+    // the site's folder is).
+    let translations = site
+        .translations_of(doc)
+        .iter()
+        .map(|r| {
+            let other = site.doc(*r);
+            json!({
+                "lang": other.lang,
+                "permalink": other.permalink,
+                "title": site.title_of(*r),
+                "path": other.relative_path,
+            })
+        })
+        .collect();
+    map.insert("translations".into(), Value::Array(translations));
     let backlinks = site
         .backlinks_of(&doc.relative_path)
         .into_iter()
@@ -257,7 +273,7 @@ pub(crate) fn term(view: &View, term: &Term, listing: bool) -> Value {
 pub(crate) fn taxonomy(view: &View, taxonomy: &Taxonomy) -> Value {
     json!({
         "kind": taxonomy.config,
-        "lang": view.site.config.default_language,
+        "lang": taxonomy.lang,
         "permalink": taxonomy.permalink,
         "path": taxonomy.path,
         "items": taxonomy.terms.iter().map(|t| term(view, t, true)).collect::<Vec<_>>(),

@@ -47,7 +47,8 @@ pub struct Renderer {
     templates: Arc<Templates>,
     /// `anchor-link.html`, for the content's heading anchor links.
     anchor: crate::site::anchor::AnchorTemplate,
-    config: Value,
+    /// `config` as the templates of each language see it (Zola's `serialize(lang)`).
+    configs: std::collections::HashMap<String, Value>,
     /// Pages whose content a feed needs.
     feed_pages: std::collections::BTreeSet<PageId>,
 }
@@ -59,13 +60,17 @@ impl Renderer {
     pub fn new(view: View, outputs: &Outputs) -> Result<Self, Error> {
         let site = Arc::clone(&view.site);
         let templates = Templates::compile(&view).map_err(Error::Site)?;
-        let config = site.config.template_value();
+        let configs = site
+            .config
+            .language_codes()
+            .map(|lang| (lang.to_owned(), site.config.template_value_for(lang)))
+            .collect();
         let renderer = Self {
             anchor: crate::site::anchor::AnchorTemplate::new(&site),
             site,
             view,
             templates,
-            config,
+            configs,
             feed_pages: outputs.feed_pages.clone(),
         };
         let missing = renderer.missing_templates();
@@ -152,21 +157,46 @@ impl Renderer {
         )
     }
 
-    fn base_context(&self, planned: &Planned) -> Context {
+    /// `config` in the templates of language `lang`.
+    fn config(&self, lang: &str) -> &Value {
+        self.configs
+            .get(lang)
+            .or_else(|| self.configs.get(&self.site.config.default_language))
+            .unwrap_or(&Value::Null)
+    }
+
+    fn base_context(&self, planned: &Planned, lang: &str) -> Context {
         let mut ctx = Context::new();
-        ctx.insert("config", &self.config);
+        put(&mut ctx, "config", self.config(lang).clone());
         ctx.insert("current_path", &planned.path);
         ctx.insert("current_url", &self.site.config.permalink(&planned.path));
-        ctx.insert("lang", &self.site.config.default_language);
+        ctx.insert("lang", lang);
         ctx
+    }
+
+    /// The language of an output: its document's, its taxonomy's, its feed's; the default
+    /// language's for the rest (404, aliases, sitemap), as in Zola.
+    fn lang_of<'a>(&'a self, output: &'a Output) -> &'a str {
+        let site = &self.site;
+        match output {
+            Output::Page(id) => &site.page(*id).doc.lang,
+            Output::Section { id, .. } => &site.section(*id).doc.lang,
+            Output::Taxonomy(t) => &site.taxonomy(*t).lang,
+            Output::Term { term, .. } => &site.taxonomy(term.taxonomy).lang,
+            Output::Feed { lang, .. } => lang,
+            Output::Redirect { .. } | Output::NotFound | Output::Robots | Output::Sitemap(_) => {
+                &site.config.default_language
+            }
+        }
     }
 
     /// What every shortcode call of `owner`'s body sees besides its arguments, as in Zola:
     /// `config`, `lang`, and `page` or `section` (without content, which is being made).
     fn shortcode_context(&self, owner: ContentRef) -> Context {
         let mut ctx = Context::new();
-        put(&mut ctx, "config", self.config.clone());
-        ctx.insert("lang", &self.site.config.default_language);
+        let lang = &self.site.doc(owner).lang;
+        put(&mut ctx, "config", self.config(lang).clone());
+        ctx.insert("lang", lang);
         match owner {
             ContentRef::Page(id) => {
                 put(&mut ctx, "page", context::page(&self.view, id, None, false));
@@ -282,7 +312,7 @@ impl Renderer {
     fn render_output(&self, planned: &Planned) -> Result<Rendered, Vec<Diagnostic>> {
         let site = &self.site;
         let mut out = Rendered::default();
-        let mut ctx = self.base_context(planned);
+        let mut ctx = self.base_context(planned, self.lang_of(&planned.output));
         let (template, for_file) = match &planned.output {
             Output::Page(id) => {
                 let page = site.page(*id);
@@ -423,12 +453,13 @@ impl Renderer {
             template,
             of,
             pages,
+            lang,
         } = &planned.output
         else {
             unreachable!("render_feed renders feeds only")
         };
         let site = &self.site;
-        let mut ctx = self.base_context(planned);
+        let mut ctx = self.base_context(planned, lang);
         match of {
             FeedOf::Site => {}
             FeedOf::Section(id) => {

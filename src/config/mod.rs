@@ -13,6 +13,8 @@ mod edge;
 mod generate;
 pub(crate) mod highlighting;
 mod languages;
+mod multilingual;
+mod taxonomy;
 mod template;
 
 use crate::diagnostics::{Diagnostic, Error, Result};
@@ -20,6 +22,7 @@ use crate::value::{KeyOffsets, parse_toml};
 pub(crate) use edge::{EdgeConfig, EdgeLimits, EdgeTarget, check_route_path};
 pub use generate::{ClassBudget, GenField, GenerateConfig, ProviderConfig, ProviderKind};
 pub(crate) use languages::LanguageOptions;
+pub(crate) use taxonomy::TaxonomyConfig;
 
 /// Config file names tried, in order, in the site's root.
 pub(crate) const CONFIG_FILES: [&str; 3] = ["sitegen.toml", "zola.toml", "config.toml"];
@@ -177,29 +180,6 @@ impl Default for Config {
             search: None,
         }
     }
-}
-
-/// One taxonomy (`taxonomies = [{ name = "tags" }]`). Other keys are ignored with a warning,
-/// as Zola ignores them: a key written after `[[taxonomies]]` lands in the last taxonomy.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub(crate) struct TaxonomyConfig {
-    /// The name used in front matter and URLs.
-    pub(crate) name: String,
-    /// The name as a URL segment, by `[slugify] taxonomies`: set when the site loads, as Zola's
-    /// `taxonomy.slug` in templates.
-    #[serde(default, skip_deserializing)]
-    pub(crate) slug: String,
-    /// Terms per page of a term listing; unpaginated when unset.
-    pub(crate) paginate_by: Option<usize>,
-    /// The path segment of the pages of a paginated term.
-    #[serde(default = "default_paginate_path")]
-    pub(crate) paginate_path: String,
-    /// Whether each term gets a feed.
-    #[serde(default)]
-    pub(crate) feed: bool,
-    /// Whether the taxonomy's pages are written.
-    #[serde(default = "yes")]
-    pub(crate) render: bool,
 }
 
 /// A data file whose records become pages (`[[collections]]`).
@@ -459,14 +439,6 @@ pub(crate) enum AnchorLinks {
     Right,
     /// The whole heading is the link.
     Heading,
-}
-
-fn default_paginate_path() -> String {
-    "page".to_owned()
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Config {

@@ -89,20 +89,24 @@ pub(super) fn merge(
 ) -> std::result::Result<LanguageOptions, &'static str> {
     fn one<T: Clone>(
         base: &mut Option<T>,
-        other: &Option<T>,
+        other: Option<&T>,
         key: &'static str,
     ) -> std::result::Result<(), &'static str> {
         match (&base, other) {
             (None, _) => {
-                base.clone_from(other);
+                *base = other.cloned();
                 Ok(())
             }
             (Some(_), Some(_)) => Err(key),
             (Some(_), None) => Ok(()),
         }
     }
-    one(&mut base.title, &other.title, "title")?;
-    one(&mut base.description, &other.description, "description")?;
+    one(&mut base.title, other.title.as_ref(), "title")?;
+    one(
+        &mut base.description,
+        other.description.as_ref(),
+        "description",
+    )?;
     let defaults = LanguageOptions::default();
     if base.feed_filenames.is_empty() || base.feed_filenames == defaults.feed_filenames {
         base.feed_filenames.clone_from(&other.feed_filenames);

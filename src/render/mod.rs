@@ -7,6 +7,7 @@
 pub mod context;
 pub(crate) mod data;
 mod filters;
+pub(crate) mod recorded;
 pub(crate) mod shortcodes;
 pub(crate) mod templates;
 
@@ -77,7 +78,7 @@ impl Renderer {
         if missing.is_empty() {
             let summaries = shortcodes::summary::render_all(
                 &renderer.site,
-                &renderer.templates,
+                renderer.templates.as_ref(),
                 &|id| renderer.shortcode_context(ContentRef::Page(id)),
                 &|id: &str, level: u32| renderer.anchor.render(id, level),
             );
@@ -236,17 +237,19 @@ impl Renderer {
         let text = String::from_utf8_lossy(&bytes);
         let body = &text[doc.body_offset..doc.body_offset + doc.body_len];
         let resolve = |path: &str| self.site.permalink_of(path);
-        let expanded = shortcodes::expand(body, &self.templates, &|| self.shortcode_context(owner))
-            .map_err(|errors| {
-                errors
-                    .into_iter()
-                    .map(|e| {
-                        Diagnostic::error(e.message)
-                            .at_offset(&display, &text, doc.body_offset + e.offset)
-                            .with_help(e.help)
-                    })
-                    .collect::<Vec<_>>()
-            })?;
+        let expanded = shortcodes::expand(body, self.templates.as_ref(), &|| {
+            self.shortcode_context(owner)
+        })
+        .map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| {
+                    Diagnostic::error(e.message)
+                        .at_offset(&display, &text, doc.body_offset + e.offset)
+                        .with_help(e.help)
+                })
+                .collect::<Vec<_>>()
+        })?;
         let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);
         let rendered =
             shortcodes::render_markdown(body, expanded.as_ref(), doc, &resolve, &anchor_link);

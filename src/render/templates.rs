@@ -23,23 +23,7 @@ pub(crate) struct Templates {
     site: Arc<Site>,
 }
 
-thread_local! {
-    /// What the template functions read during the render on this thread.
-    static RECORDED: std::cell::RefCell<Vec<Dep>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Notes that the render running on this thread read `dep`.
-pub(crate) fn record(dep: Dep) {
-    RECORDED.with(|r| r.borrow_mut().push(dep));
-}
-
-/// Takes what the functions read on this thread since the last call, sorted and deduplicated.
-pub(crate) fn take_recorded() -> Vec<Dep> {
-    let mut deps = RECORDED.with(|r| std::mem::take(&mut *r.borrow_mut()));
-    deps.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-    deps.dedup();
-    deps
-}
+pub(crate) use crate::render::recorded::{record, take_recorded};
 
 impl Templates {
     /// Compiles the (parsed) templates of `site`, with the functions that read it and the
@@ -95,7 +79,7 @@ impl Templates {
 
     /// Renders `name` for a shortcode call; a failure is what went wrong and where in the
     /// template (its file and line), for an error placed at the call.
-    pub(crate) fn render_shortcode(
+    fn shortcode(
         &self,
         name: &str,
         context: &tera::Context,
@@ -163,6 +147,20 @@ impl Templates {
         };
         d.with_code(Code::Render)
             .with_help("check the variable or call in the template; page fields are listed in the README's template context")
+    }
+}
+
+impl crate::render::shortcodes::ShortcodeTemplates for Templates {
+    fn has(&self, name: &str) -> bool {
+        Templates::has(self, name)
+    }
+
+    fn render_shortcode(
+        &self,
+        name: &str,
+        context: &tera::Context,
+    ) -> Result<String, (String, Option<crate::diagnostics::Location>)> {
+        self.shortcode(name, context)
     }
 }
 
@@ -745,11 +743,14 @@ impl tera::Filter for MarkdownFilter {
             ctx
         };
         let expanded = match self.templates.get().and_then(Weak::upgrade) {
-            Some(templates) => crate::render::shortcodes::expand(text, &templates, &context)
-                .map_err(|errors| {
-                    let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
-                    tera::Error::msg(format!("`markdown`: {}", messages.join("; ")))
-                })?,
+            Some(templates) => {
+                crate::render::shortcodes::expand(text, templates.as_ref(), &context).map_err(
+                    |errors| {
+                        let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+                        tera::Error::msg(format!("`markdown`: {}", messages.join("; ")))
+                    },
+                )?
+            }
             None => None,
         };
         let (text, spliced) = expanded

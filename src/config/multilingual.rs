@@ -62,6 +62,14 @@ impl Config {
                 ));
             }
         }
+        // As Zola's `slugify_taxonomies`: every language's taxonomies know their slug
+        // (`config.languages.fr.taxonomies[0].slug`).
+        let strategy = self.slugify.taxonomies;
+        for options in self.languages.values_mut() {
+            for taxonomy in &mut options.taxonomies {
+                taxonomy.slug = strategy.path(&taxonomy.name);
+            }
+        }
         let Some(section) = self.languages.remove(&self.default_language) else {
             return Ok(());
         };

@@ -684,7 +684,13 @@ fn build_page(
         return Err(p.at(root, at, message).with_help(help));
     }
     let section = section_dirs.get(parent_dir).copied();
-    let ancestors = section_chain(parent_dir, section_dirs);
+    // As Zola: a page outside any section of its language (no `_index.md` in its folder) is an
+    // orphan, without ancestors.
+    let ancestors = if section.is_some() {
+        section_chain(parent_dir, section_dirs)
+    } else {
+        Vec::new()
+    };
     let page_template = ancestors
         .iter()
         .rev()

@@ -132,6 +132,20 @@ pub(crate) fn page(view: &View, id: PageId, body: Option<&Body>, siblings: bool)
     let mut map = Map::with_capacity(32);
     common(site, &page.doc, &mut map);
     body_fields(body, &mut map);
+    // As Zola: a page's files are named by the folder of its file (`/blog/photo/a.png` for
+    // `blog/photo/index.fr.md` too, and whatever its `path`); a section's by its path.
+    let folder = page
+        .doc
+        .relative_path
+        .rfind('/')
+        .map_or("", |i| &page.doc.relative_path[..=i]);
+    let assets: Vec<Value> = page
+        .doc
+        .assets
+        .iter()
+        .map(|a| Value::String(format!("/{folder}{}", a.name)))
+        .collect();
+    map.insert("assets".into(), Value::Array(assets));
     let meta = &page.meta;
     map.insert("title".into(), meta.title.clone().into());
     map.insert("description".into(), meta.description.clone().into());

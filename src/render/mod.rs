@@ -519,7 +519,9 @@ impl Renderer {
             .chain(pages.first().and_then(|id| site.page(*id).date.as_ref()))
             .max_by_key(|d| d.instant);
         put(&mut ctx, "pages", Value::Array(entries));
-        ctx.insert("feed_url", &site.config.permalink(&planned.path));
+        // As Zola's `make_permalink`, which adds a slash unless the path ends with one of the
+        // top-level `feed_filenames` (`/fr/rss.xml/` when only another language has RSS).
+        ctx.insert("feed_url", &site.config.make_permalink(&planned.path));
         if let Some(newest) = newest {
             ctx.insert("last_updated", &newest.rfc3339());
             ctx.insert(

@@ -625,6 +625,9 @@ impl Function for GetTaxonomyUrl {
                 tera::Error::msg(format!("`get_taxonomy_url`: no term `{name}` in `{kind}`"))
             })
     }
+    fn is_safe(&self) -> bool {
+        true
+    }
 }
 
 /// `load_data(path | literal, format, required=true)`: a file found as Zola finds it (the site's

@@ -74,7 +74,9 @@ fn each_language_has_its_pages_sections_taxonomies_and_feeds() {
         fr.contains(r#"<li>en: <a href="https:&#x2F;&#x2F;example.org&#x2F;blog&#x2F;first&#x2F;">First post</a></li>"#),
         "{fr}"
     );
-    assert!(fr.contains("https:&#x2F;&#x2F;example.org&#x2F;fr&#x2F;tags&#x2F;rust&#x2F;"));
+    assert!(fr.contains(r#"<a href="https://example.org/fr/tags/rust/">rust</a>"#));
+    let de = site.read("de/blog/first/index.html");
+    assert!(de.contains("<p>ancestors: </p>"), "an orphan: {de}");
 
     // Sections list the pages of their language only.
     let blog = site.read("fr/blog/index.html");

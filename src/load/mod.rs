@@ -142,10 +142,10 @@ pub fn load(
     // Summaries need every page's URL (for `@/` links), so they come last.
     // A summary that may call shortcodes is rendered with the templates, by render.
     let anchor = crate::site::anchor::AnchorTemplate::new(&site);
-    let anchor_link = |id: &str, level: u32| anchor.render(id, level);
     let summaries: Vec<Option<String>> = pages
         .par_iter()
         .map(|page| {
+            let anchor_link = |id: &str, level: u32| anchor.render_in(id, level, &page.doc.lang);
             let source = page.doc.summary.as_deref()?;
             if crate::splice::may_have_calls(source) {
                 return None;

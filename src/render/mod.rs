@@ -250,7 +250,7 @@ impl Renderer {
                 })
                 .collect::<Vec<_>>()
         })?;
-        let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);
+        let anchor_link = |id: &str, level: u32| self.anchor.render_in(id, level, &doc.lang);
         let rendered =
             shortcodes::render_markdown(body, expanded.as_ref(), doc, &resolve, &anchor_link);
         let source_offset = |offset: usize| {

@@ -257,3 +257,26 @@ fn editing_a_translation_rebuilds_it_its_listings_and_the_pages_showing_it() {
     assert!(!files.contains("fr/index.html"), "{files:?}");
     assert!(site.read("de/blog/first/index.html").contains("Guten Tag"));
 }
+
+#[test]
+fn heading_anchor_links_know_their_documents_language() {
+    let site = SiteTest::fixture("multilingual");
+    site.write(
+        "templates/anchor-link.html",
+        "<a class=\"anchor\" lang=\"{{ lang }}\" href=\"#{{ id }}\">#</a>",
+    )
+    .write(
+        "content/blog/first.fr.md",
+        "+++\ntitle = \"Premier article\"\ndate = 2024-01-11\n[taxonomies]\ntags = [\"rust\"]\n+++\n## Titre\n",
+    )
+    .write(
+        "content/blog/_index.fr.md",
+        "+++\ntitle = \"Le blog\"\nsort_by = \"date\"\ninsert_anchor_links = \"right\"\n+++\n",
+    );
+    site.build().assert_ok();
+    let fr = site.read("fr/blog/first/index.html");
+    assert!(
+        fr.contains(r##"<a class="anchor" lang="fr" href="#titre">#</a>"##),
+        "{fr}"
+    );
+}

@@ -94,6 +94,10 @@ impl Setup {
         let output_abs = std::path::absolute(&output).map_err(|e| Error::io(&output, e))?;
         let config_hash = Fingerprint::new("effective-config")
             .json(&config)
+            // Not in `config`'s own serialization (templates see them through
+            // `template_value_for`), and every page may read them.
+            .json(&config.languages)
+            .json(&config.translations)
             .num(u64::from(options.drafts))
             // Kept out of templates' `config` (as in Zola), but it decides what is built.
             .num(u64::from(config.compile_sass))

@@ -12,12 +12,17 @@ use serde::{Deserialize, Serialize};
 mod edge;
 mod generate;
 pub(crate) mod highlighting;
+mod languages;
+mod multilingual;
+mod taxonomy;
 mod template;
 
 use crate::diagnostics::{Diagnostic, Error, Result};
 use crate::value::{KeyOffsets, parse_toml};
 pub(crate) use edge::{EdgeConfig, EdgeLimits, EdgeTarget, check_route_path};
 pub use generate::{ClassBudget, GenField, GenerateConfig, ProviderConfig, ProviderKind};
+pub(crate) use languages::LanguageOptions;
+pub(crate) use taxonomy::TaxonomyConfig;
 
 /// Config file names tried, in order, in the site's root.
 pub(crate) const CONFIG_FILES: [&str; 3] = ["sitegen.toml", "zola.toml", "config.toml"];
@@ -120,10 +125,14 @@ pub struct Config {
     /// A clean build keeps the output folder's top-level dotfiles (Zola's).
     #[serde(skip_serializing)]
     pub(crate) preserve_dotfiles_in_output: bool,
+    /// Languages besides the default one (`[languages.CODE]`); a table of the default language
+    /// is merged into the top-level keys when the config is read. Templates see Zola's
+    /// `config.languages`, made by [`Config::template_value_for`].
     #[serde(skip_serializing)]
-    languages: Option<toml::Table>,
+    pub(crate) languages: BTreeMap<String, LanguageOptions>,
+    /// The default language's strings for `trans` (`[translations]`).
     #[serde(skip_serializing)]
-    translations: Option<toml::Table>,
+    pub(crate) translations: BTreeMap<String, String>,
     #[serde(skip_serializing)]
     search: Option<toml::Table>,
 }
@@ -168,34 +177,11 @@ impl Default for Config {
             mode: Mode::Build,
             hard_link_static: false,
             preserve_dotfiles_in_output: false,
-            languages: None,
-            translations: None,
+            languages: BTreeMap::new(),
+            translations: BTreeMap::new(),
             search: None,
         }
     }
-}
-
-/// One taxonomy (`taxonomies = [{ name = "tags" }]`). Other keys are ignored with a warning,
-/// as Zola ignores them: a key written after `[[taxonomies]]` lands in the last taxonomy.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub(crate) struct TaxonomyConfig {
-    /// The name used in front matter and URLs.
-    pub(crate) name: String,
-    /// The name as a URL segment, by `[slugify] taxonomies`: set when the site loads, as Zola's
-    /// `taxonomy.slug` in templates.
-    #[serde(default, skip_deserializing)]
-    pub(crate) slug: String,
-    /// Terms per page of a term listing; unpaginated when unset.
-    pub(crate) paginate_by: Option<usize>,
-    /// The path segment of the pages of a paginated term.
-    #[serde(default = "default_paginate_path")]
-    pub(crate) paginate_path: String,
-    /// Whether each term gets a feed.
-    #[serde(default)]
-    pub(crate) feed: bool,
-    /// Whether the taxonomy's pages are written.
-    #[serde(default = "yes")]
-    pub(crate) render: bool,
 }
 
 /// A data file whose records become pages (`[[collections]]`).
@@ -457,14 +443,6 @@ pub(crate) enum AnchorLinks {
     Heading,
 }
 
-fn default_paginate_path() -> String {
-    "page".to_owned()
-}
-
-fn yes() -> bool {
-    true
-}
-
 impl Config {
     /// The absolute URL of a site path (`/blog/` → `https://example.org/blog/`).
     pub(crate) fn permalink(&self, path: &str) -> String {
@@ -504,11 +482,6 @@ impl Config {
         let z = self;
         let asked = [
             ("build_search_index", z.build_search_index),
-            (
-                "languages",
-                z.languages.as_ref().is_some_and(|t| !t.is_empty()),
-            ),
-            ("translations", z.translations.is_some()),
             ("search", z.search.is_some()),
         ];
         let ignored = offsets.ignored().iter().map(|key| {
@@ -658,8 +631,9 @@ fn parse_located(file: &Path, text: &str, overrides: &[String]) -> Result<(Confi
     Ok((config, offsets))
 }
 
-/// `config` with its ignore globs compiled.
+/// `config` with its languages resolved and its ignore globs compiled.
 fn with_globs(mut config: Config, file: &Path) -> Result<Config> {
+    config.resolve_languages(file)?;
     config.ignored = IgnoredGlobs {
         content: glob_set(&config.ignored_content, "ignored_content", file)?,
         static_files: glob_set(&config.ignored_static, "ignored_static", file)?,

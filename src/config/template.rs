@@ -11,12 +11,42 @@ use serde_json::{Map, Value, json};
 use crate::config::Config;
 
 impl Config {
-    /// The value of `config` in templates.
+    /// The value of `config` in the templates of the default language.
     pub(crate) fn template_value(&self) -> Value {
+        self.template_value_for(&self.default_language)
+    }
+
+    /// The value of `config` in the templates of language `lang`, as Zola's `serialize(lang)`:
+    /// that language's title, description, feeds, taxonomies and search flag, and in
+    /// `languages` the options of every other language (the default one's included).
+    pub(crate) fn template_value_for(&self, lang: &str) -> Value {
         let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
         let Value::Object(map) = &mut value else {
             return value;
         };
+        let languages: Map<String, Value> = self
+            .language_codes()
+            .filter(|code| *code != lang)
+            .filter_map(|code| {
+                let options = self.language(code)?;
+                Some((code.to_owned(), serde_json::to_value(options).ok()?))
+            })
+            .collect();
+        map.insert("languages".to_owned(), Value::Object(languages));
+        if lang != self.default_language
+            && let Some(options) = self.languages.get(lang)
+        {
+            map.insert("title".to_owned(), json!(options.title));
+            map.insert("description".to_owned(), json!(options.description));
+            map.insert("generate_feeds".to_owned(), json!(options.generate_feeds));
+            map.insert("generate_feed".to_owned(), json!(options.generate_feeds));
+            map.insert("feed_filenames".to_owned(), json!(options.feed_filenames));
+            map.insert("taxonomies".to_owned(), json!(options.taxonomies));
+            map.insert(
+                "build_search_index".to_owned(),
+                json!(options.build_search_index),
+            );
+        }
         // Zola's `mode`: sitegen's preview writes what a build writes, so it is always `build`.
         fill(
             map,

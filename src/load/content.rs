@@ -29,7 +29,12 @@ enum Found {
     Section,
     Page,
     Asset,
+    /// `_index.CODE.md` of a language the config does not declare: not read, as in Zola.
+    Skipped,
 }
+
+/// The sections of each language by folder under content/: language → folder → section.
+type SectionDirs = HashMap<String, HashMap<String, SectionId>>;
 
 /// Content files, by kind, with paths relative to content/ and their stat.
 #[derive(Debug, Default)]
@@ -37,6 +42,8 @@ pub(crate) struct Inventory {
     sections: Vec<(String, Stat)>,
     pages: Vec<(String, Stat)>,
     assets: Vec<(String, Stat)>,
+    /// `_index.CODE.md` files of undeclared languages, left unread.
+    skipped: Vec<String>,
 }
 
 /// The content files among the site's source files, by kind.
@@ -47,19 +54,31 @@ pub(crate) fn inventory(sources: &SourceFiles, config: &Config) -> Inventory {
             continue;
         }
         let entry = (relative.to_owned(), stat);
-        match classify(relative) {
+        match classify(relative, config) {
             Found::Section => inventory.sections.push(entry),
             Found::Page => inventory.pages.push(entry),
             Found::Asset => inventory.assets.push(entry),
+            Found::Skipped => inventory.skipped.push(entry.0),
         }
     }
     inventory
 }
 
-fn classify(relative: &str) -> Found {
+fn classify(relative: &str, config: &Config) -> Found {
     let name = file_name(relative);
     if name == "_index.md" {
         Found::Section
+    } else if let Some(code) = name
+        .strip_prefix("_index.")
+        .and_then(|rest| rest.strip_suffix(".md"))
+    {
+        // As Zola: `_index.CODE.md` is the section of language CODE; any other `_index.*`
+        // file is not content.
+        if config.languages.contains_key(code) {
+            Found::Section
+        } else {
+            Found::Skipped
+        }
     } else if name.ends_with(".md") {
         Found::Page
     } else {
@@ -112,6 +131,18 @@ pub(crate) fn assemble(
     });
     problems.extend(section_errors);
     problems.extend(page_errors);
+    for relative in &inventory.skipped {
+        problems.push(
+            Diagnostic::warning(format!(
+                "`{}` is not read: its language is not one of the config's `languages`",
+                file_name(relative)
+            ))
+            .in_file(format!("content/{relative}"))
+            .with_help(
+                "add `[languages.CODE]` to the config, or rename the file (Zola ignores it too)",
+            ),
+        );
+    }
     for (parsed, _) in &pages {
         problems.extend(parsed.ignored_key_warnings(root));
     }
@@ -141,18 +172,20 @@ pub(crate) fn assemble(
     let pages: Vec<_> = pages.into_iter().map(|(p, _)| p).collect();
 
     let mut sections = build_sections(root, config, &sections_parsed);
-    let section_dirs: HashMap<String, SectionId> = sections
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (dir_of(&s.doc.relative_path).to_owned(), SectionId(i)))
-        .collect();
-    let bundle_dirs: HashMap<String, usize> = pages
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.relative.ends_with("index.md") && file_name(&p.relative) == "index.md")
-        .map(|(i, p)| (dir_of(&p.relative).to_owned(), i))
-        .filter(|(dir, _)| !section_dirs.contains_key(dir))
-        .collect();
+    let section_dirs = section_dirs(&sections);
+    let any_section = |dir: &str| section_dirs.values().any(|m| m.contains_key(dir));
+    // A bundle's folder holds its page in each language.
+    let mut bundle_dirs: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, p) in pages.iter().enumerate() {
+        let canonical =
+            language_of(&p.relative, config).map_or_else(|_| p.relative.clone(), |l| l.1);
+        if file_name(&canonical) == "index.md" && !any_section(dir_of(&canonical)) {
+            bundle_dirs
+                .entry(dir_of(&canonical).to_owned())
+                .or_default()
+                .push(i);
+        }
+    }
 
     let results: Vec<Option<Result<Page, Diagnostic>>> = pages
         .par_iter()
@@ -252,6 +285,50 @@ pub(crate) fn assemble(
     }
 }
 
+/// The language of the content file at `relative` and its path without it, as Zola's
+/// `find_language`: on a multilingual site, `NAME.CODE.md` is the page of language CODE
+/// (`NAME.md` its canonical path); `NAME.DEFAULT.md` keeps its name, in the default language;
+/// any other code is an error. A site of one language reads every name as it is.
+pub(crate) fn language_of(relative: &str, config: &Config) -> Result<(String, String), String> {
+    let default = || (config.default_language.clone(), relative.to_owned());
+    let name = file_name(relative);
+    let Some(stem) = name.strip_suffix(".md") else {
+        return Ok(default());
+    };
+    if !config.is_multilingual() {
+        return Ok(default());
+    }
+    let Some((base, code)) = stem.split_once('.') else {
+        return Ok(default());
+    };
+    if code == config.default_language {
+        return Ok(default());
+    }
+    if !config.languages.contains_key(code) {
+        return Err(format!(
+            "the file has the language code `{code}`, which is not one of the config's `languages`"
+        ));
+    }
+    let dir = dir_of(relative);
+    let canonical = if dir.is_empty() {
+        format!("{base}.md")
+    } else {
+        format!("{dir}/{base}.md")
+    };
+    Ok((code.to_owned(), canonical))
+}
+
+/// The sections of each language by folder.
+fn section_dirs(sections: &[Section]) -> SectionDirs {
+    let mut dirs: SectionDirs = HashMap::new();
+    for (i, s) in sections.iter().enumerate() {
+        dirs.entry(s.doc.lang.clone())
+            .or_default()
+            .insert(dir_of(&s.doc.relative_path).to_owned(), SectionId(i));
+    }
+    dirs
+}
+
 /// Parses the markdown files `list` in parallel, reusing their `cached` entries, in order; the
 /// failures apart.
 fn parse_all<T>(
@@ -330,9 +407,12 @@ fn build_sections(
     let mut sections: Vec<Section> = parsed
         .iter()
         .map(|p| {
+            // Only `_index.md` and `_index.CODE.md` of a declared language are sections.
+            let (lang, canonical) = language_of(&p.relative, config)
+                .unwrap_or_else(|_| (config.default_language.clone(), p.relative.clone()));
             let components = dir_components(dir_of(&p.relative));
-            let path = site_path_of(&components);
-            let is_root = p.relative == "_index.md";
+            let path = format!("{}{}", config.lang_prefix(&lang), site_path_of(&components));
+            let is_root = canonical == "_index.md";
             let template = match &p.meta.template {
                 Some(t) => t.clone(),
                 None => (if is_root {
@@ -365,6 +445,8 @@ fn build_sections(
                     template,
                     markdown,
                     ancestors: Vec::new(),
+                    lang,
+                    canonical,
                 },
                 meta: std::sync::Arc::clone(&p.meta),
                 parent: None,
@@ -373,14 +455,27 @@ fn build_sections(
             }
         })
         .collect();
-    if !sections.iter().any(|s| s.doc.relative_path == "_index.md") {
+    // As Zola: every language has a home page, a file or not.
+    for lang in config.language_codes() {
+        let relative_path = if lang == config.default_language {
+            "_index.md".to_owned()
+        } else {
+            format!("_index.{lang}.md")
+        };
+        if sections
+            .iter()
+            .any(|s| s.doc.relative_path == relative_path)
+        {
+            continue;
+        }
+        let path = format!("{}/", config.lang_prefix(lang));
         sections.push(Section {
             doc: Document {
                 template_span: None,
-                relative_path: "_index.md".to_owned(),
+                relative_path,
                 has_file: false,
-                path: "/".to_owned(),
-                permalink: config.permalink("/"),
+                permalink: config.permalink(&path),
+                path,
                 body_offset: 0,
                 body_len: 0,
                 hash: ContentHash::of(b""),
@@ -395,6 +490,8 @@ fn build_sections(
                 markdown: markdown::RenderOptions::new(config, None)
                     .with_anchors(config.slugify.anchors),
                 ancestors: Vec::new(),
+                lang: lang.to_owned(),
+                canonical: "_index.md".to_owned(),
             },
             meta: std::sync::Arc::default(),
             parent: None,
@@ -524,12 +621,20 @@ fn build_page(
     root: &Path,
     config: &Config,
     p: &Parsed<PageFrontMatter>,
-    section_dirs: &HashMap<String, SectionId>,
+    section_dirs: &SectionDirs,
     sections: &[Section],
 ) -> Result<Page, Diagnostic> {
-    let page_dir = page_dir(&p.relative);
+    let (lang, canonical) = language_of(&p.relative, config).map_err(|message| {
+        p.at(root, None, message).with_help(format!(
+            "add `[languages.CODE]` to the config, or rename the file (languages: {})",
+            config.language_codes().collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    let no_sections = HashMap::new();
+    let section_dirs = section_dirs.get(&lang).unwrap_or(&no_sections);
+    let page_dir = page_dir(&canonical);
     let parent_dir = dir_of(page_dir);
-    let (prefix_date, stem) = dated_stem(&p.relative);
+    let (prefix_date, stem) = dated_stem(&canonical);
     let date = match (&p.meta.date, prefix_date) {
         (Some(value), _) => parse_date(value).ok(),
         (None, Some(text)) => parse_date(&serde_json::Value::String(text.to_owned())).ok(),
@@ -547,26 +652,47 @@ fn build_page(
         .paths
         .path(p.meta.slug.as_deref().unwrap_or(stem));
     let path = if let Some(raw) = &p.meta.path {
+        // As Zola: an explicit path is kept as written, whatever the language.
         page_path(raw).unwrap_or_else(|_| "/".to_owned())
     } else {
         let mut components = dir_components(parent_dir);
         components.push(slug.clone());
-        site_path_of(&components)
+        format!("{}{}", config.lang_prefix(&lang), site_path_of(&components))
     };
+    let taxonomies = config.taxonomies_of(&lang);
     if let Some((i, name)) = p
         .meta
         .taxonomies
         .keys()
         .enumerate()
-        .find(|(_, name)| config.taxonomy(name).is_none())
+        .find(|(_, name)| !taxonomies.iter().any(|t| &t.name == *name))
     {
         let at = p.spans.taxonomies.get(i).copied().flatten();
-        return Err(p
-            .at(root, at, format!("taxonomy `{name}` is not defined in the config"))
-            .with_help(format!("add `taxonomies = [{{ name = \"{name}\" }}]` to the config, or remove it from this page")));
+        let (message, help) = if lang == config.default_language {
+            (
+                format!("taxonomy `{name}` is not defined in the config"),
+                format!(
+                    "add `taxonomies = [{{ name = \"{name}\" }}]` to the config, or remove it from this page"
+                ),
+            )
+        } else {
+            (
+                format!("taxonomy `{name}` is not defined for language `{lang}` in the config"),
+                format!(
+                    "add `taxonomies = [{{ name = \"{name}\" }}]` to `[languages.{lang}]`, or remove it from this page"
+                ),
+            )
+        };
+        return Err(p.at(root, at, message).with_help(help));
     }
     let section = section_dirs.get(parent_dir).copied();
-    let ancestors = section_chain(parent_dir, section_dirs);
+    // As Zola: a page outside any section of its language (no `_index.md` in its folder) is an
+    // orphan, without ancestors.
+    let ancestors = if section.is_some() {
+        section_chain(parent_dir, section_dirs)
+    } else {
+        Vec::new()
+    };
     let page_template = ancestors
         .iter()
         .rev()
@@ -601,6 +727,8 @@ fn build_page(
             markdown: markdown::RenderOptions::new(config, anchor_links)
                 .with_anchors(config.slugify.anchors),
             ancestors,
+            lang,
+            canonical,
         },
         meta: std::sync::Arc::clone(&p.meta),
         slug,
@@ -619,9 +747,14 @@ fn collection_page(
     root: &Path,
     config: &Config,
     record: Record,
-    section_dirs: &HashMap<String, SectionId>,
+    section_dirs: &SectionDirs,
     sections: &[Section],
 ) -> Result<Page, Diagnostic> {
+    // Records are pages of the default language.
+    let no_sections = HashMap::new();
+    let section_dirs = section_dirs
+        .get(&config.default_language)
+        .unwrap_or(&no_sections);
     let collection = &config.collections[record.collection];
     let at = |message: String| {
         let text = std::fs::read_to_string(root.join(&record.file)).unwrap_or_default();
@@ -682,6 +815,7 @@ fn collection_page(
         ..PageFrontMatter::default()
     };
     let relative_path = format!("@{}{}", collection.name, record.path);
+    let canonical = relative_path.clone();
     Ok(Page {
         doc: Document {
             template_span: None,
@@ -703,6 +837,8 @@ fn collection_page(
             markdown: markdown::RenderOptions::new(config, None)
                 .with_anchors(config.slugify.anchors),
             ancestors,
+            lang: config.default_language.clone(),
+            canonical,
         },
         meta: std::sync::Arc::new(meta),
         slug,
@@ -766,8 +902,8 @@ fn hash_assets(
 fn attach_assets(
     root: &Path,
     assets: &[HashedAsset],
-    section_dirs: &HashMap<String, SectionId>,
-    bundle_dirs: &HashMap<String, usize>,
+    section_dirs: &SectionDirs,
+    bundle_dirs: &HashMap<String, Vec<usize>>,
     kept_index: &[Option<usize>],
     pages: &mut [Page],
     sections: &mut [Section],
@@ -782,22 +918,33 @@ fn attach_assets(
             } else {
                 relative[dir.len() + 1..].to_owned()
             };
-            if let Some(index) = bundle_dirs.get(dir) {
-                if let Some(page) = kept_index.get(*index).copied().flatten() {
-                    pages[page].doc.assets.push(Asset {
-                        source,
-                        name,
-                        hash: *hash,
-                    });
+            // Each language's page or section of the folder gets the file (as in Zola, each
+            // copies it beside its own output).
+            if let Some(indices) = bundle_dirs.get(dir) {
+                for index in indices {
+                    if let Some(page) = kept_index.get(*index).copied().flatten() {
+                        pages[page].doc.assets.push(Asset {
+                            source: source.clone(),
+                            name: name.clone(),
+                            hash: *hash,
+                        });
+                    }
                 }
                 break;
             }
-            if let Some(id) = section_dirs.get(dir) {
-                sections[id.0].doc.assets.push(Asset {
-                    source,
-                    name,
-                    hash: *hash,
-                });
+            let mut owners: Vec<SectionId> = section_dirs
+                .values()
+                .filter_map(|m| m.get(dir).copied())
+                .collect();
+            if !owners.is_empty() {
+                owners.sort_unstable();
+                for id in owners {
+                    sections[id.0].doc.assets.push(Asset {
+                        source: source.clone(),
+                        name: name.clone(),
+                        hash: *hash,
+                    });
+                }
                 break;
             }
             if dir.is_empty() {
@@ -810,21 +957,22 @@ fn attach_assets(
 
 /// Links parents, subsections, sorted page lists and siblings.
 fn link_sections(sections: &mut [Section], pages: &mut [Page]) {
-    let dirs: HashMap<String, SectionId> = sections
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (dir_of(&s.doc.relative_path).to_owned(), SectionId(i)))
-        .collect();
-    for section in sections.iter_mut().skip(1) {
-        let dir = dir_of(dir_of(&section.doc.relative_path));
-        section.parent = Some(nearest_section(dir, &dirs).unwrap_or(SectionId(0)));
+    // Each language has its own tree: a section's parent is of its language.
+    let by_lang = section_dirs(sections);
+    for section in sections.iter_mut() {
+        let dir = dir_of(&section.doc.relative_path);
+        if dir.is_empty() {
+            continue;
+        }
+        let dirs = &by_lang[&section.doc.lang];
+        section.parent = nearest_section(dir_of(dir), dirs).or_else(|| dirs.get("").copied());
     }
     for section in sections.iter_mut() {
         let dir = dir_of(&section.doc.relative_path);
         section.doc.ancestors = if dir.is_empty() {
             Vec::new()
         } else {
-            section_chain(dir_of(dir), &dirs)
+            section_chain(dir_of(dir), &by_lang[&section.doc.lang])
         };
     }
     let mut children: BTreeMap<usize, Vec<SectionId>> = BTreeMap::new();

@@ -156,14 +156,15 @@ pub fn load(
         anchor_targets,
         prompt_files,
         backlinks: rustc_hash::FxHashMap::default(),
+        translations: rustc_hash::FxHashMap::default(),
     };
     // Summaries need every page's URL (for `@/` links), so they come last.
     // A summary that may call shortcodes is rendered with the templates, by render.
     let anchor = crate::site::anchor::AnchorTemplate::new(&site);
-    let anchor_link = |id: &str, level: u32| anchor.render(id, level);
     let summaries: Vec<Option<String>> = pages
         .par_iter()
         .map(|page| {
+            let anchor_link = |id: &str, level: u32| anchor.render_in(id, level, &page.doc.lang);
             let source = page.doc.summary.as_deref()?;
             if crate::splice::may_have_calls(source) {
                 return None;
@@ -195,6 +196,7 @@ pub fn load(
     }
     site.pages = pages;
     site.find_backlinks();
+    site.find_translations();
 
     let (errors, warnings): (Vec<_>, Vec<_>) = problems.into_iter().partition(Diagnostic::is_error);
     if errors.is_empty() {
@@ -232,21 +234,27 @@ fn permalink_in(site: &Site, pages: &[crate::site::Page], path: &str) -> Option<
     }
 }
 
+/// The taxonomies of every language, the default one's first, each classifying the pages of
+/// its language, under `/CODE/` for the others (as Zola).
 fn taxonomies(config: &Config, pages: &[crate::site::Page]) -> Vec<Taxonomy> {
     config
-        .taxonomies
-        .iter()
-        .map(|tc| {
+        .language_codes()
+        .flat_map(|lang| config.taxonomies_of(lang).iter().map(move |tc| (lang, tc)))
+        .map(|(lang, tc)| {
             let strategy = config.slugify.taxonomies;
             let slug = strategy.path(&tc.name);
+            let prefix = config.lang_prefix(lang);
             let path = match config.taxonomy_root.as_deref().map(|r| r.trim_matches('/')) {
-                Some(root) if !root.is_empty() => format!("/{root}/{slug}/"),
-                _ => format!("/{slug}/"),
+                Some(root) if !root.is_empty() => format!("{prefix}/{root}/{slug}/"),
+                _ => format!("{prefix}/{slug}/"),
             };
             let mut terms: BTreeMap<String, Term> = BTreeMap::new();
             // Term names repeat across thousands of pages: slugify each name once.
             let mut slugs: HashMap<&str, String> = HashMap::new();
             for (i, page) in pages.iter().enumerate() {
+                if page.doc.lang != lang {
+                    continue;
+                }
                 for name in page.meta.taxonomies.get(&tc.name).into_iter().flatten() {
                     let term_slug = slugs
                         .entry(name.as_str())
@@ -287,6 +295,7 @@ fn taxonomies(config: &Config, pages: &[crate::site::Page]) -> Vec<Taxonomy> {
                 permalink: config.permalink(&path),
                 path,
                 terms,
+                lang: lang.to_owned(),
             }
         })
         .collect()

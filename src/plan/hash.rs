@@ -83,6 +83,7 @@ fn listing_fingerprint(
     }
     doc_common(&mut f, &page.doc);
     backlinks(site, &mut f, &page.doc);
+    translations(site, &mut f, &page.doc);
     f.str(&page.slug)
         .opt(page.date.as_ref().map(|d| d.text.as_str()));
     for ancestor in &page.doc.ancestors {
@@ -146,6 +147,12 @@ impl Fingerprints {
             .json(&site.config.markdown)
             .hash(&inputs_hash(site.config.markdown.highlighting.as_ref()));
         let base = base.finish();
+        let others: Vec<Value> = site
+            .config
+            .languages
+            .keys()
+            .map(|lang| site.config.template_value_for(lang))
+            .collect();
         let templates = site
             .templates
             .iter()
@@ -153,14 +160,18 @@ impl Fingerprints {
                 let analysis = &t.uses;
                 let mut f = Fingerprint::new("config");
                 f.hash(&base);
-                match &analysis.config_paths {
-                    None => {
-                        f.json(config);
-                    }
-                    Some(paths) => {
-                        for path in paths {
-                            let pointer = format!("/{}", path.replace('.', "/"));
-                            f.str(path).json(&config.pointer(&pointer));
+                // Every language's `config` (another language's title shows in
+                // `config.languages`, and a template renders documents of each language).
+                for config in std::iter::once(config).chain(&others) {
+                    match &analysis.config_paths {
+                        None => {
+                            f.json(config);
+                        }
+                        Some(paths) => {
+                            for path in paths {
+                                let pointer = format!("/{}", path.replace('.', "/"));
+                                f.str(path).json(&config.pointer(&pointer));
+                            }
                         }
                     }
                 }
@@ -192,6 +203,18 @@ impl Fingerprints {
             },
             |t| (t.0, t.1),
         )
+    }
+}
+
+/// Its `translations`: the language, URL, title and file of each.
+fn translations(site: &Site, f: &mut Fingerprint, doc: &Document) {
+    f.str(&doc.lang);
+    for r in site.translations_of(doc) {
+        let other = site.doc(*r);
+        f.str(&other.lang)
+            .str(&other.permalink)
+            .str(&other.relative_path)
+            .opt(site.title_of(*r));
     }
 }
 
@@ -247,12 +270,13 @@ pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inpu
             }
             anchor_template(fps, &mut own, &section.doc);
             backlinks(site, &mut own, &section.doc);
+            translations(site, &mut own, &section.doc);
             links(site, &mut own, &section.doc);
             list(&mut listing, &section.pages);
         }
         Output::Taxonomy(t) => {
             let taxonomy = site.taxonomy(*t);
-            own.json(&taxonomy.config);
+            own.json(&taxonomy.config).str(&taxonomy.lang);
             for term in &taxonomy.terms {
                 listing.str(&term.name).str(&term.permalink);
                 list(&mut listing, &term.pages);
@@ -266,6 +290,7 @@ pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inpu
             let taxonomy = site.taxonomy(term.taxonomy);
             let term = site.term(*term);
             own.json(&taxonomy.config)
+                .str(&taxonomy.lang)
                 .str(&term.name)
                 .str(&term.permalink)
                 .num(*pager as u64)
@@ -296,8 +321,9 @@ pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inpu
             template,
             of,
             pages,
+            lang,
         } => {
-            own.str(template);
+            own.str(template).str(lang);
             // The feed's title and link come from its section or term.
             match of {
                 FeedOf::Site => {}
@@ -401,7 +427,7 @@ pub(crate) fn dep_hash(site: &Site, fps: &Fingerprints, dep: &Dep) -> ContentHas
                 f.str("missing");
             }
         },
-        Dep::Taxonomy(kind) => match site.taxonomies.iter().find(|t| t.config.name == *kind) {
+        Dep::Taxonomy { kind, lang } => match site.taxonomy_named(kind, lang) {
             Some(taxonomy) => {
                 f.json(&taxonomy.config);
                 for term in &taxonomy.terms {
@@ -415,12 +441,13 @@ pub(crate) fn dep_hash(site: &Site, fps: &Fingerprints, dep: &Dep) -> ContentHas
                 f.str("missing");
             }
         },
-        Dep::TermUrl { kind, name } => {
+        Dep::Translation { key, lang } => {
+            f.opt(site.config.translation(lang, key).ok());
+        }
+        Dep::TermUrl { kind, name, lang } => {
             let slug = site.config.slugify.taxonomies.path(name);
             let url = site
-                .taxonomies
-                .iter()
-                .find(|t| t.config.name == *kind)
+                .taxonomy_named(kind, lang)
                 .and_then(|t| t.terms.iter().find(|term| term.slug == slug))
                 .map(|term| term.permalink.as_str());
             f.opt(url);

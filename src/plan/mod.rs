@@ -124,7 +124,7 @@ pub fn plan(site: &Site) -> Result<Outputs> {
                 add_feeds(
                     &mut plan,
                     site,
-                    &term.path,
+                    (&term.path, &taxonomy.lang),
                     term.pages.clone(),
                     FeedOf::Term(TermId {
                         taxonomy: TaxonomyId(t),
@@ -157,12 +157,24 @@ pub fn plan(site: &Site) -> Result<Outputs> {
     ) {
         plan.renders.push(planned(Output::NotFound, "/404.html"));
     }
-    if config.generate_feeds {
+    // As Zola: the default language's feeds at the root (of its pages only on a multilingual
+    // site), each other language's under `/CODE/` when its options ask for them.
+    for lang in config.language_codes() {
+        let wanted = if lang == config.default_language {
+            config.generate_feeds
+        } else {
+            config.languages.get(lang).is_some_and(|l| l.generate_feeds)
+        };
+        if !wanted {
+            continue;
+        }
+        let mut pages = site.pages_by_date();
+        pages.retain(|id| site.page(*id).doc.lang == lang);
         add_feeds(
             &mut plan,
             site,
-            "/",
-            site.pages_by_date(),
+            (&format!("{}/", config.lang_prefix(lang)), lang),
+            pages,
             FeedOf::Site,
             (site_owner, Claim::Site),
             &mut claim,
@@ -269,7 +281,7 @@ pub fn plan(site: &Site) -> Result<Outputs> {
                 add_feeds(
                     &mut plan,
                     site,
-                    &section.doc.path,
+                    (&section.doc.path, &section.doc.lang),
                     section.pages.clone(),
                     FeedOf::Section(SectionId(i)),
                     (&owner, Claim::Content),
@@ -365,7 +377,7 @@ fn add_assets(
 fn add_feeds(
     plan: &mut Outputs,
     site: &Site,
-    base: &str,
+    (base, lang): (&str, &str),
     mut pages: Vec<PageId>,
     of: FeedOf,
     (owner, kind): (&str, Claim),
@@ -378,13 +390,14 @@ fn add_feeds(
         pages.truncate(limit);
     }
     plan.feed_pages.extend(pages.iter().copied());
-    for template in &site.config.feed_filenames {
+    for template in site.config.feed_filenames_of(lang) {
         let path = format!("{base}{template}");
         if claim(file_of(&path), owner, kind, problems) {
             let output = Output::Feed {
                 template: template.clone(),
                 of,
                 pages: pages.clone(),
+                lang: lang.to_owned(),
             };
             plan.deferred.push(planned(output, &path));
         }

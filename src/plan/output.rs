@@ -55,6 +55,8 @@ pub enum Output {
         of: FeedOf,
         /// Its entries, newest first.
         pages: Vec<PageId>,
+        /// The language of its `config` and `lang`.
+        lang: String,
     },
 }
 
@@ -62,7 +64,7 @@ pub enum Output {
 /// (`section`, or `term` and `taxonomy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedOf {
-    /// The site's feed.
+    /// The site's feed (of its language's pages on a multilingual site).
     Site,
     /// A section's feed.
     Section(SectionId),

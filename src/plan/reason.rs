@@ -53,14 +53,28 @@ pub enum Dep {
         /// Whether the pages were asked for.
         listing: bool,
     },
-    /// `get_taxonomy(kind)`.
-    Taxonomy(String),
-    /// `get_taxonomy_url(kind, name)`.
+    /// `get_taxonomy(kind, lang)` (or `get_taxonomy_term`).
+    Taxonomy {
+        /// Taxonomy.
+        kind: String,
+        /// Its language.
+        lang: String,
+    },
+    /// `get_taxonomy_url(kind, name, lang)`.
     TermUrl {
         /// Taxonomy.
         kind: String,
         /// Term.
         name: String,
+        /// The taxonomy's language.
+        lang: String,
+    },
+    /// `trans(key, lang)`: one string of the config's translations.
+    Translation {
+        /// The key.
+        key: String,
+        /// The language.
+        lang: String,
     },
     /// `get_url("@/path")`: a content file's URL.
     Url(String),
@@ -121,8 +135,15 @@ impl Dep {
         match self {
             Self::Page(path) => format!("page `{path}` (read with get_page)"),
             Self::Section { path, .. } => format!("section `{path}` (read with get_section)"),
-            Self::Taxonomy(kind) => format!("taxonomy `{kind}` (read with get_taxonomy)"),
-            Self::TermUrl { kind, name } => format!("the URL of term `{name}` in `{kind}`"),
+            Self::Taxonomy { kind, lang } => {
+                format!("taxonomy `{kind}` of language `{lang}` (read with get_taxonomy)")
+            }
+            Self::TermUrl { kind, name, lang } => {
+                format!("the URL of term `{name}` in `{kind}` of language `{lang}`")
+            }
+            Self::Translation { key, lang } => {
+                format!("translation `{key}` of language `{lang}` (read with trans)")
+            }
             Self::Url(path) => format!("the URL of `{path}`"),
             Self::Static(name) => format!("static file `{name}`"),
             Self::Data(path) => format!("data file `{}`", path.display()),

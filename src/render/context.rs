@@ -109,8 +109,24 @@ fn common(site: &Site, doc: &Document, map: &mut Map<String, Value>) {
         "reading_time".into(),
         crate::markdown::reading_time(doc.word_count).into(),
     );
-    map.insert("lang".into(), site.config.default_language.clone().into());
-    map.insert("translations".into(), Value::Array(Vec::new()));
+    map.insert("lang".into(), doc.lang.clone().into());
+    // As Zola: every translation, itself included, with its language, URL, title and file
+    // (here the path under content/, not the absolute one, so output does not depend on where
+    // the site's folder is).
+    let translations = site
+        .translations_of(doc)
+        .iter()
+        .map(|r| {
+            let other = site.doc(*r);
+            json!({
+                "lang": other.lang,
+                "permalink": other.permalink,
+                "title": site.title_of(*r),
+                "path": other.relative_path,
+            })
+        })
+        .collect();
+    map.insert("translations".into(), Value::Array(translations));
     let backlinks = site
         .backlinks_of(&doc.relative_path)
         .into_iter()
@@ -163,6 +179,20 @@ pub(crate) fn page(view: &View, id: PageId, body: Option<&Body>, siblings: bool)
     let mut map = Map::with_capacity(32);
     common(site, &page.doc, &mut map);
     body_fields(view, ContentRef::Page(id), body, &mut map);
+    // As Zola: a page's files are named by the folder of its file (`/blog/photo/a.png` for
+    // `blog/photo/index.fr.md` too, and whatever its `path`); a section's by its path.
+    let folder = page
+        .doc
+        .relative_path
+        .rfind('/')
+        .map_or("", |i| &page.doc.relative_path[..=i]);
+    let assets: Vec<Value> = page
+        .doc
+        .assets
+        .iter()
+        .map(|a| Value::String(format!("/{folder}{}", a.name)))
+        .collect();
+    map.insert("assets".into(), Value::Array(assets));
     let meta = &page.meta;
     map.insert("title".into(), meta.title.clone().into());
     map.insert("description".into(), meta.description.clone().into());
@@ -306,7 +336,7 @@ pub(crate) fn term(view: &View, term: &Term, listing: bool) -> Value {
 pub(crate) fn taxonomy(view: &View, taxonomy: &Taxonomy) -> Value {
     json!({
         "kind": taxonomy.config,
-        "lang": view.site.config.default_language,
+        "lang": taxonomy.lang,
         "permalink": taxonomy.permalink,
         "path": taxonomy.path,
         "items": taxonomy.terms.iter().map(|t| term(view, t, true)).collect::<Vec<_>>(),

@@ -45,7 +45,7 @@ impl tera::Filter for MarkdownFilter {
         };
         let expanded = match self.templates.get().and_then(Weak::upgrade) {
             Some(templates) => {
-                super::shortcodes::expand(text, &templates, &context).map_err(|errors| {
+                super::shortcodes::expand(text, templates.as_ref(), &context).map_err(|errors| {
                     let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
                     tera::Error::msg(format!("`markdown`: {}", messages.join("; ")))
                 })?

@@ -8,6 +8,7 @@ pub mod context;
 pub(crate) mod data;
 mod filters;
 mod markdown_filter;
+pub(crate) mod recorded;
 pub(crate) mod shortcodes;
 pub(crate) mod templates;
 
@@ -48,7 +49,8 @@ pub struct Renderer {
     templates: Arc<Templates>,
     /// `anchor-link.html`, for the content's heading anchor links.
     anchor: crate::site::anchor::AnchorTemplate,
-    config: Value,
+    /// `config` as the templates of each language see it (Zola's `serialize(lang)`).
+    configs: std::collections::HashMap<String, Value>,
     /// Pages whose content a feed needs.
     feed_pages: std::collections::BTreeSet<PageId>,
 }
@@ -62,20 +64,24 @@ impl Renderer {
         let handle = templates::TemplatesHandle::default();
         let markdown = markdown_filter::MarkdownFilter::new(&site, &handle);
         let templates = Templates::compile(&view, markdown, &handle).map_err(Error::Site)?;
-        let config = site.config.template_value();
+        let configs = site
+            .config
+            .language_codes()
+            .map(|lang| (lang.to_owned(), site.config.template_value_for(lang)))
+            .collect();
         let renderer = Self {
             anchor: crate::site::anchor::AnchorTemplate::new(&site),
             site,
             view,
             templates,
-            config,
+            configs,
             feed_pages: outputs.feed_pages.clone(),
         };
         let missing = renderer.missing_templates();
         if missing.is_empty() {
             let summaries = shortcodes::summary::render_all(
                 &renderer.site,
-                &renderer.templates,
+                renderer.templates.as_ref(),
                 &|id| renderer.shortcode_context(ContentRef::Page(id)),
                 &|id: &str, level: u32| renderer.anchor.render(id, level),
             )
@@ -159,21 +165,46 @@ impl Renderer {
         )
     }
 
-    fn base_context(&self, planned: &Planned) -> Context {
+    /// `config` in the templates of language `lang`.
+    fn config(&self, lang: &str) -> &Value {
+        self.configs
+            .get(lang)
+            .or_else(|| self.configs.get(&self.site.config.default_language))
+            .unwrap_or(&Value::Null)
+    }
+
+    fn base_context(&self, planned: &Planned, lang: &str) -> Context {
         let mut ctx = Context::new();
-        ctx.insert("config", &self.config);
+        put(&mut ctx, "config", self.config(lang).clone());
         ctx.insert("current_path", &planned.path);
         ctx.insert("current_url", &self.site.config.permalink(&planned.path));
-        ctx.insert("lang", &self.site.config.default_language);
+        ctx.insert("lang", lang);
         ctx
+    }
+
+    /// The language of an output: its document's, its taxonomy's, its feed's; the default
+    /// language's for the rest (404, aliases, sitemap), as in Zola.
+    fn lang_of<'a>(&'a self, output: &'a Output) -> &'a str {
+        let site = &self.site;
+        match output {
+            Output::Page(id) => &site.page(*id).doc.lang,
+            Output::Section { id, .. } => &site.section(*id).doc.lang,
+            Output::Taxonomy(t) => &site.taxonomy(*t).lang,
+            Output::Term { term, .. } => &site.taxonomy(term.taxonomy).lang,
+            Output::Feed { lang, .. } => lang,
+            Output::Redirect { .. } | Output::NotFound | Output::Robots | Output::Sitemap(_) => {
+                &site.config.default_language
+            }
+        }
     }
 
     /// What every shortcode call of `owner`'s body sees besides its arguments, as in Zola:
     /// `config`, `lang`, and `page` or `section` (without content, which is being made).
     fn shortcode_context(&self, owner: ContentRef) -> Context {
         let mut ctx = Context::new();
-        put(&mut ctx, "config", self.config.clone());
-        ctx.insert("lang", &self.site.config.default_language);
+        let lang = &self.site.doc(owner).lang;
+        put(&mut ctx, "config", self.config(lang).clone());
+        ctx.insert("lang", lang);
         match owner {
             ContentRef::Page(id) => {
                 put(&mut ctx, "page", context::page(&self.view, id, None, false));
@@ -213,18 +244,20 @@ impl Renderer {
         let text = String::from_utf8_lossy(&bytes);
         let body = &text[doc.body_offset..doc.body_offset + doc.body_len];
         let resolve = |path: &str| self.site.permalink_of(path);
-        let expanded = shortcodes::expand(body, &self.templates, &|| self.shortcode_context(owner))
-            .map_err(|errors| {
-                errors
-                    .into_iter()
-                    .map(|e| {
-                        Diagnostic::error(e.message)
-                            .at_offset(&display, &text, doc.body_offset + e.offset)
-                            .with_help(e.help)
-                    })
-                    .collect::<Vec<_>>()
-            })?;
-        let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);
+        let expanded = shortcodes::expand(body, self.templates.as_ref(), &|| {
+            self.shortcode_context(owner)
+        })
+        .map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| {
+                    Diagnostic::error(e.message)
+                        .at_offset(&display, &text, doc.body_offset + e.offset)
+                        .with_help(e.help)
+                })
+                .collect::<Vec<_>>()
+        })?;
+        let anchor_link = |id: &str, level: u32| self.anchor.render_in(id, level, &doc.lang);
         let rendered =
             shortcodes::render_markdown(body, expanded.as_ref(), doc, &resolve, &anchor_link);
         let source_offset = |offset: usize| {
@@ -329,7 +362,7 @@ impl Renderer {
     fn render_output(&self, planned: &Planned) -> Result<Rendered, Vec<Diagnostic>> {
         let site = &self.site;
         let mut out = Rendered::default();
-        let mut ctx = self.base_context(planned);
+        let mut ctx = self.base_context(planned, self.lang_of(&planned.output));
         let (template, for_file) = match &planned.output {
             Output::Page(id) => {
                 let page = site.page(*id);
@@ -470,12 +503,13 @@ impl Renderer {
             template,
             of,
             pages,
+            lang,
         } = &planned.output
         else {
             unreachable!("render_feed renders feeds only")
         };
         let site = &self.site;
-        let mut ctx = self.base_context(planned);
+        let mut ctx = self.base_context(planned, lang);
         match of {
             FeedOf::Site => {}
             FeedOf::Section(id) => {
@@ -532,7 +566,9 @@ impl Renderer {
             .chain(pages.first().and_then(|id| site.page(*id).date.as_ref()))
             .max_by_key(|d| d.instant);
         put(&mut ctx, "pages", Value::Array(entries));
-        ctx.insert("feed_url", &site.config.permalink(&planned.path));
+        // As Zola's `make_permalink`, which adds a slash unless the path ends with one of the
+        // top-level `feed_filenames` (`/fr/rss.xml/` when only another language has RSS).
+        ctx.insert("feed_url", &site.config.make_permalink(&planned.path));
         if let Some(newest) = newest {
             ctx.insert("last_updated", &newest.rfc3339());
             ctx.insert(

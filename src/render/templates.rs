@@ -23,23 +23,7 @@ pub(crate) struct Templates {
     site: Arc<Site>,
 }
 
-thread_local! {
-    /// What the template functions read during the render on this thread.
-    static RECORDED: std::cell::RefCell<Vec<Dep>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Notes that the render running on this thread read `dep`.
-pub(crate) fn record(dep: Dep) {
-    RECORDED.with(|r| r.borrow_mut().push(dep));
-}
-
-/// Takes what the functions read on this thread since the last call, sorted and deduplicated.
-pub(crate) fn take_recorded() -> Vec<Dep> {
-    let mut deps = RECORDED.with(|r| std::mem::take(&mut *r.borrow_mut()));
-    deps.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-    deps.dedup();
-    deps
-}
+pub(crate) use crate::render::recorded::{record, take_recorded};
 
 impl Templates {
     /// Compiles the (parsed) templates of `site`, with the functions that read it and the
@@ -100,7 +84,7 @@ impl Templates {
 
     /// Renders `name` for a shortcode call; a failure is what went wrong and where in the
     /// template (its file and line), for an error placed at the call.
-    pub(crate) fn render_shortcode(
+    fn shortcode(
         &self,
         name: &str,
         context: &tera::Context,
@@ -171,6 +155,29 @@ impl Templates {
     }
 }
 
+impl crate::render::shortcodes::ShortcodeTemplates for Templates {
+    fn has(&self, name: &str) -> bool {
+        Templates::has(self, name)
+    }
+
+    fn render_shortcode(
+        &self,
+        name: &str,
+        context: &tera::Context,
+    ) -> Result<String, (String, Option<crate::diagnostics::Location>)> {
+        self.shortcode(name, context)
+    }
+
+    fn render_for(
+        &self,
+        name: &str,
+        context: &tera::Context,
+        for_file: &str,
+    ) -> Result<String, Diagnostic> {
+        self.render(name, context, for_file)
+    }
+}
+
 /// Every substring of `text` between a pair of `quote`s.
 fn quoted(text: &str, quote: char) -> Vec<String> {
     text.split(quote)
@@ -202,6 +209,7 @@ fn register(tera: &mut Tera, view: &View) {
         },
     );
     tera.register_function("get_page", GetPage(view.clone()));
+    tera.register_function("trans", Trans(Arc::clone(site)));
     tera.register_function("get_section", GetSection(view.clone()));
     tera.register_function("get_taxonomy", GetTaxonomy(view.clone()));
     tera.register_function("get_taxonomy_term", GetTaxonomyTerm(view));
@@ -232,6 +240,62 @@ fn string_arg<'a>(
         .ok_or_else(|| tera::Error::msg(format!("`{function}` needs a string argument `{name}`")))
 }
 
+/// The `lang` argument of `function`, the default language when absent.
+fn lang_arg<'a>(
+    args: &'a HashMap<String, Value>,
+    site: &'a Site,
+    function: &str,
+) -> tera::Result<&'a str> {
+    match args.get("lang") {
+        None => Ok(&site.config.default_language),
+        Some(v) => v
+            .as_str()
+            .ok_or_else(|| tera::Error::msg(format!("`{function}`: `lang` must be a string"))),
+    }
+}
+
+/// `trans(key, lang)`: a string of the config's `translations` of `lang` (the default
+/// language's when absent), failing as Zola's does for a missing key or language.
+struct Trans(Arc<Site>);
+
+impl Function for Trans {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let key = args
+            .get("key")
+            .and_then(Value::as_str)
+            .ok_or_else(|| tera::Error::msg("`trans` requires a `key` argument."))?;
+        let lang = match args.get("lang") {
+            None => self.0.config.default_language.as_str(),
+            Some(v) => v
+                .as_str()
+                .ok_or_else(|| tera::Error::msg("`trans`: `lang` must be a string."))?,
+        };
+        record(Dep::Translation {
+            key: key.to_owned(),
+            lang: lang.to_owned(),
+        });
+        self.0
+            .config
+            .translation(lang, key)
+            .map(|s| Value::String(s.to_owned()))
+            .map_err(|e| {
+                tera::Error::chain("Failed to retrieve term translation", tera::Error::msg(e))
+            })
+    }
+}
+
+/// A content path of language `lang`, as Zola's functions make it: the code goes before the
+/// last `.` (`blog/a.md` → `blog/a.fr.md`); the default language's path is left alone.
+fn with_lang(path: &str, lang: &str, site: &Site) -> String {
+    if lang == site.config.default_language {
+        return path.to_owned();
+    }
+    match path.rfind('.') {
+        Some(i) => format!("{}.{lang}{}", &path[..i], &path[i..]),
+        None => format!("{path}.{lang}"),
+    }
+}
+
 pub(crate) fn bool_arg(args: &HashMap<String, Value>, name: &str) -> bool {
     args.get(name).and_then(Value::as_bool).unwrap_or(false)
 }
@@ -249,6 +313,35 @@ struct GetUrl {
 impl Function for GetUrl {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let path = string_arg(args, "path", "get_url")?;
+        let lang = lang_arg(args, &self.site, "get_url")?;
+        if lang != self.site.config.default_language
+            && !self.site.config.languages.contains_key(lang)
+        {
+            return Err(tera::Error::msg(format!(
+                "`{lang}` is not an authorized language (check config.languages)."
+            )));
+        }
+        // As Zola: a content path gets the language before its last `.` (`@/a.md` →
+        // `@/a.fr.md`); any other path gets `/CODE` in front unless it starts with it.
+        let localized;
+        let path = if lang == self.site.config.default_language {
+            path
+        } else if path.starts_with("@/") {
+            localized = {
+                let (stem, ext) = path.rsplit_once('.').unwrap_or((path, ""));
+                if ext.is_empty() && !path.contains('.') {
+                    format!("{path}.{lang}")
+                } else {
+                    format!("{stem}.{lang}.{ext}")
+                }
+            };
+            &localized
+        } else if path.get(1..).is_some_and(|rest| rest.starts_with(lang)) {
+            path
+        } else {
+            localized = format!("{lang}/{path}");
+            &localized
+        };
         if let Some(content) = path.strip_prefix("@/") {
             let (file, anchor) = content
                 .split_once('#')
@@ -256,7 +349,7 @@ impl Function for GetUrl {
             record(Dep::Url(file.to_owned()));
             let url = self.site.permalink_of(file).ok_or_else(|| {
                 tera::Error::msg(format!(
-                    "`get_url`: no content file `{file}` (from `{path}`)"
+                    "`get_url`: could not resolve URL for link `{path}` not found."
                 ))
             })?;
             return Ok(Value::String(
@@ -438,13 +531,21 @@ struct GetPage(View);
 
 impl Function for GetPage {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        let path = string_arg(args, "path", "get_page")?.trim_start_matches("@/");
-        record(Dep::Page(path.to_owned()));
-        match self.0.site.by_content_path.get(path) {
+        let asked = string_arg(args, "path", "get_page")?.trim_start_matches("@/");
+        let lang = args.get("lang").and_then(Value::as_str);
+        let path = with_lang(asked, lang.unwrap_or_default(), &self.0.site);
+        let path = if lang.is_some() {
+            path
+        } else {
+            asked.to_owned()
+        };
+        record(Dep::Page(path.clone()));
+        match self.0.site.by_content_path.get(&path) {
             Some(ContentRef::Page(id)) => Ok(context::page(&self.0, *id, None, true)),
-            _ => Err(tera::Error::msg(format!(
-                "`get_page`: no page `{path}` in content/"
-            ))),
+            _ => Err(tera::Error::msg(match lang {
+                Some(lang) => format!("Page `{asked}` not found for language `{lang}`."),
+                None => format!("`get_page`: no page `{path}` in content/"),
+            })),
         }
     }
 }
@@ -454,7 +555,13 @@ struct GetSection(View);
 
 impl Function for GetSection {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        let path = string_arg(args, "path", "get_section")?.trim_start_matches("@/");
+        let asked = string_arg(args, "path", "get_section")?.trim_start_matches("@/");
+        let lang = args.get("lang").and_then(Value::as_str);
+        let path = match lang {
+            Some(lang) => with_lang(asked, lang, &self.0.site),
+            None => asked.to_owned(),
+        };
+        let path = path.as_str();
         record(Dep::Section {
             path: path.to_owned(),
             listing: !bool_arg(args, "metadata_only"),
@@ -466,9 +573,10 @@ impl Function for GetSection {
                 None,
                 !bool_arg(args, "metadata_only"),
             )),
-            _ => Err(tera::Error::msg(format!(
-                "`get_section`: no section `{path}` in content/"
-            ))),
+            _ => Err(tera::Error::msg(match lang {
+                Some(lang) => format!("Section `{asked}` not found for language `{lang}`."),
+                None => format!("`get_section`: no section `{path}` in content/"),
+            })),
         }
     }
 }
@@ -479,14 +587,12 @@ struct GetTaxonomy(View);
 impl Function for GetTaxonomy {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let kind = string_arg(args, "kind", "get_taxonomy")?;
-        record(Dep::Taxonomy(kind.to_owned()));
-        match self
-            .0
-            .site
-            .taxonomies
-            .iter()
-            .find(|t| t.config.name == kind)
-        {
+        let lang = lang_arg(args, &self.0.site, "get_taxonomy")?;
+        record(Dep::Taxonomy {
+            kind: kind.to_owned(),
+            lang: lang.to_owned(),
+        });
+        match self.0.site.taxonomy_named(kind, lang) {
             Some(taxonomy) => Ok(context::taxonomy(&self.0, taxonomy)),
             None if args.get("required").and_then(Value::as_bool) == Some(false) => Ok(Value::Null),
             None => Err(tera::Error::msg(format!(
@@ -505,14 +611,12 @@ impl Function for GetTaxonomyTerm {
         let name = string_arg(args, "term", "get_taxonomy_term")?;
         let required = args.get("required").and_then(Value::as_bool) != Some(false);
         let include_pages = args.get("include_pages").and_then(Value::as_bool) != Some(false);
-        record(Dep::Taxonomy(kind.to_owned()));
-        let Some(taxonomy) = self
-            .0
-            .site
-            .taxonomies
-            .iter()
-            .find(|t| t.config.name == kind)
-        else {
+        let lang = lang_arg(args, &self.0.site, "get_taxonomy_term")?;
+        record(Dep::Taxonomy {
+            kind: kind.to_owned(),
+            lang: lang.to_owned(),
+        });
+        let Some(taxonomy) = self.0.site.taxonomy_named(kind, lang) else {
             return if required {
                 Err(tera::Error::msg(format!(
                     "`get_taxonomy_term`: no taxonomy `{kind}` in the config"
@@ -538,20 +642,17 @@ impl Function for GetTaxonomyUrl {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let kind = string_arg(args, "kind", "get_taxonomy_url")?;
         let name = string_arg(args, "name", "get_taxonomy_url")?;
+        let lang = lang_arg(args, &self.0, "get_taxonomy_url")?;
         record(Dep::TermUrl {
             kind: kind.to_owned(),
             name: name.to_owned(),
+            lang: lang.to_owned(),
         });
-        let taxonomy = self
-            .0
-            .taxonomies
-            .iter()
-            .find(|t| t.config.name == kind)
-            .ok_or_else(|| {
-                tera::Error::msg(format!(
-                    "`get_taxonomy_url`: no taxonomy `{kind}` in the config"
-                ))
-            })?;
+        let taxonomy = self.0.taxonomy_named(kind, lang).ok_or_else(|| {
+            tera::Error::msg(format!(
+                "`get_taxonomy_url`: no taxonomy `{kind}` in the config"
+            ))
+        })?;
         let slug = self.0.config.slugify.taxonomies.path(name);
         taxonomy
             .terms
@@ -561,6 +662,9 @@ impl Function for GetTaxonomyUrl {
             .ok_or_else(|| {
                 tera::Error::msg(format!("`get_taxonomy_url`: no term `{name}` in `{kind}`"))
             })
+    }
+    fn is_safe(&self) -> bool {
+        true
     }
 }
 

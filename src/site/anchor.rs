@@ -38,12 +38,17 @@ impl AnchorTemplate {
         }
     }
 
-    /// The anchor link of the heading `id` of `level` (1 to 6).
+    /// The anchor link of the heading `id` of `level` (1 to 6), in the default language.
     pub(crate) fn render(&self, id: &str, level: u32) -> Result<String, String> {
+        self.render_in(id, level, &self.lang)
+    }
+
+    /// The anchor link of the heading `id` of `level` in a document of language `lang`.
+    pub(crate) fn render_in(&self, id: &str, level: u32, lang: &str) -> Result<String, String> {
         let mut context = Context::new();
         context.insert("id", id);
         context.insert("level", &level);
-        context.insert("lang", &self.lang);
+        context.insert("lang", lang);
         self.tera
             .render(ANCHOR_LINK, &context)
             .map_err(|e| format!("cannot render `{ANCHOR_LINK}`: {}", error_chain(&e)))

@@ -71,6 +71,11 @@ pub(crate) struct Document {
     pub(crate) markdown: markdown::RenderOptions,
     /// Sections above it, the root first.
     pub(crate) ancestors: Vec<SectionId>,
+    /// Its language: the code in its file name (`a.fr.md`), else the default language.
+    pub(crate) lang: String,
+    /// Its content path without the language (`blog/a.fr.md` → `blog/a.md`): the documents
+    /// sharing it (and their kind) are translations of each other.
+    pub(crate) canonical: String,
 }
 
 /// A page: a markdown file that is not `_index.md`.
@@ -137,6 +142,8 @@ pub(crate) struct Taxonomy {
     pub(crate) permalink: String,
     /// Terms, by name.
     pub(crate) terms: Vec<Term>,
+    /// The language whose pages it classifies.
+    pub(crate) lang: String,
 }
 
 /// Where a static file's bytes come from.
@@ -219,6 +226,9 @@ pub struct Site {
     /// By content path, the pages and sections whose markdown links to it (`@/…`): Zola's
     /// `backlinks`.
     pub(crate) backlinks: rustc_hash::FxHashMap<String, Vec<ContentRef>>,
+    /// For a multilingual site, by canonical content path (see [`Document::canonical`]), the
+    /// pages or sections that translate each other, the default language first, then by code.
+    pub(crate) translations: rustc_hash::FxHashMap<String, Vec<ContentRef>>,
 }
 
 impl Site {
@@ -319,6 +329,73 @@ impl Site {
             .collect();
         links.sort_unstable();
         links
+    }
+
+    /// Fills [`Site::translations`]: documents of one kind sharing a canonical path. As Zola,
+    /// only for a multilingual site, and a page with `render = false` has none.
+    pub(crate) fn find_translations(&mut self) {
+        let mut translations: rustc_hash::FxHashMap<String, Vec<ContentRef>> =
+            rustc_hash::FxHashMap::default();
+        if !self.config.is_multilingual() {
+            self.translations = translations;
+            return;
+        }
+        let pages = self
+            .pages
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.meta.render != Some(false) && p.doc.has_file)
+            .map(|(i, p)| (ContentRef::Page(PageId(i)), &p.doc));
+        let sections = self
+            .sections
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (ContentRef::Section(SectionId(i)), &s.doc));
+        for (r, doc) in pages.chain(sections) {
+            translations
+                .entry(doc.canonical.clone())
+                .or_default()
+                .push(r);
+        }
+        let default = self.config.default_language.clone();
+        for list in translations.values_mut() {
+            list.sort_by(|a, b| {
+                let (a, b) = (self.doc(*a), self.doc(*b));
+                (a.lang != default, &a.lang).cmp(&(b.lang != default, &b.lang))
+            });
+        }
+        self.translations = translations;
+    }
+
+    /// The document of a page or section.
+    pub(crate) fn doc(&self, r: ContentRef) -> &Document {
+        match r {
+            ContentRef::Page(id) => &self.page(id).doc,
+            ContentRef::Section(id) => &self.section(id).doc,
+        }
+    }
+
+    /// The title of a page or section.
+    pub(crate) fn title_of(&self, r: ContentRef) -> Option<&str> {
+        match r {
+            ContentRef::Page(id) => self.page(id).meta.title.as_deref(),
+            ContentRef::Section(id) => self.section(id).meta.title.as_deref(),
+        }
+    }
+
+    /// The translations of `doc` (itself included, as Zola lists them); none on a site of one
+    /// language.
+    pub(crate) fn translations_of(&self, doc: &Document) -> &[ContentRef] {
+        self.translations
+            .get(&doc.canonical)
+            .map_or(&[][..], Vec::as_slice)
+    }
+
+    /// The taxonomy named `kind` of language `lang`.
+    pub(crate) fn taxonomy_named(&self, kind: &str, lang: &str) -> Option<&Taxonomy> {
+        self.taxonomies
+            .iter()
+            .find(|t| t.config.name == kind && t.lang == lang)
     }
 
     /// The taxonomy with `id`.

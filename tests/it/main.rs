@@ -8,6 +8,7 @@ mod errors;
 mod generate;
 mod highlight;
 mod incremental;
+mod languages;
 mod layering;
 mod llm_mock;
 mod post;

@@ -50,6 +50,15 @@ fn taxonomies() {
 }
 
 #[test]
+fn multilingual() {
+    assert_output(
+        "multilingual",
+        &SiteTest::fixture("multilingual"),
+        Detail::Full,
+    );
+}
+
+#[test]
 fn shortcodes() {
     assert_output("shortcodes", &SiteTest::fixture("shortcodes"), Detail::Full);
 }

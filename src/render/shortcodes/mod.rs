@@ -15,9 +15,34 @@ pub(crate) mod summary;
 use serde_json::Value;
 use tera::Context;
 
+use crate::diagnostics::Location;
 use crate::plan::reason::Dep;
-use crate::render::templates::{self, Templates};
+use crate::render::recorded::record;
 use crate::splice::placeholder;
+
+/// The compiled templates, as shortcodes use them (implemented by `render::templates`, which
+/// renders shortcodes for its `markdown` filter: a trait keeps the two modules from importing
+/// each other).
+pub(crate) trait ShortcodeTemplates: Sync {
+    /// Whether a template named `name` exists.
+    fn has(&self, name: &str) -> bool;
+    /// Renders `name` for a call: the output, or what went wrong and where in the template.
+    fn render_shortcode(
+        &self,
+        name: &str,
+        context: &Context,
+    ) -> Result<String, (String, Option<Location>)>;
+    /// Renders `name` for `for_file` (a summary's cutoff); a failure is a diagnostic.
+    fn render_for(
+        &self,
+        name: &str,
+        context: &Context,
+        for_file: &str,
+    ) -> Result<String, crate::diagnostics::Diagnostic>;
+}
+
+/// The templates shortcodes are rendered with.
+type Templates = dyn ShortcodeTemplates;
 use parse::{Call, Edit};
 
 /// A body with its shortcodes expanded.
@@ -161,7 +186,7 @@ fn render(
     base: &Context,
     errors: &mut Vec<CallError>,
 ) -> Option<(String, bool)> {
-    templates::record(Dep::Shortcode(call.name.clone()));
+    record(Dep::Shortcode(call.name.clone()));
     let Some((template, markdown)) = template_of(templates, &call.name) else {
         errors.push(CallError {
             offset: call.offset,

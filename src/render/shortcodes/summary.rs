@@ -15,7 +15,8 @@ use tera::Context;
 
 use crate::diagnostics::Diagnostic;
 use crate::markdown;
-use crate::render::templates::{self, Templates};
+use crate::render::recorded::take_recorded;
+use crate::render::shortcodes::Templates;
 use crate::site::{PageId, Site};
 
 /// What a page's calls see besides their arguments.
@@ -40,12 +41,12 @@ pub(crate) fn render_all(
                 None => page.doc.summary.clone().filter(|_| page.doc.summary_open),
             };
             // What the shortcodes read belongs to no output.
-            templates::take_recorded();
+            take_recorded();
             let html = html?;
             if !page.doc.summary_open {
                 return Some(Ok((id, html)));
             }
-            let cut = with_cutoff(&html, templates, &site.config.default_language, &page.doc);
+            let cut = with_cutoff(&html, templates, &page.doc.lang, &page.doc);
             Some(cut.map(|html| (id, html)))
         })
         .collect();
@@ -95,7 +96,7 @@ fn with_cutoff(
     ctx.insert("summary", body);
     ctx.insert("lang", lang);
     let for_file = format!("the summary of content/{}", doc.relative_path);
-    let cutoff = templates.render("summary-cutoff.html", &ctx, &for_file)?;
+    let cutoff = templates.render_for("summary-cutoff.html", &ctx, &for_file)?;
     let mut out = format!("{body}{cutoff}");
     for tag in closing.iter().rev() {
         out.push_str(tag);

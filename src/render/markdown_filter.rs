@@ -44,12 +44,11 @@ impl tera::Filter for MarkdownFilter {
             ctx
         };
         let expanded = match self.templates.get().and_then(Weak::upgrade) {
-            Some(templates) => {
-                super::shortcodes::expand(text, templates.as_ref(), &context).map_err(|errors| {
+            Some(templates) => super::shortcodes::expand(text, templates.as_ref(), &context)
+                .map_err(|errors| {
                     let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
                     tera::Error::msg(format!("`markdown`: {}", messages.join("; ")))
-                })?
-            }
+                })?,
             None => None,
         };
         let (text, spliced) = expanded

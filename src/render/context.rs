@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value, json};
 
+use crate::assets::images::Images;
 use crate::generate::copy::CopySet;
 use crate::markdown::Heading;
 use crate::site::{Document, Page, PageId, Section, SectionId, Site, Taxonomy, Term};
@@ -23,6 +24,8 @@ pub struct View {
     pub(crate) copy: Arc<CopySet>,
     /// The summaries that call shortcodes, made once the templates are compiled.
     pub(crate) summaries: Arc<OnceLock<HashMap<PageId, String>>>,
+    /// The images templates read and ask to be processed.
+    pub(crate) images: Arc<Images>,
 }
 
 impl View {
@@ -32,7 +35,14 @@ impl View {
             site: Arc::clone(site),
             copy: Arc::clone(copy),
             summaries: Arc::default(),
+            images: Arc::new(Images::new(site)),
         }
+    }
+
+    /// The images service its templates call: what they asked to be processed is read from it
+    /// once rendering is over.
+    pub(crate) fn images(&self) -> Arc<Images> {
+        Arc::clone(&self.images)
     }
 }
 

@@ -5,60 +5,12 @@
 //! recorded (found or not), so that an output is rendered again when one appears, changes or
 //! goes. Nothing here reads outside the site's folder or the network.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 use sha2::Digest as _;
-
-/// A file a template asked for, found the way Zola's `search_for_file` finds it.
-pub(crate) struct Found {
-    /// Where it is.
-    pub(crate) path: PathBuf,
-}
-
-/// Finds `path` as Zola does: in the site's folder, then `static/`, `content/` and the theme's
-/// `static/` (`@/x` is `content/x`; a leading `/` is dropped). Zola also looks in the output
-/// folder, which sitegen does not read back: it is being replaced while templates render.
-/// `looked_at` gets every root-relative path tried, up to the one found.
-pub(crate) fn search(
-    root: &Path,
-    theme: Option<&str>,
-    path: &str,
-    looked_at: &mut Vec<PathBuf>,
-) -> Result<Option<Found>, String> {
-    let actual = match path.strip_prefix("@/") {
-        Some(rest) => format!("content/{rest}"),
-        None => path.trim_start_matches('/').to_owned(),
-    };
-    let mut candidates = vec![
-        PathBuf::from(&actual),
-        Path::new("static").join(&actual),
-        Path::new("content").join(&actual),
-    ];
-    if let Some(theme) = theme {
-        candidates.push(Path::new("themes").join(theme).join("static").join(&actual));
-    }
-    let canonical_root = root
-        .canonicalize()
-        .map_err(|e| format!("cannot read the site's folder: {e}"))?;
-    for candidate in candidates {
-        looked_at.push(candidate.clone());
-        let full = root.join(&candidate);
-        if !full.exists() {
-            continue;
-        }
-        let canonical = full
-            .canonicalize()
-            .map_err(|e| format!("cannot read `{path}`: {e}"))?;
-        if !canonical.starts_with(&canonical_root) {
-            return Err(format!("`{path}` is outside the site's folder"));
-        }
-        return Ok(Some(Found { path: canonical }));
-    }
-    Ok(None)
-}
 
 /// A format `load_data` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,6 +7,9 @@
 pub mod context;
 pub(crate) mod data;
 mod filters;
+mod images;
+mod markdown_filter;
+mod reads;
 pub(crate) mod shortcodes;
 pub(crate) mod templates;
 
@@ -58,7 +61,10 @@ impl Renderer {
     /// error, one per document.
     pub fn new(view: View, outputs: &Outputs) -> Result<Self, Error> {
         let site = Arc::clone(&view.site);
-        let templates = Templates::compile(&view).map_err(Error::Site)?;
+        let templates = Templates::compile(&view, |tera, handle| {
+            markdown_filter::register(tera, &view.site, handle);
+        })
+        .map_err(Error::Site)?;
         let config = site.config.template_value();
         let renderer = Self {
             anchor: crate::site::anchor::AnchorTemplate::new(&site),
@@ -273,9 +279,9 @@ impl Renderer {
     /// Renders one planned output (feeds excepted: see [`Renderer::render_feed`]), with what its
     /// template functions read.
     pub fn render(&self, planned: &Planned) -> Result<Rendered, Vec<Diagnostic>> {
-        templates::take_recorded();
+        reads::take_recorded();
         let mut rendered = self.render_output(planned)?;
-        rendered.deps = templates::take_recorded();
+        rendered.deps = reads::take_recorded();
         Ok(rendered)
     }
 
@@ -497,14 +503,14 @@ impl Renderer {
                     .to_string(),
             );
         }
-        templates::take_recorded();
+        reads::take_recorded();
         let text = self
             .templates
             .render(template, &ctx, &format!("the feed {}", planned.path))
             .map_err(|d| vec![d])?;
         Ok(Rendered {
             text,
-            deps: templates::take_recorded(),
+            deps: reads::take_recorded(),
             ..Rendered::default()
         })
     }

@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use serde_json::Value;
 use tera::{Function, Tera};
 
+use crate::assets::find;
 use crate::diagnostics::{Code, Diagnostic, error_chain};
 use crate::plan::reason::Dep;
 use crate::render::context::{self, View};
 use crate::render::data;
+use crate::render::reads::record;
 use crate::site::{ContentRef, Site};
 
 /// The compiled templates of a site, with sitegen's functions and filters.
@@ -23,28 +25,14 @@ pub(crate) struct Templates {
     site: Arc<Site>,
 }
 
-thread_local! {
-    /// What the template functions read during the render on this thread.
-    static RECORDED: std::cell::RefCell<Vec<Dep>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Notes that the render running on this thread read `dep`.
-pub(crate) fn record(dep: Dep) {
-    RECORDED.with(|r| r.borrow_mut().push(dep));
-}
-
-/// Takes what the functions read on this thread since the last call, sorted and deduplicated.
-pub(crate) fn take_recorded() -> Vec<Dep> {
-    let mut deps = RECORDED.with(|r| std::mem::take(&mut *r.borrow_mut()));
-    deps.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-    deps.dedup();
-    deps
-}
-
 impl Templates {
     /// Compiles the (parsed) templates of `site`, with the functions that read it and the
-    /// copy generated for its pages.
-    pub(crate) fn compile(view: &View) -> Result<Arc<Self>, Vec<Diagnostic>> {
+    /// copy generated for its pages, and the filters `more` registers given a handle on the
+    /// compiled templates (the `markdown` filter renders shortcodes with them).
+    pub(crate) fn compile(
+        view: &View,
+        more: impl FnOnce(&mut Tera, &TemplatesHandle),
+    ) -> Result<Arc<Self>, Vec<Diagnostic>> {
         let site = &view.site;
         let mut tera = Tera::default();
         for template in &site.templates {
@@ -63,7 +51,8 @@ impl Templates {
         }
         // The `markdown` filter renders shortcodes with these templates, which hold it.
         let handle = Arc::new(OnceLock::new());
-        register(&mut templates.tera, view, &handle);
+        register(&mut templates.tera, view);
+        more(&mut templates.tera, &handle);
         let templates = Arc::new(templates);
         let _ = handle.set(Arc::downgrade(&templates));
         Ok(templates)
@@ -184,9 +173,9 @@ fn find_line(text: &str, needle: &str) -> Option<usize> {
 }
 
 /// How the `markdown` filter reaches the templates that hold it (set once they are compiled).
-type TemplatesHandle = Arc<OnceLock<Weak<Templates>>>;
+pub(crate) type TemplatesHandle = Arc<OnceLock<Weak<Templates>>>;
 
-fn register(tera: &mut Tera, view: &View, templates: &TemplatesHandle) {
+fn register(tera: &mut Tera, view: &View) {
     let site = &view.site;
     let view = view.clone();
     tera.register_function(
@@ -199,6 +188,14 @@ fn register(tera: &mut Tera, view: &View, templates: &TemplatesHandle) {
     tera.register_function("get_page", GetPage(view.clone()));
     tera.register_function("get_section", GetSection(view.clone()));
     tera.register_function("get_taxonomy", GetTaxonomy(view.clone()));
+    tera.register_function(
+        "resize_image",
+        crate::render::images::ResizeImage(view.images()),
+    );
+    tera.register_function(
+        "get_image_metadata",
+        crate::render::images::GetImageMetadata(view.images()),
+    );
     tera.register_function("get_taxonomy_term", GetTaxonomyTerm(view));
     tera.register_function("get_taxonomy_url", GetTaxonomyUrl(Arc::clone(site)));
     tera.register_function(
@@ -215,14 +212,6 @@ fn register(tera: &mut Tera, view: &View, templates: &TemplatesHandle) {
         },
     );
     crate::render::filters::register(tera, &site.config.default_language);
-    tera.register_filter(
-        "markdown",
-        MarkdownFilter {
-            anchor: crate::site::anchor::AnchorTemplate::new(site),
-            site: Arc::clone(site),
-            templates: Arc::clone(templates),
-        },
-    );
 }
 
 fn string_arg<'a>(
@@ -335,11 +324,11 @@ impl Located {
     }
 }
 
-/// Finds `path` as Zola's functions do (see [`data::search`]), then in the built-in theme's
+/// Finds `path` as Zola's functions do (see [`find::search`]), then in the built-in theme's
 /// static files, recording every file looked at.
 fn find_file(site: &Site, path: &str, function: &str) -> tera::Result<Option<Located>> {
     let mut looked_at = Vec::new();
-    let found = data::search(
+    let found = find::search(
         &site.root,
         site.config.theme.as_deref(),
         path,
@@ -624,58 +613,6 @@ impl Function for LoadData {
             .map_err(|_| tera::Error::msg("poisoned"))?
             .insert(key, value.clone());
         Ok(value)
-    }
-}
-
-/// `markdown(inline=false)`: renders a string as markdown, with its shortcodes, which see
-/// `config` and `lang` (as in Zola, not the page).
-struct MarkdownFilter {
-    site: Arc<Site>,
-    anchor: crate::site::anchor::AnchorTemplate,
-    templates: TemplatesHandle,
-}
-
-impl tera::Filter for MarkdownFilter {
-    fn filter(&self, value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        let text = value
-            .as_str()
-            .ok_or_else(|| tera::Error::msg("`markdown` filters strings only"))?;
-        let options = crate::markdown::RenderOptions::new(&self.site.config, None)
-            .with_anchors(self.site.config.slugify.anchors);
-        let resolve = |path: &str| self.site.permalink_of(path);
-        let anchor_link = |id: &str, level: u32| self.anchor.render(id, level);
-        let context = || {
-            let mut ctx = tera::Context::new();
-            ctx.insert("config", &self.site.config.template_value());
-            ctx.insert("lang", &self.site.config.default_language);
-            ctx
-        };
-        let expanded = match self.templates.get().and_then(Weak::upgrade) {
-            Some(templates) => crate::render::shortcodes::expand(text, &templates, &context)
-                .map_err(|errors| {
-                    let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
-                    tera::Error::msg(format!("`markdown`: {}", messages.join("; ")))
-                })?,
-            None => None,
-        };
-        let (text, spliced) = expanded
-            .as_ref()
-            .map_or((text, &[][..]), |e| (e.text.as_str(), &e.html[..]));
-        let mut html =
-            crate::markdown::render_spliced(text, &options, "", &resolve, &anchor_link, spliced)
-                .html;
-        if bool_arg(args, "inline") {
-            // Zola's rule, to the byte.
-            html = html
-                .trim_start_matches("<p>")
-                .trim_end_matches("</p>\n")
-                .to_owned();
-        }
-        Ok(Value::String(html))
-    }
-
-    fn is_safe(&self) -> bool {
-        true
     }
 }
 

@@ -16,7 +16,8 @@ use serde_json::Value;
 use tera::Context;
 
 use crate::plan::reason::Dep;
-use crate::render::templates::{self, Templates};
+use crate::render::reads;
+use crate::render::templates::Templates;
 use crate::splice::placeholder;
 use parse::{Call, Edit};
 
@@ -161,7 +162,7 @@ fn render(
     base: &Context,
     errors: &mut Vec<CallError>,
 ) -> Option<(String, bool)> {
-    templates::record(Dep::Shortcode(call.name.clone()));
+    reads::record(Dep::Shortcode(call.name.clone()));
     let Some((template, markdown)) = template_of(templates, &call.name) else {
         errors.push(CallError {
             offset: call.offset,

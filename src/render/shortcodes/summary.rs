@@ -12,7 +12,8 @@ use rayon::prelude::*;
 use tera::Context;
 
 use crate::markdown;
-use crate::render::templates::{self, Templates};
+use crate::render::reads;
+use crate::render::templates::Templates;
 use crate::site::{PageId, Site};
 
 /// What a page's calls see besides their arguments.
@@ -32,7 +33,7 @@ pub(crate) fn render_all(
             let source = page.doc.summary_markdown.as_deref()?;
             let html = render_one(site, templates, context, anchor, PageId(i), source);
             // What the shortcodes read belongs to no output.
-            templates::take_recorded();
+            reads::take_recorded();
             html.map(|html| (PageId(i), html))
         })
         .collect()

@@ -127,7 +127,12 @@ impl Images {
         })?;
         let meta = self
             .meta(&found)
-            .map_err(|e| format!("`{}` is not an image it can read: {e}", found.relative))?;
+            .map_err(|e| {
+                format!(
+                    "cannot read `{}` as an image ({e}): resize a JPEG, PNG, WebP, GIF, BMP, TIFF, ICO, TGA, PNM or QOI file",
+                    found.relative
+                )
+            })?;
         let encoding = Encoding::from_args(format, meta.is_lossy(), quality, speed)?;
         let stem = found
             .path
@@ -193,7 +198,7 @@ impl Images {
             value
         });
         let value =
-            value.map_err(|e| format!("`{}` is not an image it can read: {e}", found.relative))?;
+            value.map_err(|e| format!("cannot read `{}` as an image: {e}", found.relative))?;
         let dep = ImageDep {
             path: path.to_owned(),
             source: Some(found.relative),

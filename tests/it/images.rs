@@ -366,11 +366,15 @@ fn mistakes_are_errors_that_say_what_to_do() {
         ),
         (
             r#"{{ resize_image(path="icon.svg", width=10, height=10) }}"#,
-            "`static/icon.svg` is not an image it can read",
+            "cannot read `static/icon.svg` as an image",
         ),
         (
             r#"{{ get_image_metadata(path="nope.png") }}"#,
             "`get_image_metadata`: cannot find `nope.png`",
+        ),
+        (
+            r#"{{ get_image_metadata(path="config.toml") }}"#,
+            "`get_image_metadata`: cannot read `config.toml` as an image",
         ),
     ];
     for (template, message) in cases {

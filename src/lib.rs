@@ -11,6 +11,8 @@
 //! - [`load`]: the site's folder (content, data, templates, static files, prompts) → an
 //!   immutable [`site::Site`], the model, which holds metadata only (bodies are read again when
 //!   rendered, so memory stays flat as sites grow).
+//! - [`assets`]: the files templates name and the files they ask to be made (processed
+//!   images): answered while templates render, made once rendering is over.
 //! - [`plan`]: every output and its file, what each is made from, and, against the previous
 //!   build's records, which to render, keep and delete, and why.
 //! - [`generate`]: the AI copy of the pages' generated fields: the cache, then a
@@ -35,6 +37,7 @@
     reason = "the allocator's C API is called here, and only here"
 )]
 pub mod alloc;
+pub mod assets;
 pub mod build;
 pub mod command;
 pub mod config;

@@ -3,7 +3,8 @@
 //! ```text
 //! prepare: config → walk → (stamp: nothing changed?) → load → plan → generate (started)
 //!          → plan the increment: what to render, keep and delete, and why
-//! finish:  (render → post → emit) per output, in parallel → state (commit) → edge files
+//! finish:  (render → post → emit) per output, in parallel → the processed images they asked
+//!          for, made in parallel → state (commit) → edge files
 //! ```
 //!
 //! A build is prepared, then finished: `sitegen rebuild` reads the changed fraction of a
@@ -11,6 +12,7 @@
 //! that reported errors stops the build before the output is touched, so a failed build
 //! writes nothing. The caller holds the site lock (see `command`).
 
+mod images;
 mod ready;
 mod report;
 mod resident;
@@ -103,7 +105,9 @@ pub(crate) fn prepare(options: &Options, resident: &mut Resident) -> Result<Prep
             max_cost: options.max_cost,
         };
         let generation = generate::begin(&site, &copy, &asking, &mut warnings)?;
-        let renderer = Renderer::new(View::new(&site, &copy), &outputs)?;
+        let view = View::new(&site, &copy);
+        let images = view.images();
+        let renderer = Renderer::new(view, &outputs)?;
         let post = post::Post::new(&site, outputs.assets.clone());
         let baseline = Baseline {
             previous: previous.as_ref().map(Manifest::previous),
@@ -118,9 +122,9 @@ pub(crate) fn prepare(options: &Options, resident: &mut Resident) -> Result<Prep
             &baseline,
             &changes,
         );
-        Ok((copy, generation, renderer, post, plan))
+        Ok((copy, generation, renderer, images, post, plan))
     })();
-    let (copy, generation, renderer, post, plan) =
+    let (copy, generation, renderer, images, post, plan) =
         staged.map_err(|e| with_warnings(e, &warnings))?;
     tracing::info!(elapsed = ?started.elapsed(), changed = plan.changed_fraction, "planned");
     Ok(Prepared::Ready(Box::new(Ready {
@@ -138,6 +142,8 @@ pub(crate) fn prepare(options: &Options, resident: &mut Resident) -> Result<Prep
         generated: None,
         waited: false,
         renderer,
+        images,
+        image_changes: None,
         post,
         plan,
         warnings,
@@ -165,7 +171,10 @@ pub(crate) fn finish(
     };
     let sink = ready.sink(resident.is_watched())?;
     let produced = ready.produce(&sink, progress);
-    let produced = match ready.settle(produced) {
+    let produced = match ready
+        .settle(produced)
+        .and_then(|produced| ready.process_images(&sink, &produced).map(|()| produced))
+    {
         Ok(produced) => produced,
         Err(e) => {
             sink.abort();
@@ -207,6 +216,10 @@ pub(crate) struct Ready {
     /// Whether some copy was still being written when the outputs began to render.
     waited: bool,
     renderer: Renderer,
+    /// The images the templates read and asked to be processed.
+    images: Arc<crate::assets::images::Images>,
+    /// The processed images of the output, once made.
+    image_changes: Option<commit::ImageChanges>,
     post: post::Post,
     plan: BuildPlan,
     warnings: Vec<Diagnostic>,

@@ -171,6 +171,11 @@ impl Ready {
                     });
                 }
             }
+            let mut images = self.image_changes.take().unwrap_or_default();
+            rebuilt.extend(images.staged.drain(..).map(|(file, how)| Rebuilt {
+                file,
+                reason: how.to_owned(),
+            }));
             let state_dir = &self.setup.state_dir;
             let record = BuildRecord {
                 state_dir,
@@ -188,6 +193,7 @@ impl Ready {
                 interrupted: self.interrupted,
                 output: self.setup.output_abs.clone(),
                 drafts: self.options.drafts,
+                images,
             };
             let committed = commit::commit(staging, record, self.previous.take())?;
             tracing::info!(elapsed = ?self.started.elapsed(), "committed");

@@ -85,6 +85,18 @@ impl Sink {
         }
     }
 
+    /// Puts the file `source` (a processed image in the cache) at `file`: a hard link to it,
+    /// or a copy where the two folders are on different file systems.
+    pub(crate) fn link(&self, source: &Path, file: &str) -> Result<()> {
+        match self {
+            Self::Staging(staging) => staging.link(source, file),
+            Self::Discard(count) => {
+                count.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+        }
+    }
+
     /// Gives up: a staging folder is removed, nothing lands.
     pub(crate) fn abort(self) {
         if let Self::Staging(staging) = self {
@@ -273,6 +285,23 @@ impl Staging {
         };
         self.written.fetch_add(1, Ordering::Relaxed);
         Ok(size)
+    }
+
+    fn link(&self, source: &Path, file: &str) -> Result<()> {
+        let relative = checked(file)?;
+        let target = match &self.layout {
+            Layout::Tree => self.tree_target(relative)?,
+            Layout::Flat { .. } => self.spill_target()?,
+        };
+        let _ = std::fs::remove_file(&target);
+        if std::fs::hard_link(source, &target).is_err() {
+            std::fs::copy(source, &target).map_err(|e| Error::io(source, e))?;
+        }
+        if let Layout::Flat { .. } = &self.layout {
+            self.stage(file, Staged::Spilled(target));
+        }
+        self.written.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn stage(&self, file: &str, staged: Staged) {

@@ -25,9 +25,15 @@ pub(crate) struct Fingerprints {
     templates: HashMap<String, (ContentHash, ContentHash, bool)>,
     /// See [`body_templates`].
     body: Option<ContentHash>,
+    /// What templates read of images, by path as written: read once per build.
+    images: std::sync::Mutex<HashMap<String, ContentHash>>,
 }
 
-fn doc_common(f: &mut Fingerprint, doc: &Document) {
+/// What every output showing `doc` depends on. Its co-located files count by name (templates
+/// see `assets`), and by content only where post reads them (`image_sizes` writes the size of
+/// the images an output shows): a photo of a page bundle edited in place re-renders nothing
+/// but what shows its size (see `Dep::Image`), and its copy.
+fn doc_common(f: &mut Fingerprint, doc: &Document, contents: bool) {
     f.str(&doc.relative_path)
         .str(&doc.path)
         .str(&doc.permalink)
@@ -40,7 +46,10 @@ fn doc_common(f: &mut Fingerprint, doc: &Document) {
         f.num(ancestor.0 as u64);
     }
     for asset in &doc.assets {
-        f.str(&asset.name).hash(&asset.hash);
+        f.str(&asset.name);
+        if contents {
+            f.hash(&asset.hash);
+        }
     }
 }
 
@@ -81,7 +90,7 @@ fn listing_fingerprint(
     {
         f.hash(&copy);
     }
-    doc_common(&mut f, &page.doc);
+    doc_common(&mut f, &page.doc, site.config.image_sizes);
     backlinks(site, &mut f, &page.doc);
     translations(site, &mut f, &page.doc);
     f.str(&page.slug)
@@ -190,6 +199,7 @@ impl Fingerprints {
             pages,
             templates,
             body,
+            images: std::sync::Mutex::default(),
         }
     }
 
@@ -260,7 +270,7 @@ pub(crate) fn inputs(site: &Site, fps: &Fingerprints, planned: &Planned) -> Inpu
         }
         Output::Section { id, pager, pagers } => {
             let section = site.section(*id);
-            doc_common(&mut own, &section.doc);
+            doc_common(&mut own, &section.doc, site.config.image_sizes);
             own.hash(&section.doc.hash)
                 .str(&section.doc.template)
                 .num(*pager as u64)
@@ -408,7 +418,7 @@ pub(crate) fn dep_hash(site: &Site, fps: &Fingerprints, dep: &Dep) -> ContentHas
         Dep::Section { path, listing } => match site.by_content_path.get(path) {
             Some(ContentRef::Section(id)) => {
                 let section = site.section(*id);
-                doc_common(&mut f, &section.doc);
+                doc_common(&mut f, &section.doc, site.config.image_sizes);
                 f.hash(&section.doc.hash);
                 if let Some(body) = &fps.body {
                     f.hash(body);
@@ -469,6 +479,27 @@ pub(crate) fn dep_hash(site: &Site, fps: &Fingerprints, dep: &Dep) -> ContentHas
                 let (template, config) = fps.template(&format!("shortcodes/{name}.{kind}"));
                 f.hash(&template).hash(&config);
             }
+        }
+        Dep::Image(image) => {
+            let known = fps
+                .images
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&image.path)
+                .copied();
+            let hash = known.unwrap_or_else(|| {
+                let hash = crate::assets::images::probe(
+                    &site.root,
+                    site.config.theme.as_deref(),
+                    &image.path,
+                );
+                fps.images
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(image.path.clone(), hash);
+                hash
+            });
+            f.hash(&hash);
         }
         Dep::Data(path) => match std::fs::read(site.root.join(path)) {
             Ok(bytes) => {

@@ -63,6 +63,19 @@ pub fn plan(site: &Site) -> Result<Outputs> {
 
     for file in &site.static_files {
         let owner = format!("static/{}", file.name);
+        if file
+            .name
+            .strip_prefix(crate::assets::images::FOLDER)
+            .is_some_and(|rest| rest.starts_with('/'))
+        {
+            plan.committed_images.push(Copy {
+                source: file.source.clone(),
+                hash: file.hash,
+                file: file.name.clone(),
+                bytes: None,
+            });
+            continue;
+        }
         if claim(file.name.clone(), &owner, Claim::Site, &mut problems) {
             plan.copies.push(Copy {
                 source: file.source.clone(),

@@ -116,6 +116,9 @@ pub struct Outputs {
     pub(crate) deferred: Vec<Planned>,
     /// Files copied as is.
     pub(crate) copies: Vec<Copy>,
+    /// Static files under `processed_images/` (a Zola site may commit its processed images):
+    /// copied by the image step, unless a processed image of the same name is made.
+    pub(crate) committed_images: Vec<Copy>,
     /// Pages whose rendered content feeds need.
     pub(crate) feed_pages: BTreeSet<PageId>,
     /// Static files with fingerprinted names (`fingerprint_assets`), by their site path.

@@ -85,6 +85,9 @@ pub enum Dep {
     /// A shortcode called in the markdown, by name: its template (`shortcodes/NAME.html` or
     /// `.md`), what that uses and the config values it reads.
     Shortcode(String),
+    /// `resize_image(path, …)` or `get_image_metadata(path)`: the file found and its header
+    /// (size, format), and for `resize_image` the processed file asked for.
+    Image(crate::assets::images::ImageDep),
 }
 
 /// Why an output was (re)written: `sitegen build --explain` prints these.
@@ -148,6 +151,7 @@ impl Dep {
             Self::Static(name) => format!("static file `{name}`"),
             Self::Data(path) => format!("data file `{}`", path.display()),
             Self::Shortcode(name) => format!("shortcode `{name}`"),
+            Self::Image(image) => format!("image `{}`", image.path),
         }
     }
 }

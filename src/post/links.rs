@@ -91,6 +91,15 @@ impl<'a> LinkCheck<'a> {
         };
         for link in links {
             let path = percent_decode(&link.path);
+            // Processed images are made after rendering, from the very calls that gave their
+            // URLs (and a committed `static/processed_images/` is copied then too).
+            if path
+                .strip_prefix('/')
+                .and_then(|p| p.strip_prefix(crate::assets::images::FOLDER))
+                .is_some_and(|rest| rest.starts_with('/'))
+            {
+                continue;
+            }
             let candidates = if path.ends_with('/') {
                 vec![format!("{}index.html", &path[1..])]
             } else {

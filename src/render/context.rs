@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value, json};
 
+use crate::assets::images::Images;
 use crate::generate::copy::CopySet;
 use crate::markdown::Heading;
 use crate::site::{ContentRef, Document, Page, PageId, Section, SectionId, Site, Taxonomy, Term};
@@ -29,6 +30,8 @@ pub struct View {
     /// Every page's and section's rendered body, made once the templates are compiled when a
     /// template shows listed content.
     pub(crate) bodies: Arc<OnceLock<Bodies>>,
+    /// The images templates read and ask to be processed.
+    pub(crate) images: Arc<Images>,
 }
 
 /// The rendered bodies of the site's pages and sections (`None` where rendering failed: the
@@ -67,7 +70,14 @@ impl View {
             copy: Arc::clone(copy),
             summaries: Arc::default(),
             bodies: Arc::default(),
+            images: Arc::new(Images::new(site)),
         }
+    }
+
+    /// The images service its templates call: what they asked to be processed is read from it
+    /// once rendering is over.
+    pub(crate) fn images(&self) -> Arc<Images> {
+        Arc::clone(&self.images)
     }
 }
 

@@ -5,74 +5,12 @@
 //! recorded (found or not), so that an output is rendered again when one appears, changes or
 //! goes. Nothing here reads outside the site's folder or the network.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 use sha2::Digest as _;
-
-/// A file a template asked for, found the way Zola's `search_for_file` finds it.
-pub(crate) enum Found {
-    /// A file of the site's folder, where it is.
-    File(PathBuf),
-    /// A file the build makes (a compiled stylesheet), by its path in the output.
-    Made(String),
-}
-
-/// Finds `path` as Zola does: in the site's folder, then `static/`, `content/`, the output and
-/// the theme's `static/` (`@/x` is `content/x`; a leading `/` is dropped). Zola finds in its
-/// output folder the files it wrote there before templates render, its compiled Sass: sitegen
-/// does not read its output back (it is being replaced while templates render) but asks
-/// `made` whether the build makes a file at that path. `looked_at` gets every root-relative
-/// path tried on disk, up to the one found.
-pub(crate) fn search(
-    root: &Path,
-    theme: Option<&str>,
-    path: &str,
-    made: &dyn Fn(&str) -> bool,
-    looked_at: &mut Vec<PathBuf>,
-) -> Result<Option<Found>, String> {
-    let actual = match path.strip_prefix("@/") {
-        Some(rest) => format!("content/{rest}"),
-        None => path.trim_start_matches('/').to_owned(),
-    };
-    let in_folders = [
-        PathBuf::from(&actual),
-        Path::new("static").join(&actual),
-        Path::new("content").join(&actual),
-    ];
-    let in_theme = theme.map(|theme| Path::new("themes").join(theme).join("static").join(&actual));
-    let canonical_root = root
-        .canonicalize()
-        .map_err(|e| format!("cannot read the site's folder: {e}"))?;
-    let on_disk = |candidate: &Path, looked_at: &mut Vec<PathBuf>| {
-        looked_at.push(candidate.to_path_buf());
-        let full = root.join(candidate);
-        if !full.exists() {
-            return Ok(None);
-        }
-        let canonical = full
-            .canonicalize()
-            .map_err(|e| format!("cannot read `{path}`: {e}"))?;
-        if !canonical.starts_with(&canonical_root) {
-            return Err(format!("`{path}` is outside the site's folder"));
-        }
-        Ok(Some(Found::File(canonical)))
-    };
-    for candidate in &in_folders {
-        if let Some(found) = on_disk(candidate, looked_at)? {
-            return Ok(Some(found));
-        }
-    }
-    if made(&actual) {
-        return Ok(Some(Found::Made(actual)));
-    }
-    match in_theme {
-        Some(candidate) => on_disk(&candidate, looked_at),
-        None => Ok(None),
-    }
-}
 
 /// A format `load_data` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

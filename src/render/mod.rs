@@ -7,6 +7,7 @@
 pub mod context;
 pub(crate) mod data;
 mod filters;
+mod images;
 mod markdown_filter;
 pub(crate) mod recorded;
 pub(crate) mod shortcodes;

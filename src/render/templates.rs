@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use serde_json::Value;
 use tera::{Function, Tera};
 
+use crate::assets::find;
 use crate::diagnostics::{Code, Diagnostic, error_chain};
 use crate::plan::reason::Dep;
 use crate::render::context::{self, View};
@@ -212,6 +213,14 @@ fn register(tera: &mut Tera, view: &View) {
     tera.register_function("trans", Trans(Arc::clone(site)));
     tera.register_function("get_section", GetSection(view.clone()));
     tera.register_function("get_taxonomy", GetTaxonomy(view.clone()));
+    tera.register_function(
+        "resize_image",
+        crate::render::images::ResizeImage(view.images()),
+    );
+    tera.register_function(
+        "get_image_metadata",
+        crate::render::images::GetImageMetadata(view.images()),
+    );
     tera.register_function("get_taxonomy_term", GetTaxonomyTerm(view));
     tera.register_function("get_taxonomy_url", GetTaxonomyUrl(Arc::clone(site)));
     tera.register_function(
@@ -437,13 +446,13 @@ impl Located {
     }
 }
 
-/// Finds `path` as Zola's functions do (see [`data::search`]: the files the build makes, its
-/// compiled stylesheets, where Zola looks in its output), then in the built-in theme's static
-/// files, recording every file looked at.
+/// Finds `path` as Zola's functions do (see [`find::search_made`]: the files the build makes,
+/// its compiled stylesheets, where Zola looks in its output), then in the built-in theme's
+/// static files, recording every file looked at.
 fn find_file(site: &Site, path: &str, function: &str) -> tera::Result<Option<Located>> {
     let mut looked_at = Vec::new();
     let made = |name: &str| made_file(site, name).is_some();
-    let found = data::search(
+    let found = find::search_made(
         &site.root,
         site.config.theme.as_deref(),
         path,
@@ -454,8 +463,8 @@ fn find_file(site: &Site, path: &str, function: &str) -> tera::Result<Option<Loc
         record(Dep::Data(candidate));
     }
     match found.map_err(|e| tera::Error::msg(format!("`{function}`: {e}")))? {
-        Some(data::Found::File(file)) => Ok(Some(Located::Disk(file))),
-        Some(data::Found::Made(name)) => {
+        Some(find::Searched::File(file)) => Ok(Some(Located::Disk(file.path))),
+        Some(find::Searched::Made(name)) => {
             record(Dep::Static(name.clone()));
             Ok(made_file(site, &name).map(|bytes| Located::Made(bytes, name)))
         }

@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::assets::images::{ImageRecord, ImageRecords};
 use crate::diagnostics::Result;
 use crate::emit::Staging;
 use crate::hash::ContentHash;
@@ -32,6 +33,19 @@ pub(crate) struct Landed<'a> {
     pub(crate) hash: ContentHash,
     /// What its template functions read.
     pub(crate) deps: &'a [Dep],
+}
+
+/// The processed images of the output after this build.
+#[derive(Debug, Default)]
+pub(crate) struct ImageChanges {
+    /// Every file of the output's `processed_images/`.
+    pub(crate) records: ImageRecords,
+    /// The files of the last build no output asks for any more, removed from the output.
+    pub(crate) dropped: Vec<(String, ImageRecord)>,
+    /// Whether the records differ from the last build's.
+    pub(crate) changed: bool,
+    /// The files staged, and how each was had (for `--explain`).
+    pub(crate) staged: Vec<(String, &'static str)>,
 }
 
 /// What a successful build records.
@@ -58,6 +72,8 @@ pub(crate) struct BuildRecord<'a> {
     pub(crate) output: PathBuf,
     /// Whether drafts were built.
     pub(crate) drafts: bool,
+    /// Its processed images (none for a build that made none).
+    pub(crate) images: ImageChanges,
 }
 
 /// Lands `staging` and commits the build's manifest. Returns the manifest now in the state
@@ -80,6 +96,7 @@ pub(crate) fn commit(
         interrupted,
         output,
         drafts,
+        images,
     } = record;
     let mut records = OutputRecords::default();
     // The outputs produced, written or found unchanged: their records change.
@@ -103,8 +120,11 @@ pub(crate) fn commit(
             },
         );
     }
-    let changed =
-        !recorded.is_empty() || !plan.removed.is_empty() || sources_changed || interrupted;
+    let changed = !recorded.is_empty()
+        || !plan.removed.is_empty()
+        || sources_changed
+        || interrupted
+        || images.changed;
     if !changed && let Some(mut previous) = previous {
         staging.abort();
         // Nothing was committed: the manifest read is still the stored one, with the sources
@@ -122,16 +142,18 @@ pub(crate) fn commit(
         all.extend(records);
         records = all;
     }
+    let mut removed = plan.removed.clone();
+    removed.extend(images.dropped.iter().map(|(file, _)| file.clone()));
     // The journal names the files about to be replaced (`None`: all of them).
     let journal = staging.staged().map(|mut staged| {
-        staged.extend(plan.removed.iter().cloned());
+        staged.extend(removed.iter().cloned());
         staged
     });
     let journal: Option<Vec<&str>> = journal
         .as_ref()
         .map(|files| files.iter().map(String::as_str).collect());
     manifest::begin(state_dir, journal.as_deref())?;
-    staging.commit(&plan.removed)?;
+    staging.commit(&removed)?;
     let manifest = Manifest {
         format: manifest::FORMAT,
         engine: env!("CARGO_PKG_VERSION").to_owned(),
@@ -142,6 +164,7 @@ pub(crate) fn commit(
         sources,
         outputs: records,
         templates: plan.templates.clone(),
+        images: images.records,
     };
     let delta = manifest::Delta {
         sources_changed: freshness
@@ -152,9 +175,11 @@ pub(crate) fn commit(
         sources_removed,
         outputs_changed: recorded,
         outputs_removed: &plan.removed,
+        images_changed: images.changed,
     };
     let generation = manifest::write(state_dir, &manifest, plan.incremental.then_some(&delta))?;
     manifest::end(state_dir)?;
+    crate::assets::images::tidy_cache(state_dir, &manifest.images, &images.dropped);
     Ok(Some((generation, manifest)))
 }
 
@@ -180,14 +205,28 @@ pub(crate) fn write_stamp(
         .outputs
         .iter()
         .map(|(file, r)| (file.clone(), r.size))
+        .chain(
+            manifest
+                .images
+                .iter()
+                .map(|(file, r)| (file.clone(), r.size)),
+        )
         .collect();
     outputs.sort();
-    // Files read through load_data count as sources too.
+    // Files read through load_data count as sources too, and images found outside the
+    // folders the walk sees (or not found, which one may become).
     let data_read = manifest
         .outputs
         .values()
         .flat_map(|r| &r.deps)
-        .any(|(dep, _)| matches!(dep, Dep::Data(_)));
+        .any(|(dep, _)| match dep {
+            Dep::Data(_) => true,
+            Dep::Image(image) => image.source.as_deref().is_none_or(|source| {
+                !crate::site::layout::input_folders()
+                    .any(|folder| source.starts_with(&format!("{folder}/")))
+            }),
+            _ => false,
+        });
     let stamp = Stamp {
         engine: env!("CARGO_PKG_VERSION").to_owned(),
         config: inputs.config,

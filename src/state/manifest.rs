@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use crate::assets::images::ImageRecords;
 use crate::diagnostics::{Error, Result};
 use crate::fs::{Durability, write_atomic};
 use crate::hash::ContentHash;
@@ -23,7 +24,7 @@ use crate::plan::diff::{Interrupted, Previous};
 use crate::plan::reason::OutputRecords;
 
 /// Bumped whenever the manifest's shape or the meaning of its hashes changes.
-pub const FORMAT: u32 = 7;
+pub const FORMAT: u32 = 8;
 
 /// The database's schema. Records are `MessagePack` blobs of [`Cached`](crate::load::source::Cached)
 /// and [`OutputRecord`]; `meta` holds the manifest's other fields by name.
@@ -31,6 +32,7 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS sources (key TEXT PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS outputs (file TEXT PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS images (file TEXT PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
 ";
 
 /// What changed since the manifest that was read, so only those rows are written.
@@ -44,6 +46,8 @@ pub struct Delta<'a> {
     pub outputs_changed: Vec<&'a str>,
     /// Output files that are gone.
     pub outputs_removed: &'a [String],
+    /// Whether the processed images' records changed (their table is then written whole).
+    pub images_changed: bool,
 }
 
 /// What one build left for the next.
@@ -67,6 +71,8 @@ pub struct Manifest {
     pub outputs: OutputRecords,
     /// Every template's source hash, to name the one that changed.
     pub templates: HashMap<String, ContentHash>,
+    /// Every file of the output's `processed_images/`, by output path.
+    pub images: ImageRecords,
 }
 
 impl Manifest {
@@ -197,6 +203,12 @@ fn read_db(state: &Path, unwanted: &AtomicBool) -> rusqlite::Result<Option<Manif
     let (Some(sources), Some(outputs)) = (sources?, outputs?) else {
         return Ok(None);
     };
+    let mut images = ImageRecords::new();
+    if !read_table(&db, "SELECT file, record FROM images", unwanted, |f, r| {
+        images.insert(f, r);
+    })? {
+        return Ok(None);
+    }
     Ok(Some(Manifest {
         format,
         engine,
@@ -207,6 +219,7 @@ fn read_db(state: &Path, unwanted: &AtomicBool) -> rusqlite::Result<Option<Manif
         sources,
         outputs,
         templates: meta(&db, "templates").unwrap_or_default(),
+        images,
     }))
 }
 
@@ -270,6 +283,13 @@ fn write_rows(
     }
     let mut put_source = tx.prepare("INSERT OR REPLACE INTO sources VALUES (?1, ?2)")?;
     let mut put_output = tx.prepare("INSERT OR REPLACE INTO outputs VALUES (?1, ?2)")?;
+    if delta.is_none_or(|d| d.images_changed) {
+        tx.execute_batch("DELETE FROM images;")?;
+        let mut put_image = tx.prepare("INSERT INTO images VALUES (?1, ?2)")?;
+        for (file, record) in &manifest.images {
+            put_image.execute(rusqlite::params![file, encode(record)])?;
+        }
+    }
     match delta {
         None => {
             tx.execute_batch("DELETE FROM sources; DELETE FROM outputs;")?;

@@ -6,7 +6,8 @@
 //! foreign-version manifest only means a full rebuild. (The AI results of a later stage cost
 //! money and will live in a database beside it.)
 //!
-//! Files: `manifest` (`MessagePack`, versioned), `stamp` (the stat of every file the last build
+//! Files: `processed_images/` (the cache of processed images, see `assets::images`),
+//! `manifest` (`MessagePack`, versioned), `stamp` (the stat of every file the last build
 //! read, for the no-op check), `pending` (the journal of a build that was updating the output
 //! when it stopped), `last-build`, `lock`, `.gitignore`, `README`.
 
@@ -59,6 +60,8 @@ last-build  when the last build finished (seconds since 1970), for `rebuild --ma
 pending   present only while a build is replacing files in the output folder; a build that
           finds it rebuilds those files
 lock      held by the sitegen process working on the site; names its pid
+processed_images/  the images resize_image made, named by a hash of their source's bytes and
+          the operation; linked into the output; files no build asked for in 7 days are removed
 generations.sqlite  the AI results cache, and a trace of every generation each build asked
           for (tokens, cost, latency, outcome) and the fields left with fallback copy; an
           SQLite database: `sqlite3 .sitegen/generations.sqlite .schema` describes its tables,

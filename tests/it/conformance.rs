@@ -4,7 +4,8 @@
 //! A case is a folder: `site/` (a small Zola site), `expected/` (what `zola build` wrote for it,
 //! committed verbatim, so CI needs no Zola), `README.md` (the Zola documentation page it covers
 //! and the Zola version that wrote `expected/`) and, optionally, `differences.toml`: the files
-//! allowed to differ, each with its reason. Every expected file must be written by sitegen and
+//! allowed to differ, each with its reason (an image listed with `compare = "dimensions"` must
+//! still have Zola's format and size). Every expected file must be written by sitegen and
 //! be equal to Zola's, HTML and XML compared after whitespace between tags is dropped and runs
 //! of whitespace are collapsed (Zola and tera are not byte-stable there, browsers ignore it). A
 //! difference that no longer differs is reported too, so the list stays true.
@@ -30,6 +31,17 @@ struct Differences {
 struct Difference {
     path: String,
     reason: String,
+    /// `"dimensions"`: an image whose bytes may differ (another encoder or resampler), compared
+    /// by its format and decoded size instead. By default a listed file is not compared.
+    #[serde(default)]
+    compare: Option<String>,
+}
+
+/// An image's format and size, read from its header (AVIF too).
+fn dimensions(bytes: &[u8]) -> Option<(String, usize, usize)> {
+    let kind = imagesize::image_type(bytes).ok()?;
+    let size = imagesize::blob_size(bytes).ok()?;
+    Some((format!("{kind:?}"), size.width, size.height))
 }
 
 /// A feed's `<generator>` names the program that wrote it: the one element where sitegen is
@@ -106,7 +118,7 @@ fn check_case(dir: &Path) -> Vec<String> {
     if !problems.is_empty() {
         return problems;
     }
-    let allowed: BTreeMap<String, String> =
+    let allowed: BTreeMap<String, Difference> =
         match std::fs::read_to_string(dir.join("differences.toml")) {
             Ok(text) => toml::from_str::<Differences>(&text)
                 .unwrap_or_else(|e| panic!("{name}/differences.toml: {e}"))
@@ -118,7 +130,7 @@ fn check_case(dir: &Path) -> Vec<String> {
                         "{name}: {} has no reason",
                         d.path
                     );
-                    (d.path, d.reason)
+                    (d.path.clone(), d)
                 })
                 .collect(),
             Err(_) => BTreeMap::new(),
@@ -137,6 +149,23 @@ fn check_case(dir: &Path) -> Vec<String> {
         let same = actual
             .get(path)
             .is_some_and(|got| normalized(path, got) == normalized(path, want));
+        if let Some(difference) = allowed.get(path)
+            && difference.compare.as_deref() == Some("dimensions")
+        {
+            let got = actual.get(path).map(|got| dimensions(got));
+            match got {
+                None => problems.push(format!("{name}: {path}: written by Zola, not by sitegen")),
+                Some(got) if got != dimensions(want) || got.is_none() => problems.push(format!(
+                    "{name}: {path}: format and size {got:?}, Zola's {:?}",
+                    dimensions(want)
+                )),
+                Some(_) if same => problems.push(format!(
+                    "{name}: {path} is listed in differences.toml but equals Zola's: remove it"
+                )),
+                Some(_) => {}
+            }
+            continue;
+        }
         match (same, allowed.contains_key(path)) {
             (true, true) => problems.push(format!(
                 "{name}: {path} is listed in differences.toml but equals Zola's: remove it"

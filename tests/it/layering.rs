@@ -24,6 +24,7 @@ const RANKS: &[(&str, usize)] = &[
     ("markdown_options", 0),
     ("splice", 0),
     ("load", 1),
+    ("assets", 1),
     ("plan", 2),
     ("generate", 3),
     ("render", 4),

@@ -7,6 +7,7 @@ mod edge;
 mod errors;
 mod generate;
 mod highlight;
+mod images;
 mod incremental;
 mod languages;
 mod layering;
